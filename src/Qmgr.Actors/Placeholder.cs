@@ -1,0 +1,1 @@
+namespace Qmgr; internal static class Placeholder {}
