@@ -1,1 +1,0 @@
-namespace Qmgr; internal static class Placeholder {}

@@ -1,0 +1,136 @@
+namespace Qmgr.Transport;
+
+/// <summary>
+/// Where a job failure happened, with BITS's <c>BG_ERROR_CONTEXT</c> values (bits.h).
+/// </summary>
+public enum ErrorContext
+{
+    None = 0,
+    Unknown = 1,
+    GeneralQueueManager = 2,
+    QueueManagerNotification = 3,
+    LocalFile = 4,
+    RemoteFile = 5,
+    GeneralTransport = 6,
+    RemoteApplication = 7,
+    ServerCertificateCallback = 8,
+}
+
+/// <summary>
+/// Resume validators a server sent with a file (RFC 9110 §8.8). <see cref="ETag"/> keeps its quotes and a
+/// <c>W/</c> prefix when weak; only a strong ETag, else <see cref="LastModified"/>, goes into <c>If-Range</c>.
+/// </summary>
+public sealed record Validators(string? ETag, DateTimeOffset? LastModified)
+{
+    public static readonly Validators None = new(null, null);
+    public bool IsStrongETag => ETag is not null && !ETag.StartsWith("W/", StringComparison.Ordinal);
+    public bool IsEmpty => ETag is null && LastModified is null;
+}
+
+/// <summary>
+/// One file transfer: GET <see cref="Url"/> into <see cref="TempPath"/>, resuming at <see cref="Offset"/> bytes.
+/// Sizes in bytes, intervals as <see cref="TimeSpan"/>. The temp file is cut back to <see cref="Offset"/> before the
+/// first request (crash cut-back, DESIGN Decision 8).
+/// </summary>
+/// <param name="Url">absolute http/https URL.</param>
+/// <param name="TempPath">absolute path of the hidden temp file beside the target.</param>
+/// <param name="Offset">bytes already on disk and journaled (0 = start).</param>
+/// <param name="Validators">validators recorded from an earlier response, or <see cref="Transport.Validators.None"/>.</param>
+/// <param name="ExpectedSize">total size recorded earlier, or null when unknown.</param>
+/// <param name="StrictRangeSupport">true: a 200 to a ranged GET fails with BG_E_INSUFFICIENT_RANGE_SUPPORT instead of restarting (Decision 7).</param>
+/// <param name="CheckpointBytes">flush and report a checkpoint every this many bytes (Decision 8, default 4 MiB).</param>
+/// <param name="CheckpointInterval">... or at least this often while bytes arrive (default 1 s).</param>
+/// <param name="QuickRetryDelays">delays of the quick in-transfer retries (Decision 6: 1 s, 2 s, 4 s).</param>
+/// <param name="MaxQuickRetryAfter">a Retry-After longer than this ends quick retries (Decision 6: 30 s).</param>
+/// <param name="IdleTimeout">no byte for this long on an open response is a transient fault.</param>
+public sealed record DownloadRequest(
+    Uri Url,
+    string TempPath,
+    long Offset,
+    Validators Validators,
+    long? ExpectedSize,
+    bool StrictRangeSupport,
+    long CheckpointBytes,
+    TimeSpan CheckpointInterval,
+    IReadOnlyList<TimeSpan> QuickRetryDelays,
+    TimeSpan MaxQuickRetryAfter,
+    TimeSpan IdleTimeout);
+
+/// <summary>Why a file's bytes on disk were thrown away and the file restarted from byte 0.</summary>
+public enum FileRestartReason
+{
+    /// <summary>a ranged GET was answered 200 with the whole body (Decision 7).</summary>
+    RangeIgnored,
+    /// <summary>the server's validator or size differs from the one recorded (RFC 9110 If-Range semantics).</summary>
+    ValidatorChanged,
+    /// <summary>the length was unknown (chunked) so an interrupted transfer cannot resume (Decision 7).</summary>
+    UnknownLength,
+    /// <summary>the temp file on disk is shorter than the journaled offset.</summary>
+    TempFileShort,
+}
+
+/// <summary>What the server said in the response that is now being written.</summary>
+/// <param name="HttpStatus">200 or 206.</param>
+/// <param name="StartOffset">byte offset the body starts at.</param>
+/// <param name="TotalSize">total file size in bytes, or null when unknown.</param>
+public sealed record ResponseInfo(int HttpStatus, long StartOffset, long? TotalSize, Validators Validators);
+
+/// <summary>
+/// Receives facts from a running download. Called from the download's task, never concurrently; implementations
+/// must be cheap and thread-safe with respect to their owner (an actor's <c>Tell</c> is).
+/// </summary>
+public interface IDownloadObserver
+{
+    /// <summary>A 200/206 response was accepted and its body is about to be written.</summary>
+    void OnResponse(ResponseInfo response);
+
+    /// <summary>The bytes on disk were discarded; the file continues from byte 0.</summary>
+    void OnRestarted(FileRestartReason reason, string detail);
+
+    /// <summary>The temp file was flushed and holds <paramref name="offset"/> good bytes.</summary>
+    void OnCheckpoint(long offset);
+
+    /// <summary>A transient fault is being retried inside the transfer after <paramref name="delay"/> (Decision 6).</summary>
+    void OnQuickRetry(int attempt, TimeSpan delay, TransferError error);
+}
+
+/// <summary>
+/// Waits until <paramref name="bytes"/> may be written under the bandwidth budget (token bucket). Completes at once
+/// when no cap applies; throws <see cref="OperationCanceledException"/> on cancellation.
+/// </summary>
+public delegate ValueTask BandwidthThrottle(int bytes, CancellationToken cancellationToken);
+
+/// <summary>
+/// A failed transfer attempt. <see cref="HResult"/> is a BITS code (<c>BG_E_HTTP_ERROR_xxx</c> = 0x80190000 + status,
+/// <c>BG_E_*</c>, or a Win32-style HRESULT for local/transport faults); <see cref="HttpStatus"/> is set when a server
+/// answered. <see cref="IsTransient"/> follows bits-spec §2.7 and DESIGN Decision 6.
+/// </summary>
+public sealed record TransferError(
+    ErrorContext Context,
+    int HResult,
+    int? HttpStatus,
+    string Message,
+    bool IsTransient,
+    TimeSpan? RetryAfter);
+
+/// <summary>The end of one <see cref="IFileDownloader.DownloadAsync"/> call.</summary>
+public abstract record DownloadOutcome
+{
+    private DownloadOutcome() { }
+
+    /// <summary>Every byte is on disk and fsynced; <paramref name="Size"/> bytes in all.</summary>
+    public sealed record Completed(long Size, Validators Validators) : DownloadOutcome;
+
+    /// <summary>Gave up after the quick retries (transient) or at once (fatal). <paramref name="BytesOnDisk"/> are good.</summary>
+    public sealed record Failed(TransferError Error, long BytesOnDisk) : DownloadOutcome;
+}
+
+/// <summary>Downloads one file into its temp file. Plain .NET, no Akka (DESIGN: Transport/).</summary>
+public interface IFileDownloader
+{
+    /// <summary>
+    /// Runs the transfer with quick retries. Never throws for HTTP or I/O faults (they become
+    /// <see cref="DownloadOutcome.Failed"/>); throws <see cref="OperationCanceledException"/> when cancelled.
+    /// </summary>
+    Task<DownloadOutcome> DownloadAsync(DownloadRequest request, IDownloadObserver observer, BandwidthThrottle throttle, CancellationToken cancellationToken);
+}
