@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace Qmgr.Transport;
 
 /// <summary>
@@ -23,8 +25,8 @@ public enum ErrorContext
 public sealed record Validators(string? ETag, DateTimeOffset? LastModified)
 {
     public static readonly Validators None = new(null, null);
-    public bool IsStrongETag => ETag is not null && !ETag.StartsWith("W/", StringComparison.Ordinal);
-    public bool IsEmpty => ETag is null && LastModified is null;
+    [JsonIgnore] public bool IsStrongETag => ETag is not null && !ETag.StartsWith("W/", StringComparison.Ordinal);
+    [JsonIgnore] public bool IsEmpty => ETag is null && LastModified is null;
 }
 
 /// <summary>
@@ -114,6 +116,9 @@ public sealed record TransferError(
     TimeSpan? RetryAfter);
 
 /// <summary>The end of one <see cref="IFileDownloader.DownloadAsync"/> call.</summary>
+[JsonPolymorphic(TypeDiscriminatorPropertyName = "$outcome")]
+[JsonDerivedType(typeof(Completed), "completed")]
+[JsonDerivedType(typeof(Failed), "failed")]
 public abstract record DownloadOutcome
 {
     private DownloadOutcome() { }

@@ -1,0 +1,48 @@
+using System.Text.Json.Serialization;
+
+namespace Qmgr;
+
+/// <summary>How a command ended.</summary>
+public enum ResultCode
+{
+    /// <summary>events were persisted; the change is durable.</summary>
+    Ok,
+    /// <summary>nothing to change (e.g. Suspend on a suspended job); nothing persisted.</summary>
+    NoOp,
+    /// <summary>refused; <see cref="CommandResult.HResult"/> says why and nothing was persisted.</summary>
+    Rejected,
+}
+
+/// <summary>
+/// Reply to every group or job command, sent only after its events are persisted.
+/// <see cref="HResult"/> is 0 (S_OK), a BITS success code such as BG_S_PARTIAL_COMPLETE (0x00200017),
+/// or a failure such as BG_E_INVALID_STATE (0x80200002) / E_INVALIDARG (0x80070057).
+/// </summary>
+public sealed record CommandResult(ResultCode Code, int HResult, string Message) : IQmgrMessage
+{
+    public static readonly CommandResult Ok = new(ResultCode.Ok, 0, "ok");
+    public static readonly CommandResult NoOp = new(ResultCode.NoOp, 0, "nothing to change");
+    public static CommandResult Success(int hresult, string message) => new(ResultCode.Ok, hresult, message);
+    public static CommandResult Rejected(int hresult, string message) => new(ResultCode.Rejected, hresult, message);
+    [JsonIgnore] public bool IsSuccess => Code != ResultCode.Rejected;
+}
+
+/// <summary>HRESULTs Qmgr returns from commands (values from bits.h / winerror.h, bits-spec §2.16).</summary>
+public static class HResults
+{
+    public const int S_OK = 0;
+    /// <summary>BG_S_PARTIAL_COMPLETE: Complete kept only the files that were fully transferred.</summary>
+    public const int BG_S_PARTIAL_COMPLETE = 0x00200017;
+    /// <summary>BG_E_NOT_FOUND: no job or group with that id.</summary>
+    public const int BG_E_NOT_FOUND = unchecked((int)0x80200001);
+    /// <summary>BG_E_INVALID_STATE: the requested action is not allowed in the job's state.</summary>
+    public const int BG_E_INVALID_STATE = unchecked((int)0x80200002);
+    /// <summary>BG_E_EMPTY: Resume on a job without files.</summary>
+    public const int BG_E_EMPTY = unchecked((int)0x80200003);
+    /// <summary>E_ACCESSDENIED: the group belongs to another owner (Decision 11).</summary>
+    public const int E_ACCESSDENIED = unchecked((int)0x80070005);
+    /// <summary>E_INVALIDARG: a bad argument (URL, path, property value).</summary>
+    public const int E_INVALIDARG = unchecked((int)0x80070057);
+    /// <summary>ERROR_FILE_EXISTS as HRESULT: the target exists and overwriting was not allowed.</summary>
+    public const int E_FILE_EXISTS = unchecked((int)0x80070050);
+}

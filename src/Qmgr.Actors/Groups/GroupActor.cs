@@ -1,0 +1,285 @@
+using System.Collections.Immutable;
+using Akka.Actor;
+using Akka.Event;
+using Akka.Persistence;
+using Qmgr.Jobs;
+using Qmgr.Transport;
+using static Qmgr.Groups.GroupCommands;
+using static Qmgr.Groups.GroupEvents;
+using static Qmgr.Jobs.JobProtocol;
+
+namespace Qmgr.Groups;
+
+/// <summary>
+/// The aggregate root of one group and the only writer of its stream (Decision 1): journals every property change
+/// and every job and file transition, replies only after persisting, supervises one <see cref="JobActor"/> per
+/// non-final job and re-creates them after recovery. Sharded by group id; persistence id <c>group-{id:N}</c>.
+/// </summary>
+public sealed class GroupActor : ReceivePersistentActor
+{
+    /// <summary>Frozen prefix of every group's persistence id.</summary>
+    public const string PersistencePrefix = "group";
+
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly QmgrSettings _settings;
+    private readonly IActorRef _transferRegion;
+    private GroupState _state;
+
+    public GroupActor(Guid groupId, QmgrSettings settings, IActorRef transferRegion)
+    {
+        _settings = settings;
+        _transferRegion = transferRegion;
+        _state = GroupState.Empty(groupId);
+        PersistenceId = PersistenceIdFor(groupId);
+
+        Recover<SnapshotOffer>(offer => { if (offer.Snapshot is GroupState s) _state = s; });
+        Recover<IGroupEvent>(e => _state = _state.Apply(e));
+        Recover<RecoveryCompleted>(_ =>
+        {
+            _log.Debug("Group [{GroupId}] recovered at sequence {SequenceNr} with {JobCount} jobs", groupId, LastSequenceNr, _state.Jobs.Count);
+            Self.Tell(AfterRecovery.Instance);
+        });
+
+        Command<AfterRecovery>(_ => RequeueActiveJobs());
+        Command<GroupQueries.GetGroup>(_ => Sender.Tell(_state));
+        Command<CompleteJob>(Complete);
+        Command<IGroupCommand>(command =>
+        {
+            var (result, events) = _state.Decide(command, DateTimeOffset.UtcNow, _settings);
+            PersistThenReply(events, result, Sender);
+        });
+        Command<IJobFact>(OnFact);
+        Command<Terminated>(t => OnChildStopped(t.ActorRef));
+        Command<SaveSnapshotSuccess>(s => DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1)));
+        Command<SaveSnapshotFailure>(f => _log.Warning("Group [{GroupId}] snapshot failed: {Reason}", groupId, f.Cause.Message));
+        Command<DeleteSnapshotsSuccess>(_ => { });
+        Command<DeleteSnapshotsFailure>(f => _log.Warning("Group [{GroupId}] old snapshots not deleted: {Reason}", groupId, f.Cause.Message));
+    }
+
+    public override string PersistenceId { get; }
+
+    /// <summary><c>group-{id:N}</c>: frozen once shipped; queries find groups by this prefix.</summary>
+    public static string PersistenceIdFor(Guid groupId) => $"{PersistencePrefix}-{groupId:N}";
+
+    /// <summary>Props for the entity of <paramref name="groupId"/>; transfers go to <paramref name="transferRegion"/>.</summary>
+    public static Props Props(Guid groupId, QmgrSettings settings, IActorRef transferRegion) =>
+        Akka.Actor.Props.Create(() => new GroupActor(groupId, settings, transferRegion));
+
+    // A JobActor that throws is stopped and re-created from the persisted job, never restarted with a stale one.
+    protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(_ => Directive.Stop);
+
+    private void RequeueActiveJobs()
+    {
+        // Decision 10: Connecting and Transferring come back as Queued (BITS re-queues active jobs).
+        var now = DateTimeOffset.UtcNow;
+        var events = _state.Jobs
+            .Where(j => j.State is JobState.Connecting or JobState.Transferring)
+            .Select(j => (IGroupEvent)new JobStateChanged(j.Id, j.State, JobState.Queued, "recovered after restart", now))
+            .ToArray();
+        if (events.Length > 0) PersistThenReply(events, CommandResult.Ok, null);
+        foreach (var job in _state.Jobs.Where(j => !j.State.IsFinal())) SyncChild(job.Id);
+    }
+
+    private void OnFact(IJobFact fact)
+    {
+        var job = _state.FindJob(fact.JobId);
+        if (job is null || job.State.IsFinal()) return;
+        var now = DateTimeOffset.UtcNow;
+        var transferring = job.State is JobState.Queued or JobState.Connecting or JobState.Transferring;
+        IGroupEvent[] events = fact switch
+        {
+            TransferConnected when job.State == JobState.Queued =>
+                [new JobStateChanged(job.Id, JobState.Queued, JobState.Connecting, "transfer slot granted", now)],
+            ResponseAccepted r when transferring => [
+                new FileMetadataReceived(job.Id, r.FileIndex, r.Response.TotalSize, r.Response.Validators, now),
+                .. job.State == JobState.Transferring ? Array.Empty<IGroupEvent>()
+                    : [new JobStateChanged(job.Id, job.State, JobState.Transferring, $"server answered {r.Response.HttpStatus}", now)]],
+            Checkpointed c when !job.Files[c.FileIndex].Transferred && c.Offset != job.Files[c.FileIndex].BytesTransferred =>
+                [new FileProgressCheckpointed(job.Id, c.FileIndex, c.Offset, now)],
+            Restarted r when !job.Files[r.FileIndex].Transferred =>
+                [new FileRestarted(job.Id, r.FileIndex, r.Reason, r.Detail, now)],
+            FileDone d when !job.Files[d.FileIndex].Transferred => FileDoneEvents(job, d, now),
+            FileFailed f when transferring => FileFailedEvents(job, f, now),
+            RetryDue when job.State == JobState.TransientError =>
+                [new JobStateChanged(job.Id, JobState.TransientError, JobState.Queued, "minimum retry delay elapsed", now)],
+            _ => [],
+        };
+        if (events.Length == 0)
+        {
+            SyncChild(job.Id); // the child may be waiting to see its reported outcome
+            return;
+        }
+        PersistThenReply(events, CommandResult.Ok, null);
+    }
+
+    private static IGroupEvent[] FileDoneEvents(Job job, FileDone done, DateTimeOffset now)
+    {
+        var last = job.Files.Select((f, i) => i == done.FileIndex || f.Transferred).All(x => x);
+        return last
+            ? [new FileTransferred(job.Id, done.FileIndex, done.Size, now), new JobStateChanged(job.Id, job.State, JobState.Transferred, "all files transferred", now)]
+            : [new FileTransferred(job.Id, done.FileIndex, done.Size, now)];
+    }
+
+    private static IGroupEvent[] FileFailedEvents(Job job, FileFailed failed, DateTimeOffset now)
+    {
+        var e = failed.Error;
+        var events = new List<IGroupEvent>();
+        if (failed.BytesOnDisk > job.Files[failed.FileIndex].BytesTransferred)
+            events.Add(new FileProgressCheckpointed(job.Id, failed.FileIndex, failed.BytesOnDisk, now));
+        events.Add(new JobErrorRecorded(job.Id, new JobError(e.Context, e.HResult, e.HttpStatus, e.Message, failed.FileIndex), now));
+        var firstTransient = job.FirstTransientErrorAt ?? now;
+        if (!e.IsTransient)
+            events.Add(new JobStateChanged(job.Id, job.State, JobState.Error, "fatal error", now));
+        else if (job.NoProgressTimeout <= TimeSpan.Zero || now - firstTransient >= job.NoProgressTimeout)
+            events.Add(new JobStateChanged(job.Id, job.State, JobState.Error, "no-progress timeout elapsed", now));
+        else
+        {
+            var wait = e.RetryAfter is TimeSpan ra && ra > job.MinimumRetryDelay ? ra : job.MinimumRetryDelay;
+            events.Add(new RetryScheduled(job.Id, now + wait, now));
+            events.Add(new JobStateChanged(job.Id, job.State, JobState.TransientError, "transient error", now));
+        }
+        return [.. events];
+    }
+
+    /// <summary>
+    /// Complete (BITS T20): renames every transferred file into place (fsync happened when it was transferred),
+    /// deletes the other temp files, then journals <see cref="JobCompleted"/>. A failed rename (target exists without
+    /// Overwrite, I/O error) is answered with its HRESULT and persists nothing: the job keeps its state.
+    /// </summary>
+    private void Complete(CompleteJob command)
+    {
+        var (rejected, _) = _state.Decide(new SuspendJob(command.GroupId, command.Caller, command.JobId), DateTimeOffset.UtcNow, _settings);
+        if (rejected.Code == ResultCode.Rejected) { Sender.Tell(rejected); return; }
+        var job = _state.FindJob(command.JobId)!;
+        var (result, events) = CompleteFiles(job, DateTimeOffset.UtcNow);
+        PersistThenReply(events, result, Sender);
+    }
+
+    private (CommandResult, IGroupEvent[]) CompleteFiles(Job job, DateTimeOffset now)
+    {
+        var completed = ImmutableList.CreateBuilder<int>();
+        for (var i = 0; i < job.Files.Count; i++)
+        {
+            var f = job.Files[i];
+            if (!f.Transferred) continue;
+            try
+            {
+                if (File.Exists(f.TempName))
+                {
+                    if (File.Exists(f.LocalName) && !job.Options.Overwrite)
+                        return (CommandResult.Rejected(HResults.E_FILE_EXISTS, $"{f.LocalName} exists and the job does not allow overwriting it"), []);
+                    File.Move(f.TempName, f.LocalName, overwrite: job.Options.Overwrite);
+                }
+                else if (!File.Exists(f.LocalName))
+                    return (CommandResult.Rejected(unchecked((int)0x80070002), $"temp file {f.TempName} of {f.LocalName} is missing"), []);
+                completed.Add(i);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                return (CommandResult.Rejected(ex.HResult, $"cannot rename {f.TempName} to {f.LocalName}: {ex.Message}"), []);
+            }
+        }
+        foreach (var f in job.Files.Where(f => !f.Transferred)) TempFiles.Delete(f.TempName);
+        var partial = completed.Count < job.Files.Count;
+        var result = partial
+            ? CommandResult.Success(HResults.BG_S_PARTIAL_COMPLETE, $"{completed.Count} of {job.Files.Count} files completed")
+            : CommandResult.Ok;
+        return (result, [new JobCompleted(job.Id, completed.ToImmutable(), now)]);
+    }
+
+    private void PersistThenReply(IGroupEvent[] events, CommandResult result, IActorRef? replyTo)
+    {
+        if (events.Length == 0)
+        {
+            replyTo?.Tell(result);
+            return;
+        }
+        var remaining = events.Length;
+        PersistAll(events, e =>
+        {
+            _state = _state.Apply(e);
+            if (LastSequenceNr % _settings.SnapshotEvery == 0) SaveSnapshot(_state);
+            if (--remaining > 0) return;
+            replyTo?.Tell(result);
+            AfterPersisted(events);
+        });
+    }
+
+    private void AfterPersisted(IGroupEvent[] events)
+    {
+        foreach (var e in events)
+        {
+            switch (e)
+            {
+                case JobStateChanged s:
+                    _log.Info("Job [{JobId}] {From} -> {To} ({Cause})", s.JobId, s.From, s.To, s.Cause);
+                    break;
+                case JobErrorRecorded r:
+                    _log.Warning("Job [{JobId}] error: context {Context}, code 0x{HResult:X8}, HTTP {HttpStatus}: {Message}",
+                        r.JobId, r.Error.Context, r.Error.HResult, r.Error.HttpStatus, r.Error.Message);
+                    break;
+                case FileRestarted r:
+                    _log.Warning("Job [{JobId}] file {FileIndex} restarts from zero: {Reason} ({Detail})", r.JobId, r.FileIndex, r.Reason, r.Detail);
+                    break;
+                case JobCancelled c:
+                    foreach (var f in _state.FindJob(c.JobId)!.Files.Where(f => !f.Completed)) TempFiles.Delete(f.TempName);
+                    _log.Info("Job [{JobId}] cancelled", c.JobId);
+                    break;
+                case JobCompleted c:
+                    _log.Info("Job [{JobId}] completed ({Count} files)", c.JobId, c.CompletedFiles.Count);
+                    break;
+            }
+        }
+        foreach (var jobId in events.Select(JobIdOf).OfType<Guid>().Distinct()) SyncChild(jobId);
+        if (events.Any(e => e is GroupPropertyChanged)) foreach (var j in _state.Jobs) SyncChild(j.Id);
+
+        foreach (var jobId in events.OfType<JobStateChanged>().Where(s => s.To == JobState.Transferred).Select(s => s.JobId))
+        {
+            var job = _state.FindJob(jobId)!;
+            if (job.State != JobState.Transferred || !job.Options.AutoComplete) continue;
+            var (result, completeEvents) = CompleteFiles(job, DateTimeOffset.UtcNow);
+            if (result.Code == ResultCode.Rejected)
+                _log.Warning("Job [{JobId}] AutoComplete failed: {Message}", jobId, result.Message);
+            else
+                PersistThenReply(completeEvents, result, null);
+        }
+    }
+
+    private static Guid? JobIdOf(IGroupEvent e) => e switch
+    {
+        JobCreated x => x.JobId, FilesAdded x => x.JobId, JobStateChanged x => x.JobId, FileMetadataReceived x => x.JobId,
+        FileProgressCheckpointed x => x.JobId, FileRestarted x => x.JobId, FileTransferred x => x.JobId,
+        JobErrorRecorded x => x.JobId, RetryScheduled x => x.JobId, JobCompleted x => x.JobId, JobCancelled x => x.JobId,
+        _ => null,
+    };
+
+    /// <summary>Makes the child match the persisted job: created for a non-final job, told its state, stopped when final.</summary>
+    private void SyncChild(Guid jobId)
+    {
+        var job = _state.FindJob(jobId);
+        if (job is null) return;
+        var child = Context.Child(JobActor.Name(jobId));
+        if (job.State.IsFinal())
+        {
+            if (!child.IsNobody()) Context.Stop(child);
+            return;
+        }
+        if (child.IsNobody())
+            Context.Watch(Context.ActorOf(JobActor.Props(_state.Id, job, _state.MaxBytesPerSecond, _transferRegion, _settings), JobActor.Name(jobId)));
+        else
+            child.Tell(new JobChanged(job, _state.MaxBytesPerSecond));
+    }
+
+    private void OnChildStopped(IActorRef child)
+    {
+        var job = _state.Jobs.Find(j => JobActor.Name(j.Id) == child.Path.Name);
+        if (job is null || job.State.IsFinal()) return;
+        _log.Warning("Job [{JobId}] actor stopped unexpectedly; re-creating it from the journaled state", job.Id);
+        Context.Watch(Context.ActorOf(JobActor.Props(_state.Id, job, _state.MaxBytesPerSecond, _transferRegion, _settings), JobActor.Name(job.Id)));
+    }
+
+    private sealed class AfterRecovery
+    {
+        public static readonly AfterRecovery Instance = new();
+    }
+}

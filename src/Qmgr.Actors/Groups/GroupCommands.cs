@@ -1,0 +1,55 @@
+using System.Collections.Immutable;
+using Qmgr.Jobs;
+
+namespace Qmgr.Groups;
+
+/// <summary>Routes a message to the <see cref="GroupActor"/> entity of <see cref="GroupId"/>.</summary>
+public interface IWithGroupId
+{
+    Guid GroupId { get; }
+}
+
+/// <summary>A command for one group; answered with <see cref="CommandResult"/> after its events are persisted.</summary>
+public interface IGroupCommand : IWithGroupId, IQmgrMessage
+{
+    /// <summary>Caller identity (Decision 11): an owner sees and changes only its own groups.</summary>
+    string Caller { get; }
+}
+
+/// <summary>
+/// Commands of the BITS group and job model. Ids are GUIDs chosen by the caller (BITS 1.0 <c>CreateGroup</c> takes
+/// the caller's GUID too). Errors: BG_E_NOT_FOUND, BG_E_INVALID_STATE, BG_E_EMPTY, E_INVALIDARG, E_ACCESSDENIED.
+/// </summary>
+public static class GroupCommands
+{
+    /// <summary>Creates the group (<c>IBackgroundCopyQMgr::CreateGroup</c>); <paramref name="MaxBytesPerSecond"/> 0 = no cap.</summary>
+    public sealed record CreateGroup(Guid GroupId, string Caller, string DisplayName, JobPriority Priority, long MaxBytesPerSecond) : IGroupCommand;
+
+    /// <summary>Creates a job in state Suspended (BITS T1). <paramref name="Priority"/> null = the group's priority (Decision 3).</summary>
+    public sealed record CreateJob(Guid GroupId, string Caller, Guid JobId, string DisplayName, JobPriority? Priority, JobOptions Options) : IGroupCommand;
+
+    /// <summary>A file to add: absolute http(s) URL and absolute local path whose directory exists.</summary>
+    public sealed record FileSpec(string RemoteName, string LocalName);
+
+    /// <summary>Adds files to a job (<c>IBackgroundCopyJob::AddFileSet</c>); allowed in any non-final state.</summary>
+    public sealed record AddFiles(Guid GroupId, string Caller, Guid JobId, ImmutableList<FileSpec> Files) : IGroupCommand;
+
+    /// <summary>Resume (BITS T2/T14/T16): BG_E_EMPTY without files; no-op in an active state.</summary>
+    public sealed record ResumeJob(Guid GroupId, string Caller, Guid JobId) : IGroupCommand;
+
+    /// <summary>Suspend (BITS T17): stops the transfer; no-op when already Suspended.</summary>
+    public sealed record SuspendJob(Guid GroupId, string Caller, Guid JobId) : IGroupCommand;
+
+    /// <summary>Cancel (BITS T19, modern semantics, Decision 9): deletes temp files and uncompleted results.</summary>
+    public sealed record CancelJob(Guid GroupId, string Caller, Guid JobId) : IGroupCommand;
+
+    /// <summary>Complete (BITS T20): renames transferred files into place; BG_S_PARTIAL_COMPLETE when some were not.</summary>
+    public sealed record CompleteJob(Guid GroupId, string Caller, Guid JobId) : IGroupCommand;
+}
+
+/// <summary>Queries answered from the group's in-memory state, never persisted.</summary>
+public static class GroupQueries
+{
+    /// <summary>Replies with the <see cref="GroupState"/> (its <c>Exists</c> is false for an unknown group). Also wakes the group.</summary>
+    public sealed record GetGroup(Guid GroupId) : IWithGroupId, IQmgrMessage;
+}

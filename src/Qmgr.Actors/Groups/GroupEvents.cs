@@ -1,0 +1,68 @@
+using System.Collections.Immutable;
+using Qmgr.Jobs;
+using Qmgr.Transport;
+
+namespace Qmgr.Groups;
+
+/// <summary>A group's journaled facts: every property change and every job and file transition (DESIGN: Actors).</summary>
+public interface IGroupEvent : IQmgrEvent
+{
+    /// <summary>When the fact happened (UTC); <see cref="GroupState.Apply"/> reads time only from here.</summary>
+    DateTimeOffset At { get; }
+}
+
+/// <summary>Group properties that <see cref="GroupEvents.GroupPropertyChanged"/> can change (BITS GROUPPROP plus Qmgr's cap).</summary>
+public enum GroupProperty
+{
+    DisplayName,
+    Description,
+    Priority,
+    /// <summary>this group's cap in bytes per second, 0 = none (Decision 4).</summary>
+    MaxBytesPerSecond,
+}
+
+/// <summary>The group's events, one record per kind of fact.</summary>
+public static class GroupEvents
+{
+    /// <summary>The group exists, owned by <paramref name="Owner"/> (Decision 11).</summary>
+    public sealed record GroupCreated(Guid GroupId, string Owner, string DisplayName, JobPriority Priority, long MaxBytesPerSecond, DateTimeOffset At) : IGroupEvent;
+
+    /// <summary>A group property changed; <paramref name="Value"/> is the invariant-culture text of the new value.</summary>
+    public sealed record GroupPropertyChanged(GroupProperty Property, string Value, DateTimeOffset At) : IGroupEvent;
+
+    /// <summary>A job was created in state Suspended (BITS T1).</summary>
+    public sealed record JobCreated(Guid JobId, string DisplayName, JobPriority Priority, JobOptions Options, TimeSpan MinimumRetryDelay, TimeSpan NoProgressTimeout, DateTimeOffset At) : IGroupEvent;
+
+    /// <summary>A file to add: absolute URL, absolute local path and the temp file beside it (Decision 14).</summary>
+    public sealed record NewFile(string RemoteName, string LocalName, string TempName);
+
+    /// <summary>Files appended to a job, in order.</summary>
+    public sealed record FilesAdded(Guid JobId, ImmutableList<NewFile> Files, DateTimeOffset At) : IGroupEvent;
+
+    /// <summary>A job moved between states; <paramref name="Cause"/> says why in a few words.</summary>
+    public sealed record JobStateChanged(Guid JobId, JobState From, JobState To, string Cause, DateTimeOffset At) : IGroupEvent;
+
+    /// <summary>A server answered for a file: its total size in bytes (null = unknown) and its validators.</summary>
+    public sealed record FileMetadataReceived(Guid JobId, int FileIndex, long? BytesTotal, Validators Validators, DateTimeOffset At) : IGroupEvent;
+
+    /// <summary>The temp file was flushed holding <paramref name="BytesTransferred"/> good bytes (Decision 8).</summary>
+    public sealed record FileProgressCheckpointed(Guid JobId, int FileIndex, long BytesTransferred, DateTimeOffset At) : IGroupEvent;
+
+    /// <summary>A file's bytes were discarded and it restarts from zero (Decision 7), with the reason.</summary>
+    public sealed record FileRestarted(Guid JobId, int FileIndex, FileRestartReason Reason, string Detail, DateTimeOffset At) : IGroupEvent;
+
+    /// <summary>Every byte of a file is on disk and fsynced; <paramref name="Size"/> bytes.</summary>
+    public sealed record FileTransferred(Guid JobId, int FileIndex, long Size, DateTimeOffset At) : IGroupEvent;
+
+    /// <summary>A job failure: the error record replaces the previous one and ErrorCount grows by one.</summary>
+    public sealed record JobErrorRecorded(Guid JobId, JobError Error, DateTimeOffset At) : IGroupEvent;
+
+    /// <summary>The TransientError retry is due at <paramref name="DueAt"/> (journaled so the timer is re-armed after recovery).</summary>
+    public sealed record RetryScheduled(Guid JobId, DateTimeOffset DueAt, DateTimeOffset At) : IGroupEvent;
+
+    /// <summary>Complete: the listed files were renamed into place; the job is Acknowledged.</summary>
+    public sealed record JobCompleted(Guid JobId, ImmutableList<int> CompletedFiles, DateTimeOffset At) : IGroupEvent;
+
+    /// <summary>Cancel: the job is Cancelled; its temp files and uncompleted results were removed.</summary>
+    public sealed record JobCancelled(Guid JobId, DateTimeOffset At) : IGroupEvent;
+}

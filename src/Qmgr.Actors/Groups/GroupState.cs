@@ -1,0 +1,104 @@
+using System.Collections.Immutable;
+using System.Globalization;
+using Qmgr.Jobs;
+using static Qmgr.Groups.GroupEvents;
+
+namespace Qmgr.Groups;
+
+/// <summary>
+/// A group and its jobs as an immutable record: the state of one <see cref="GroupActor"/>, rebuilt by folding its
+/// events with <see cref="Apply"/>. Also the snapshot type.
+/// </summary>
+public sealed record GroupState(
+    Guid Id,
+    bool Exists,
+    string Owner,
+    string DisplayName,
+    string Description,
+    JobPriority Priority,
+    long MaxBytesPerSecond,
+    DateTimeOffset CreationTime,
+    ImmutableList<Job> Jobs) : IQmgrMessage
+{
+    /// <summary>The state before <see cref="GroupCreated"/>.</summary>
+    public static GroupState Empty(Guid id) => new(id, false, "", "", "", JobPriority.Normal, 0, default, ImmutableList<Job>.Empty);
+
+    /// <summary>The job with this id, or null.</summary>
+    public Job? FindJob(Guid jobId) => Jobs.Find(j => j.Id == jobId);
+
+    /// <summary>
+    /// Folds one event into the state. Pure: no clock, no I/O. Throws <see cref="ArgumentOutOfRangeException"/> on an
+    /// unknown event and <see cref="InvalidOperationException"/> on an event for a job that does not exist.
+    /// </summary>
+    public GroupState Apply(IGroupEvent e) => e switch
+    {
+        GroupCreated c => this with
+        {
+            Exists = true, Owner = c.Owner, DisplayName = c.DisplayName, Priority = c.Priority,
+            MaxBytesPerSecond = c.MaxBytesPerSecond, CreationTime = c.At,
+        },
+        GroupPropertyChanged p => p.Property switch
+        {
+            GroupProperty.DisplayName => this with { DisplayName = p.Value },
+            GroupProperty.Description => this with { Description = p.Value },
+            GroupProperty.Priority => this with { Priority = Enum.Parse<JobPriority>(p.Value) },
+            GroupProperty.MaxBytesPerSecond => this with { MaxBytesPerSecond = long.Parse(p.Value, CultureInfo.InvariantCulture) },
+            _ => throw new ArgumentOutOfRangeException(nameof(e), p.Property, "unknown group property"),
+        },
+        JobCreated c => this with
+        {
+            Jobs = Jobs.Add(new Job(c.JobId, c.DisplayName, JobState.Suspended, c.Priority, c.Options, ImmutableList<JobFile>.Empty,
+                null, 0, c.MinimumRetryDelay, c.NoProgressTimeout, c.At, c.At, null, null, null)),
+        },
+        FilesAdded a => Update(a.JobId, j => j with
+        {
+            Files = j.Files.AddRange(a.Files.Select(f => new JobFile(f.RemoteName, f.LocalName, f.TempName, null, 0, false, false, Transport.Validators.None))),
+            ModificationTime = a.At,
+        }),
+        JobStateChanged s => Update(s.JobId, j => j with
+        {
+            State = s.To,
+            ModificationTime = s.At,
+            // BITS keeps the error record until the job next transfers (bits-spec §2.7).
+            Error = s.To is JobState.Transferring or JobState.Transferred or JobState.Acknowledged or JobState.Cancelled ? null : j.Error,
+            RetryDueAt = s.To == JobState.TransientError ? j.RetryDueAt : null,
+            TransferCompletionTime = s.To == JobState.Transferred ? s.At : j.TransferCompletionTime,
+        }),
+        FileMetadataReceived m => UpdateFile(m.JobId, m.FileIndex, f => f with { BytesTotal = m.BytesTotal, Validators = m.Validators }),
+        FileProgressCheckpointed c => UpdateFile(c.JobId, c.FileIndex, f => f with { BytesTransferred = c.BytesTransferred }, progress: c.At),
+        FileRestarted r => UpdateFile(r.JobId, r.FileIndex, f => f with { BytesTransferred = 0, BytesTotal = null, Validators = Transport.Validators.None }),
+        FileTransferred t => UpdateFile(t.JobId, t.FileIndex, f => f with { BytesTransferred = t.Size, BytesTotal = t.Size, Transferred = true }, progress: t.At),
+        JobErrorRecorded r => Update(r.JobId, j => j with
+        {
+            Error = r.Error,
+            ErrorCount = j.ErrorCount + 1,
+            FirstTransientErrorAt = j.FirstTransientErrorAt ?? r.At,
+            ModificationTime = r.At,
+        }),
+        RetryScheduled r => Update(r.JobId, j => j with { RetryDueAt = r.DueAt }),
+        JobCompleted c => Update(c.JobId, j => j with
+        {
+            State = JobState.Acknowledged,
+            Files = j.Files.Select((f, i) => c.CompletedFiles.Contains(i) ? f with { Completed = true } : f).ToImmutableList(),
+            ModificationTime = c.At,
+            Error = null,
+        }),
+        JobCancelled c => Update(c.JobId, j => j with { State = JobState.Cancelled, ModificationTime = c.At, Error = null }),
+        _ => throw new ArgumentOutOfRangeException(nameof(e), e.GetType().Name, "unknown group event"),
+    };
+
+    private GroupState Update(Guid jobId, Func<Job, Job> change)
+    {
+        var index = Jobs.FindIndex(j => j.Id == jobId);
+        if (index < 0) throw new InvalidOperationException($"event for unknown job {jobId:D} in group {Id:D}");
+        return this with { Jobs = Jobs.SetItem(index, change(Jobs[index])) };
+    }
+
+    // Progress resets the no-progress clock (BITS NoProgressTimeout counts from the first transient error without progress).
+    private GroupState UpdateFile(Guid jobId, int fileIndex, Func<JobFile, JobFile> change, DateTimeOffset? progress = null) =>
+        Update(jobId, j => j with
+        {
+            Files = j.Files.SetItem(fileIndex, change(j.Files[fileIndex])),
+            FirstTransientErrorAt = progress is null ? j.FirstTransientErrorAt : null,
+        });
+}

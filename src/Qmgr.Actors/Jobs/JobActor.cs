@@ -1,0 +1,124 @@
+using Akka.Actor;
+using Akka.Event;
+using Qmgr.Transfers;
+using Qmgr.Transport;
+using static Qmgr.Jobs.JobProtocol;
+using static Qmgr.Transfers.TransferProtocol;
+
+namespace Qmgr.Jobs;
+
+/// <summary>
+/// Drives one job through the BITS state machine (Decision 1: not persisted). Reacts to the job as its parent
+/// <see cref="Groups.GroupActor"/> persisted it: asks the transfer pool for the next file while the job is active,
+/// stops the transfer when it is not, re-arms the retry timer from the journaled due time, and turns transfer
+/// results into facts for the parent.
+/// </summary>
+public sealed class JobActor : ReceiveActor, IWithTimers
+{
+    private const string RetryTimer = "retry";
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Guid _groupId;
+    private readonly IActorRef _transferRegion;
+    private readonly QmgrSettings _settings;
+    private Job _job;
+    private long _groupMax;
+    private (Guid TransferId, int FileIndex)? _active;
+    // a file whose outcome was reported and not yet seen persisted: a stale JobChanged must not restart it
+    private int? _outcomePending;
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public JobActor(Guid groupId, Job job, long groupMaxBytesPerSecond, IActorRef transferRegion, QmgrSettings settings)
+    {
+        _groupId = groupId;
+        _job = job;
+        _groupMax = groupMaxBytesPerSecond;
+        _transferRegion = transferRegion;
+        _settings = settings;
+
+        Receive<JobChanged>(c => { _job = c.Job; _groupMax = c.GroupMaxBytesPerSecond; React(); });
+        Receive<TransferConnecting>(m => IfCurrent(m.TransferId, a => Context.Parent.Tell(new TransferConnected(_job.Id))));
+        Receive<TransferResponded>(m => IfCurrent(m.TransferId, a => Context.Parent.Tell(new ResponseAccepted(_job.Id, a.FileIndex, m.Response))));
+        Receive<TransferCheckpointed>(m => IfCurrent(m.TransferId, a => Context.Parent.Tell(new Checkpointed(_job.Id, a.FileIndex, m.Offset))));
+        Receive<TransferRestarted>(m => IfCurrent(m.TransferId, a => Context.Parent.Tell(new Restarted(_job.Id, a.FileIndex, m.Reason, m.Detail))));
+        Receive<TransferRetrying>(m => IfCurrent(m.TransferId, a =>
+            _log.Warning("Job [{JobId}] file {FileIndex}: {Message}; quick retry {Attempt} in {Delay}", _job.Id, a.FileIndex, m.Error.Message, m.Attempt, m.Delay)));
+        Receive<TransferFinished>(m => IfCurrent(m.TransferId, a =>
+        {
+            _active = null;
+            _outcomePending = a.FileIndex;
+            Context.Parent.Tell(m.Outcome switch
+            {
+                DownloadOutcome.Completed c => new FileDone(_job.Id, a.FileIndex, c.Size, c.Validators),
+                DownloadOutcome.Failed f => (IJobFact)new FileFailed(_job.Id, a.FileIndex, f.Error, f.BytesOnDisk),
+                _ => throw new ArgumentOutOfRangeException(nameof(m), m.Outcome.GetType().Name, "unknown outcome"),
+            });
+        }));
+        Receive<RetryTick>(_ => Context.Parent.Tell(new RetryDue(_job.Id)));
+    }
+
+    /// <summary>Props for the child of <paramref name="groupId"/> that drives <paramref name="job"/>.</summary>
+    public static Props Props(Guid groupId, Job job, long groupMaxBytesPerSecond, IActorRef transferRegion, QmgrSettings settings) =>
+        Akka.Actor.Props.Create(() => new JobActor(groupId, job, groupMaxBytesPerSecond, transferRegion, settings));
+
+    /// <summary>The child's name under its group.</summary>
+    public static string Name(Guid jobId) => $"job-{jobId:N}";
+
+    protected override void PreStart() => React();
+
+    protected override void PostStop() => CancelActive();
+
+    private void React()
+    {
+        if (_outcomePending is int pending &&
+            (_job.Files[pending].Transferred || _job.State is not (JobState.Connecting or JobState.Transferring)))
+            _outcomePending = null;
+
+        switch (_job.State)
+        {
+            case JobState.Queued or JobState.Connecting or JobState.Transferring:
+                Timers.Cancel(RetryTimer);
+                if (_active is null && _outcomePending is null && _job.NextFileIndex is int next) StartFile(next);
+                break;
+            case JobState.TransientError:
+                CancelActive();
+                if (_job.RetryDueAt is DateTimeOffset due)
+                {
+                    var delay = due - DateTimeOffset.UtcNow;
+                    Timers.StartSingleTimer(RetryTimer, RetryTick.Instance, delay > TimeSpan.Zero ? delay : TimeSpan.Zero);
+                }
+                break;
+            default:
+                Timers.Cancel(RetryTimer);
+                CancelActive();
+                break;
+        }
+    }
+
+    private void StartFile(int index)
+    {
+        var file = _job.Files[index];
+        var request = new DownloadRequest(new Uri(file.RemoteName), file.TempName, file.BytesTransferred, file.Validators, file.BytesTotal,
+            _job.Options.StrictRangeSupport, _settings.CheckpointBytes, _settings.CheckpointInterval, _settings.QuickRetryDelays,
+            _settings.MaxQuickRetryAfter, _settings.IdleTimeout);
+        _active = (Guid.NewGuid(), index);
+        _log.Info("Job [{JobId}] file {FileIndex} {Url} -> {LocalName} from byte {Offset}", _job.Id, index, file.RemoteName, file.LocalName, file.BytesTransferred);
+        _transferRegion.Tell(new StartTransfer(_active.Value.TransferId, _groupId, _job.Id, index, request, _job.Priority, _groupMax, Self));
+    }
+
+    private void CancelActive()
+    {
+        if (_active is { } a) _transferRegion.Tell(new CancelTransfer(_job.Id, a.TransferId));
+        _active = null;
+    }
+
+    private void IfCurrent(Guid transferId, Action<(Guid TransferId, int FileIndex)> handle)
+    {
+        if (_active is { } a && a.TransferId == transferId) handle(a);
+    }
+
+    private sealed class RetryTick : INoSerializationVerificationNeeded, IDeadLetterSuppression
+    {
+        public static readonly RetryTick Instance = new();
+    }
+}

@@ -1,0 +1,114 @@
+using System.Collections.Immutable;
+using System.Text.Json.Serialization;
+using Qmgr.Transport;
+
+namespace Qmgr.Jobs;
+
+/// <summary>A job's state, with BITS's <c>BG_JOB_STATE</c> names, order and values.</summary>
+public enum JobState
+{
+    Queued = 0,
+    Connecting = 1,
+    Transferring = 2,
+    Suspended = 3,
+    Error = 4,
+    TransientError = 5,
+    Transferred = 6,
+    Acknowledged = 7,
+    Cancelled = 8,
+}
+
+/// <summary>A job's priority, with BITS's <c>BG_JOB_PRIORITY</c> values; Foreground skips the background cap (Decision 4).</summary>
+public enum JobPriority
+{
+    Foreground = 0,
+    High = 1,
+    Normal = 2,
+    Low = 3,
+}
+
+/// <summary>State classes of the BITS life cycle (bits-spec §2.5).</summary>
+public static class JobStates
+{
+    /// <summary>Acknowledged and Cancelled: immutable; every change is BG_E_INVALID_STATE.</summary>
+    public static bool IsFinal(this JobState s) => s is JobState.Acknowledged or JobState.Cancelled;
+
+    /// <summary>Queued, Connecting, Transferring, TransientError: the scheduler owns the job.</summary>
+    public static bool IsActive(this JobState s) => s is JobState.Queued or JobState.Connecting or JobState.Transferring or JobState.TransientError;
+}
+
+/// <summary>
+/// One file of a job: <see cref="RemoteName"/> (absolute URL) → <see cref="LocalName"/> (absolute path), written to
+/// <see cref="TempName"/> until Complete. Sizes in bytes; <see cref="BytesTotal"/> is null until a server tells it
+/// (BITS reports BG_SIZE_UNKNOWN). Mirrors <c>BG_FILE_INFO</c> + <c>BG_FILE_PROGRESS</c>.
+/// </summary>
+public sealed record JobFile(
+    string RemoteName,
+    string LocalName,
+    string TempName,
+    long? BytesTotal,
+    long BytesTransferred,
+    bool Transferred,
+    bool Completed,
+    Validators Validators);
+
+/// <summary>
+/// The error record of a job in Error or TransientError (BITS <c>IBackgroundCopyError</c>): context, HRESULT, the HTTP
+/// status when a server answered, a one-line message and the index of the failing file (null when not file-related).
+/// Kept until the job next enters Transferring.
+/// </summary>
+public sealed record JobError(ErrorContext Context, int HResult, int? HttpStatus, string Message, int? FileIndex);
+
+/// <summary>Options fixed when a job is created (Qmgr extensions to BITS, persisted with the job).</summary>
+/// <param name="AutoComplete">the job completes itself once transferred (renames its files), even after recovery in another process.</param>
+/// <param name="Overwrite">Complete may replace an existing local file; otherwise Complete fails with E_FILE_EXISTS and the job stays Transferred.</param>
+/// <param name="StrictRangeSupport">a 200 to a resume is BG_E_INSUFFICIENT_RANGE_SUPPORT instead of a restart (Decision 7).</param>
+public sealed record JobOptions(bool AutoComplete = false, bool Overwrite = false, bool StrictRangeSupport = false)
+{
+    public static readonly JobOptions Default = new();
+}
+
+/// <summary>
+/// One BITS job inside a group, as an immutable record. Times are UTC; <see cref="MinimumRetryDelay"/> and
+/// <see cref="NoProgressTimeout"/> follow BITS (600 s, 14 days by default).
+/// </summary>
+public sealed record Job(
+    Guid Id,
+    string DisplayName,
+    JobState State,
+    JobPriority Priority,
+    JobOptions Options,
+    ImmutableList<JobFile> Files,
+    JobError? Error,
+    int ErrorCount,
+    TimeSpan MinimumRetryDelay,
+    TimeSpan NoProgressTimeout,
+    DateTimeOffset CreationTime,
+    DateTimeOffset ModificationTime,
+    DateTimeOffset? TransferCompletionTime,
+    DateTimeOffset? RetryDueAt,
+    DateTimeOffset? FirstTransientErrorAt)
+{
+    /// <summary>Total bytes of all files, or null while any size is unknown (BG_JOB_PROGRESS.BytesTotal).</summary>
+    [JsonIgnore]
+    public long? BytesTotal => Files.Any(f => f.BytesTotal is null) ? null : Files.Sum(f => f.BytesTotal!.Value);
+
+    /// <summary>Bytes on disk across all files (BG_JOB_PROGRESS.BytesTransferred).</summary>
+    [JsonIgnore]
+    public long BytesTransferred => Files.Sum(f => f.BytesTransferred);
+
+    /// <summary>Files fully transferred (BG_JOB_PROGRESS.FilesTransferred).</summary>
+    [JsonIgnore]
+    public int FilesTransferred => Files.Count(f => f.Transferred);
+
+    /// <summary>Index of the first file not yet transferred, or null when all are.</summary>
+    [JsonIgnore]
+    public int? NextFileIndex
+    {
+        get
+        {
+            var i = Files.FindIndex(f => !f.Transferred);
+            return i < 0 ? null : i;
+        }
+    }
+}

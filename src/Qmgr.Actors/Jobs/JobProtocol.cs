@@ -1,0 +1,40 @@
+using Qmgr.Transport;
+
+namespace Qmgr.Jobs;
+
+/// <summary>
+/// Between a <see cref="Groups.GroupActor"/> and its <see cref="JobActor"/> children (always the same node).
+/// The parent tells the child the job as persisted; the child reports facts, which the parent journals.
+/// </summary>
+public static class JobProtocol
+{
+    /// <summary>The job as now persisted, and the group's cap in bytes/s (0 = none).</summary>
+    public sealed record JobChanged(Job Job, long GroupMaxBytesPerSecond);
+
+    /// <summary>A marker for the facts a JobActor reports.</summary>
+    public interface IJobFact
+    {
+        Guid JobId { get; }
+    }
+
+    /// <summary>A transfer slot was granted (Queued → Connecting).</summary>
+    public sealed record TransferConnected(Guid JobId) : IJobFact;
+
+    /// <summary>A server answered with a body for file <paramref name="FileIndex"/>.</summary>
+    public sealed record ResponseAccepted(Guid JobId, int FileIndex, ResponseInfo Response) : IJobFact;
+
+    /// <summary>File <paramref name="FileIndex"/>'s temp file was flushed holding <paramref name="Offset"/> bytes.</summary>
+    public sealed record Checkpointed(Guid JobId, int FileIndex, long Offset) : IJobFact;
+
+    /// <summary>File <paramref name="FileIndex"/> restarted from zero.</summary>
+    public sealed record Restarted(Guid JobId, int FileIndex, FileRestartReason Reason, string Detail) : IJobFact;
+
+    /// <summary>File <paramref name="FileIndex"/> is complete on disk: <paramref name="Size"/> bytes.</summary>
+    public sealed record FileDone(Guid JobId, int FileIndex, long Size, Validators Validators) : IJobFact;
+
+    /// <summary>The transfer of file <paramref name="FileIndex"/> failed after the quick retries.</summary>
+    public sealed record FileFailed(Guid JobId, int FileIndex, TransferError Error, long BytesOnDisk) : IJobFact;
+
+    /// <summary>The TransientError retry time has come (minimum retry delay or Retry-After elapsed).</summary>
+    public sealed record RetryDue(Guid JobId) : IJobFact;
+}

@@ -1,0 +1,67 @@
+using Akka.Actor;
+using Akka.Configuration;
+
+namespace Qmgr;
+
+/// <summary>
+/// The <c>qmgr</c> HOCON section read once into an immutable object (every key is documented in hocon/qmgr.conf).
+/// Sizes in bytes, rates in bytes per second, durations as <see cref="TimeSpan"/>.
+/// </summary>
+public sealed record QmgrSettings(
+    int SnapshotEvery,
+    long CheckpointBytes,
+    TimeSpan CheckpointInterval,
+    IReadOnlyList<TimeSpan> QuickRetryDelays,
+    TimeSpan MaxQuickRetryAfter,
+    TimeSpan IdleTimeout,
+    int MaxConcurrentPerNode,
+    int MaxConcurrentPerHost,
+    TimeSpan TransferPassivateAfter,
+    long MaxBytesPerSecond,
+    double BurstSeconds,
+    TimeSpan MinimumRetryDelay,
+    TimeSpan MinimumRetryDelayFloor,
+    TimeSpan NoProgressTimeout)
+{
+    /// <summary>The embedded hocon/qmgr.conf: every qmgr.* key with its default.</summary>
+    public static Config DefaultConfig() => ConfigurationFactory.FromResource("Qmgr.qmgr.conf", typeof(QmgrSettings).Assembly);
+
+    /// <summary>Embedded hocon/sqlite.conf (journal, snapshot store and query plugin on SQLite).</summary>
+    public static Config SqliteConfig() => ConfigurationFactory.FromResource("Qmgr.sqlite.conf", typeof(QmgrSettings).Assembly);
+
+    /// <summary>Embedded hocon/cluster.conf (remoting on loopback, sharding).</summary>
+    public static Config ClusterConfig() => ConfigurationFactory.FromResource("Qmgr.cluster.conf", typeof(QmgrSettings).Assembly);
+
+    /// <summary>Reads <c>qmgr</c> from the system's config. Throws <see cref="ConfigurationException"/> when it is missing.</summary>
+    public static QmgrSettings Create(ActorSystem system) => Create(system.Settings.Config);
+
+    /// <summary>Reads <c>qmgr</c> from <paramref name="root"/>, falling back to the embedded defaults.</summary>
+    public static QmgrSettings Create(Config root)
+    {
+        var c = root.WithFallback(DefaultConfig()).GetConfig("qmgr")
+                ?? throw new ConfigurationException("the qmgr config section is missing");
+        var floor = c.GetTimeSpan("job.minimum-retry-delay-floor");
+        var minRetry = c.GetTimeSpan("job.minimum-retry-delay");
+        return new QmgrSettings(
+            c.GetInt("persistence.snapshot-every"),
+            c.GetLong("transfer.checkpoint-bytes"),
+            c.GetTimeSpan("transfer.checkpoint-interval"),
+            c.GetTimeSpanList("transfer.quick-retry-delays"),
+            c.GetTimeSpan("transfer.max-quick-retry-after"),
+            c.GetTimeSpan("transfer.idle-timeout"),
+            c.GetInt("transfer.max-concurrent-per-node"),
+            c.GetInt("transfer.max-concurrent-per-host"),
+            c.GetTimeSpan("transfer.passivate-after"),
+            c.GetLong("bandwidth.max-bytes-per-second"),
+            c.GetDouble("bandwidth.burst-seconds"),
+            minRetry < floor ? floor : minRetry,
+            floor,
+            c.GetTimeSpan("job.no-progress-timeout"));
+    }
+}
+
+internal static class ConfigExtensions
+{
+    public static IReadOnlyList<TimeSpan> GetTimeSpanList(this Config c, string path) =>
+        c.GetStringList(path).Select(s => ConfigurationFactory.ParseString($"v = {s}").GetTimeSpan("v")).ToArray();
+}

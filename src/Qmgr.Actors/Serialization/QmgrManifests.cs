@@ -1,0 +1,64 @@
+using System.Collections.Frozen;
+using System.Runtime.Serialization;
+using Qmgr.Groups;
+using Qmgr.Transfers;
+
+namespace Qmgr.Serialization;
+
+/// <summary>
+/// The stable manifest of every serialized Qmgr type. Journaled manifests are frozen once shipped: a renamed type
+/// keeps its manifest here, and a changed shape gets a new manifest plus an up-caster.
+/// </summary>
+public static class QmgrManifests
+{
+    private static readonly FrozenDictionary<string, Type> Types = new Dictionary<string, Type>
+    {
+        // journaled events (frozen)
+        ["group-created"] = typeof(GroupEvents.GroupCreated),
+        ["group-property-changed"] = typeof(GroupEvents.GroupPropertyChanged),
+        ["job-created"] = typeof(GroupEvents.JobCreated),
+        ["files-added"] = typeof(GroupEvents.FilesAdded),
+        ["job-state-changed"] = typeof(GroupEvents.JobStateChanged),
+        ["file-metadata-received"] = typeof(GroupEvents.FileMetadataReceived),
+        ["file-progress-checkpointed"] = typeof(GroupEvents.FileProgressCheckpointed),
+        ["file-restarted"] = typeof(GroupEvents.FileRestarted),
+        ["file-transferred"] = typeof(GroupEvents.FileTransferred),
+        ["job-error-recorded"] = typeof(GroupEvents.JobErrorRecorded),
+        ["retry-scheduled"] = typeof(GroupEvents.RetryScheduled),
+        ["job-completed"] = typeof(GroupEvents.JobCompleted),
+        ["job-cancelled"] = typeof(GroupEvents.JobCancelled),
+        // snapshot (frozen)
+        ["group-state"] = typeof(GroupState),
+        // wire messages between nodes
+        ["create-group"] = typeof(GroupCommands.CreateGroup),
+        ["create-job"] = typeof(GroupCommands.CreateJob),
+        ["add-files"] = typeof(GroupCommands.AddFiles),
+        ["resume-job"] = typeof(GroupCommands.ResumeJob),
+        ["suspend-job"] = typeof(GroupCommands.SuspendJob),
+        ["cancel-job"] = typeof(GroupCommands.CancelJob),
+        ["complete-job"] = typeof(GroupCommands.CompleteJob),
+        ["get-group"] = typeof(GroupQueries.GetGroup),
+        ["command-result"] = typeof(CommandResult),
+        ["start-transfer"] = typeof(TransferProtocol.StartTransfer),
+        ["cancel-transfer"] = typeof(TransferProtocol.CancelTransfer),
+        ["transfer-connecting"] = typeof(TransferProtocol.TransferConnecting),
+        ["transfer-responded"] = typeof(TransferProtocol.TransferResponded),
+        ["transfer-checkpointed"] = typeof(TransferProtocol.TransferCheckpointed),
+        ["transfer-restarted"] = typeof(TransferProtocol.TransferRestarted),
+        ["transfer-retrying"] = typeof(TransferProtocol.TransferRetrying),
+        ["transfer-finished"] = typeof(TransferProtocol.TransferFinished),
+    }.ToFrozenDictionary();
+
+    private static readonly FrozenDictionary<Type, string> Manifests = Types.ToFrozenDictionary(kv => kv.Value, kv => kv.Key);
+
+    /// <summary>Every manifest with its type (for round-trip specs).</summary>
+    public static IReadOnlyDictionary<string, Type> All => Types;
+
+    /// <summary>The manifest of <paramref name="type"/>; throws <see cref="SerializationException"/> for an unregistered type.</summary>
+    public static string ManifestOf(Type type) =>
+        Manifests.TryGetValue(type, out var m) ? m : throw new SerializationException($"{type.FullName} has no Qmgr manifest");
+
+    /// <summary>The type of <paramref name="manifest"/>; throws <see cref="SerializationException"/> for an unknown one.</summary>
+    public static Type TypeOf(string manifest) =>
+        Types.TryGetValue(manifest, out var t) ? t : throw new SerializationException($"unknown Qmgr manifest '{manifest}'");
+}

@@ -1,0 +1,91 @@
+using Akka.Actor;
+using Akka.Cluster.Sharding;
+using Akka.Event;
+using Qmgr.Transport;
+using static Qmgr.Transfers.TransferProtocol;
+
+namespace Qmgr.Transfers;
+
+/// <summary>
+/// Sharded entity (one per job) that owns the bytes on the wire: runs <see cref="IFileDownloader"/> off the mailbox,
+/// takes bandwidth from the node's <see cref="BandwidthGovernor"/> before each write and reports facts to the
+/// requesting JobActor. Not persisted (Decision 1); passivates when idle.
+/// </summary>
+public sealed class TransferActor : ReceiveActor
+{
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly IFileDownloader _downloader;
+    private readonly BandwidthGovernor _governor;
+    private (Guid Id, CancellationTokenSource Cts)? _running;
+
+    public TransferActor(IFileDownloader downloader, TimeSpan passivateAfter)
+    {
+        _downloader = downloader;
+        _governor = BandwidthGovernor.Get(Context.System);
+        Context.SetReceiveTimeout(passivateAfter);
+
+        Receive<StartTransfer>(Start);
+        Receive<CancelTransfer>(c =>
+        {
+            if (_running?.Id == c.TransferId) StopRunning();
+        });
+        Receive<Ended>(e =>
+        {
+            if (_running?.Id == e.TransferId) { _running.Value.Cts.Dispose(); _running = null; }
+            if (e.Outcome is not null) e.ReplyTo.Tell(new TransferFinished(e.TransferId, e.Outcome));
+        });
+        Receive<ReceiveTimeout>(_ =>
+        {
+            // passivate: nothing to remember once no transfer runs
+            if (_running is null) Context.Parent.Tell(new Passivate(PoisonPill.Instance));
+        });
+    }
+
+    /// <summary>Props for one entity; <paramref name="passivateAfter"/> is <c>qmgr.transfer.passivate-after</c>.</summary>
+    public static Props Props(IFileDownloader downloader, TimeSpan passivateAfter) =>
+        Akka.Actor.Props.Create(() => new TransferActor(downloader, passivateAfter));
+
+    private void Start(StartTransfer start)
+    {
+        if (_running is not null) StopRunning();
+        var cts = new CancellationTokenSource();
+        _running = (start.TransferId, cts);
+        var replyTo = start.ReplyTo;
+        var throttle = _governor.ThrottleFor(start.GroupId, start.GroupMaxBytesPerSecond, start.Priority);
+        _log.Debug("Transfer [{TransferId}] of job [{JobId}] file {FileIndex} from offset {Offset}", start.TransferId, start.JobId, start.FileIndex, start.Request.Offset);
+        RunAsync(start, throttle, cts.Token).PipeTo(Self,
+            success: outcome => new Ended(start.TransferId, replyTo, outcome),
+            failure: ex => new Ended(start.TransferId, replyTo, ex is OperationCanceledException ? null : Unexpected(ex)));
+    }
+
+    private async Task<DownloadOutcome?> RunAsync(StartTransfer start, BandwidthThrottle throttle, CancellationToken ct)
+    {
+        using var slot = await _governor.AcquireSlotAsync(ct).ConfigureAwait(false);
+        start.ReplyTo.Tell(new TransferConnecting(start.TransferId));
+        var observer = new Observer(start.TransferId, start.ReplyTo);
+        return await _downloader.DownloadAsync(start.Request, observer, throttle, ct).ConfigureAwait(false);
+    }
+
+    private static DownloadOutcome Unexpected(Exception ex) =>
+        new DownloadOutcome.Failed(new TransferError(ErrorContext.GeneralQueueManager, unchecked((int)0x80004005), null,
+            $"internal error: {ex.GetType().Name}: {ex.Message}", IsTransient: false, RetryAfter: null), 0);
+
+    private void StopRunning()
+    {
+        _running?.Cts.Cancel();
+        _running = null;
+    }
+
+    protected override void PostStop() => StopRunning();
+
+    private sealed record Ended(Guid TransferId, IActorRef ReplyTo, DownloadOutcome? Outcome);
+
+    /// <summary>Turns transport callbacks into messages; <c>Tell</c> is safe from the download's task.</summary>
+    private sealed class Observer(Guid transferId, IActorRef replyTo) : IDownloadObserver
+    {
+        public void OnResponse(ResponseInfo response) => replyTo.Tell(new TransferResponded(transferId, response));
+        public void OnRestarted(FileRestartReason reason, string detail) => replyTo.Tell(new TransferRestarted(transferId, reason, detail));
+        public void OnCheckpoint(long offset) => replyTo.Tell(new TransferCheckpointed(transferId, offset));
+        public void OnQuickRetry(int attempt, TimeSpan delay, TransferError error) => replyTo.Tell(new TransferRetrying(transferId, attempt, delay, error));
+    }
+}

@@ -1,0 +1,44 @@
+using Akka.Actor;
+using Qmgr.Jobs;
+using Qmgr.Transport;
+
+namespace Qmgr.Transfers;
+
+/// <summary>Routes a message to the <see cref="TransferActor"/> entity of a job (one running transfer per job).</summary>
+public interface IWithTransferKey
+{
+    Guid JobId { get; }
+}
+
+/// <summary>Messages to and from the sharded transfer pool. Every reply carries the <c>TransferId</c> it belongs to.</summary>
+public static class TransferProtocol
+{
+    /// <summary>
+    /// Runs <paramref name="Request"/> once a node slot is free, throttled by the group cap
+    /// (<paramref name="GroupMaxBytesPerSecond"/>, bytes/s, 0 = none) and, unless Foreground, the background cap.
+    /// Replaces any transfer of the same job still running. Facts go to <paramref name="ReplyTo"/>.
+    /// </summary>
+    public sealed record StartTransfer(Guid TransferId, Guid GroupId, Guid JobId, int FileIndex, DownloadRequest Request,
+        JobPriority Priority, long GroupMaxBytesPerSecond, IActorRef ReplyTo) : IWithTransferKey, IQmgrMessage;
+
+    /// <summary>Stops the transfer <paramref name="TransferId"/> of the job if it is still running; its temp file stays as flushed.</summary>
+    public sealed record CancelTransfer(Guid JobId, Guid TransferId) : IWithTransferKey, IQmgrMessage;
+
+    /// <summary>A slot was granted and the request is about to be sent (the job goes Queued → Connecting).</summary>
+    public sealed record TransferConnecting(Guid TransferId) : IQmgrMessage;
+
+    /// <summary>A 200/206 was accepted (Connecting → Transferring).</summary>
+    public sealed record TransferResponded(Guid TransferId, ResponseInfo Response) : IQmgrMessage;
+
+    /// <summary>The temp file was flushed holding <paramref name="Offset"/> bytes.</summary>
+    public sealed record TransferCheckpointed(Guid TransferId, long Offset) : IQmgrMessage;
+
+    /// <summary>The file restarted from zero.</summary>
+    public sealed record TransferRestarted(Guid TransferId, FileRestartReason Reason, string Detail) : IQmgrMessage;
+
+    /// <summary>A quick in-transfer retry is waiting (Decision 6); informational.</summary>
+    public sealed record TransferRetrying(Guid TransferId, int Attempt, TimeSpan Delay, TransferError Error) : IQmgrMessage;
+
+    /// <summary>The transfer ended with <paramref name="Outcome"/>.</summary>
+    public sealed record TransferFinished(Guid TransferId, DownloadOutcome Outcome) : IQmgrMessage;
+}
