@@ -1,0 +1,107 @@
+using System.Net;
+using Akka.Actor;
+using Akka.Cluster.Hosting;
+using Akka.Cluster.Sharding;
+using Akka.Configuration;
+using Akka.DependencyInjection;
+using Akka.Hosting;
+using Akka.Persistence.Sql;
+using Microsoft.Extensions.DependencyInjection;
+using Qmgr.Groups;
+using Qmgr.Serialization;
+using Qmgr.Transfers;
+using Qmgr.Transport;
+
+namespace Qmgr.Hosting;
+
+/// <summary>Registry key of the group shard region (<see cref="GroupActor"/> entities).</summary>
+public sealed class GroupRegion;
+
+/// <summary>Registry key of the transfer shard region (<see cref="TransferActor"/> entities).</summary>
+public sealed class TransferRegion;
+
+/// <summary>Akka.Hosting wiring: persistence on SQLite, the JSON serializer, the cluster, and both shard regions.</summary>
+public static class QmgrHostingExtensions
+{
+    /// <summary>Name of the <see cref="System.Net.Http.HttpClient"/> the transfer pool uses (from IHttpClientFactory).</summary>
+    public const string HttpClientName = "qmgr-transfer";
+
+    /// <summary>
+    /// Adds Qmgr to a service collection: the transfer HttpClient (SocketsHttpHandler, no automatic decompression,
+    /// at most 10 redirects) and an actor system named <c>qmgr</c>. <paramref name="configure"/> may add more (loggers).
+    /// </summary>
+    public static IServiceCollection AddQmgr(this IServiceCollection services, QmgrOptions options, Action<AkkaConfigurationBuilder, IServiceProvider>? configure = null)
+    {
+        services.AddHttpClient(HttpClientName, c => c.Timeout = Timeout.InfiniteTimeSpan)
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler
+            {
+                AutomaticDecompression = DecompressionMethods.None,
+                AllowAutoRedirect = true,
+                MaxAutomaticRedirections = 10,
+                ConnectTimeout = TimeSpan.FromSeconds(30),
+                PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30),
+            });
+        services.AddAkka("qmgr", (builder, sp) =>
+        {
+            builder.AddQmgr(options, sp);
+            configure?.Invoke(builder, sp);
+        });
+        return services;
+    }
+
+    /// <summary>Adds Qmgr's HOCON, serializer, cluster membership and shard regions to an Akka.Hosting builder.</summary>
+    public static AkkaConfigurationBuilder AddQmgr(this AkkaConfigurationBuilder builder, QmgrOptions options, IServiceProvider services)
+    {
+        Directory.CreateDirectory(options.DataDirectory);
+        var connection = $"\"{options.EffectiveConnectionString.Replace("\\", "\\\\").Replace("\"", "\\\"")}\"";
+        var persistence = ConfigurationFactory.ParseString($"""
+            akka.persistence.journal.sql.connection-string = {connection}
+            akka.persistence.snapshot-store.sql.connection-string = {connection}
+            akka.persistence.query.journal.sql.connection-string = {connection}
+            """);
+        var config = (options.Overrides ?? Config.Empty)
+            .WithFallback(persistence)
+            .WithFallback(QmgrSettings.SqliteConfig())
+            .WithFallback(QmgrSettings.ClusterConfig())
+            .WithFallback(QmgrSettings.DefaultConfig())
+            .WithFallback(SqlPersistence.DefaultConfiguration);
+        builder.AddHocon(config, HoconAddMode.Prepend);
+        builder.WithCustomSerializer("qmgr", [typeof(IQmgrMessage)], system => new QmgrJsonSerializer(system));
+
+        var settings = QmgrSettings.Create(config);
+        var shardOptions = new ShardOptions { StateStoreMode = StateStoreMode.DData, RememberEntities = false };
+        builder.WithShardRegion<TransferRegion>("qmgr-transfer",
+            (_, _, resolver) =>
+            {
+                var downloader = new HttpFileDownloader(resolver.GetService<IHttpClientFactory>().CreateClient(HttpClientName));
+                return _ => TransferActor.Props(downloader, settings.TransferPassivateAfter);
+            },
+            new TransferMessageExtractor(), shardOptions);
+        builder.WithShardRegion<GroupRegion>("qmgr-group",
+            (_, registry, _) =>
+            {
+                var transfers = registry.Get<TransferRegion>();
+                return entityId => GroupActor.Props(Guid.ParseExact(entityId, "N"), settings, transfers);
+            },
+            new GroupMessageExtractor(), shardOptions);
+        builder.AddStartup((system, _) =>
+        {
+            var cluster = Akka.Cluster.Cluster.Get(system);
+            if (options.SeedNodes.Count == 0) cluster.Join(cluster.SelfAddress);
+            else cluster.JoinSeedNodes(options.SeedNodes.Select(Address.Parse));
+        });
+        return builder;
+    }
+}
+
+/// <summary>Routes <see cref="IWithGroupId"/> messages to group entities (entity id = group id, 32 hex digits).</summary>
+public sealed class GroupMessageExtractor() : HashCodeMessageExtractor(100)
+{
+    public override string? EntityId(object message) => message is IWithGroupId g ? g.GroupId.ToString("N") : null;
+}
+
+/// <summary>Routes <see cref="IWithTransferKey"/> messages to transfer entities (one per job).</summary>
+public sealed class TransferMessageExtractor() : HashCodeMessageExtractor(100)
+{
+    public override string? EntityId(object message) => message is IWithTransferKey t ? t.JobId.ToString("N") : null;
+}

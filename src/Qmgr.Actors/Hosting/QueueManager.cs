@@ -1,0 +1,41 @@
+using Akka.Actor;
+using Akka.Hosting;
+using Akka.Persistence.Query;
+using Akka.Persistence.Sql.Query;
+using Akka.Streams;
+using Akka.Streams.Dsl;
+using Qmgr.Groups;
+
+namespace Qmgr.Hosting;
+
+/// <summary>
+/// The queue manager as a typed async API over the group shard region: sends BITS commands and reads group state.
+/// Every call takes a timeout/cancellation; commands answer <see cref="CommandResult"/> only after persisting.
+/// </summary>
+public sealed class QueueManager(ActorSystem system, IActorRef groupRegion)
+{
+    /// <summary>Default time to wait for a reply.</summary>
+    public static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>The queue manager of a hosted system (group region from the <see cref="ActorRegistry"/>).</summary>
+    public static QueueManager From(ActorSystem system) => new(system, ActorRegistry.For(system).Get<GroupRegion>());
+
+    /// <summary>Sends a group or job command; throws <see cref="AskTimeoutException"/> after <see cref="AskTimeout"/>.</summary>
+    public Task<CommandResult> SendAsync(IGroupCommand command, CancellationToken cancellationToken = default) =>
+        groupRegion.Ask<CommandResult>(command, AskTimeout, cancellationToken);
+
+    /// <summary>The group's state (<c>Exists</c> false when unknown). Starts and recovers the group if it was not running.</summary>
+    public Task<GroupState> GetGroupAsync(Guid groupId, CancellationToken cancellationToken = default) =>
+        groupRegion.Ask<GroupState>(new GroupQueries.GetGroup(groupId), AskTimeout, cancellationToken);
+
+    /// <summary>Ids of every group in the journal (persistence ids <c>group-{id:N}</c>), via the SQL read journal.</summary>
+    public async Task<IReadOnlyList<Guid>> GetGroupIdsAsync(CancellationToken cancellationToken = default)
+    {
+        var journal = PersistenceQuery.Get(system).ReadJournalFor<SqlReadJournal>(SqlReadJournal.Identifier);
+        var ids = await journal.CurrentPersistenceIds()
+            .Where(id => id.StartsWith(GroupActor.PersistencePrefix + "-", StringComparison.Ordinal))
+            .RunWith(Sink.Seq<string>(), system.Materializer())
+            .WaitAsync(cancellationToken).ConfigureAwait(false);
+        return ids.Select(id => Guid.ParseExact(id[(GroupActor.PersistencePrefix.Length + 1)..], "N")).ToList();
+    }
+}
