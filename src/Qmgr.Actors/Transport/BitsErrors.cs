@@ -38,6 +38,9 @@ public static class BitsErrors
     /// <summary><c>ERROR_WINHTTP_INVALID_SERVER_RESPONSE</c> (0x80072F78): malformed HTTP framing or headers. Transient (§2.7).</summary>
     public const int WinHttpInvalidServerResponse = unchecked((int)0x80072F78);
 
+    /// <summary><c>ERROR_WINHTTP_UNRECOGNIZED_SCHEME</c> (0x80072EE6): the URL is not absolute http/https, so no request can be sent. Fatal.</summary>
+    public const int UnrecognizedScheme = unchecked((int)0x80072EE6);
+
     /// <summary><c>ERROR_WINHTTP_SECURE_FAILURE</c> (0x80072F8F): the TLS handshake or certificate check failed. Fatal.</summary>
     public const int SecureFailure = unchecked((int)0x80072F8F);
 

@@ -363,6 +363,13 @@ public sealed class HttpFileDownloader : IFileDownloader
 
         private async Task<Step> AttemptAsync(CancellationToken ct)
         {
+            if (!request.Url.IsAbsoluteUri || request.Url.Scheme is not ("http" or "https"))
+            {
+                return Step.Fault(new TransferError(ErrorContext.RemoteFile, BitsErrors.UnrecognizedScheme, null,
+                    $"Unsupported URL {Redacted(request.Url)}: only absolute http and https URLs can be downloaded",
+                    IsTransient: false, RetryAfter: null));
+            }
+
             if (_offset > 0 && _unknownLength)
             {
                 Restart(FileRestartReason.UnknownLength, $"length unknown, {_offset} bytes cannot be resumed");

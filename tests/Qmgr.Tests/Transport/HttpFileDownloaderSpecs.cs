@@ -777,4 +777,38 @@ public sealed class HttpFileDownloaderSpecs : IAsyncLifetime
         Assert.InRange(onDisk.Length, checkpoint, content.Length - 1);
         Assert.True(onDisk.AsSpan().SequenceEqual(content.AsSpan(0, onDisk.Length)));
     }
+
+    [Fact]
+    public async Task Unsupported_scheme_is_fatal_and_sends_nothing()
+    {
+        // arrange
+        var observer = new RecordingDownloadObserver();
+
+        // act
+        var outcome = await Run(Request(new Uri("ftp://127.0.0.1/f"), TempPath()), observer);
+
+        // assert
+        var failed = Assert.IsType<DownloadOutcome.Failed>(outcome);
+        Assert.Equal((BitsErrors.UnrecognizedScheme, false), (failed.Error.HResult, failed.Error.IsTransient));
+        Assert.Empty(observer.Events);
+    }
+
+    [Fact]
+    public async Task Error_messages_leave_out_user_info_and_query()
+    {
+        // arrange
+        var url = new Uri(_server.BaseAddress, "gone?X-Signature=secret");
+        var withUser = new UriBuilder(url) { UserName = "alice", Password = "pw" }.Uri;
+        _server.Add("/gone", [], new LoopbackFileOptions { StatusOverride = 410 });
+        var observer = new RecordingDownloadObserver();
+
+        // act
+        var outcome = await Run(Request(withUser, TempPath()), observer);
+
+        // assert
+        var message = Assert.IsType<DownloadOutcome.Failed>(outcome).Error.Message;
+        Assert.Equal($"HTTP 410 Gone for {_server.BaseAddress}gone", message);
+        Assert.DoesNotContain("secret", message);
+        Assert.DoesNotContain("alice", message);
+    }
 }
