@@ -1,0 +1,598 @@
+using System.Buffers;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Sockets;
+
+namespace Qmgr.Transport;
+
+/// <summary>
+/// <see cref="IFileDownloader"/> over <see cref="HttpClient"/>: one GET (RFC 9110 §9.3.1) per attempt, resumed with
+/// <c>Range: bytes=N-</c> (§14.2) and <c>If-Range</c> (§13.1.5), the body streamed into the temp file in buffers of
+/// <see cref="BufferSize"/> bytes, each one paid for with the <see cref="BandwidthThrottle"/> before it is written.
+/// </summary>
+/// <remarks>
+/// <para>The host builds the client from <c>IHttpClientFactory</c> with a <c>SocketsHttpHandler</c>:
+/// <c>AutomaticDecompression = None</c> (bytes are stored as sent so lengths and ranges agree),
+/// <c>AllowAutoRedirect = true</c>, <c>MaxAutomaticRedirections = 10</c>. A 3xx that reaches this class (too many
+/// redirects, or no <c>Location</c>) is fatal with <c>BG_E_HTTP_ERROR_3xx</c>.</para>
+/// <para>Choices where the design left room:</para>
+/// <list type="bullet">
+/// <item>A 206 whose <c>Content-Range</c> does not start at the requested offset, or whose total differs from
+/// <see cref="DownloadRequest.ExpectedSize"/>, and a 416 that does not mean "already complete", restart the file from
+/// byte 0 with a plain GET (reason <see cref="FileRestartReason.ValidatorChanged"/>). This happens at most once per
+/// call; a second one is a transient <see cref="BitsErrors.InvalidServerResponse"/>.</item>
+/// <item>Under <see cref="DownloadRequest.StrictRangeSupport"/> a 200 to a resume is fatal
+/// (<see cref="BitsErrors.InsufficientRangeSupport"/>) only when the validators did not change; a 200 carrying new
+/// validators is the normal If-Range answer for a changed file, and BITS restarts a changed file rather than failing
+/// (bits-spec §2.7), so that restarts with <see cref="FileRestartReason.ValidatorChanged"/>.</item>
+/// <item>Quick retries: the counter goes back to 0 whenever an attempt takes the good bytes on disk past the highest
+/// offset reached earlier in this call, so a long download over a flaky link keeps going while a server that fails
+/// before adding bytes exhausts <see cref="DownloadRequest.QuickRetryDelays"/>.</item>
+/// <item>A request with <see cref="DownloadRequest.Offset"/> &gt; 0 and no <see cref="DownloadRequest.ExpectedSize"/>
+/// continues a file of unknown length, which cannot be resumed: it restarts from 0
+/// (<see cref="FileRestartReason.UnknownLength"/>).</item>
+/// <item>The idle timeout also covers the wait for response headers.</item>
+/// <item>Messages name the URL without user info or query (no credentials or signed tokens in logs).</item>
+/// </list>
+/// </remarks>
+public sealed class HttpFileDownloader : IFileDownloader
+{
+    /// <summary>Bytes read from the network, throttled and written per step (64 KiB).</summary>
+    public const int BufferSize = 64 * 1024;
+
+    private readonly HttpClient _http;
+    private readonly TimeProvider _time;
+
+    /// <summary>Creates a downloader over <paramref name="httpClient"/> using the system clock.</summary>
+    public HttpFileDownloader(HttpClient httpClient)
+        : this(httpClient, TimeProvider.System)
+    {
+    }
+
+    /// <summary>Creates a downloader over <paramref name="httpClient"/>; <paramref name="timeProvider"/> drives checkpoint intervals, retry waits and <c>Retry-After</c> dates.</summary>
+    public HttpFileDownloader(HttpClient httpClient, TimeProvider timeProvider)
+    {
+        ArgumentNullException.ThrowIfNull(httpClient);
+        ArgumentNullException.ThrowIfNull(timeProvider);
+        _http = httpClient;
+        _time = timeProvider;
+    }
+
+    /// <inheritdoc />
+    public async Task<DownloadOutcome> DownloadAsync(
+        DownloadRequest request, IDownloadObserver observer, BandwidthThrottle throttle, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(observer);
+        ArgumentNullException.ThrowIfNull(throttle);
+        ArgumentOutOfRangeException.ThrowIfNegative(request.Offset);
+        cancellationToken.ThrowIfCancellationRequested();
+
+        FileStream file;
+        try
+        {
+            file = new FileStream(request.TempPath, new FileStreamOptions
+            {
+                Mode = FileMode.OpenOrCreate,
+                Access = FileAccess.ReadWrite,
+                Share = FileShare.Read,
+                BufferSize = 0,
+            });
+        }
+        catch (Exception ex) when (IsLocalFault(ex))
+        {
+            return new DownloadOutcome.Failed(LocalError(ex, request.TempPath), 0);
+        }
+
+        await using (file)
+        {
+            var session = new Session(this, request, observer, throttle, file);
+            try
+            {
+                return await session.RunAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                session.TryFlush();
+                throw;
+            }
+            catch (Exception ex) when (IsLocalFault(ex))
+            {
+                return new DownloadOutcome.Failed(LocalError(ex, request.TempPath), session.SafeOffset);
+            }
+        }
+    }
+
+    private static bool IsLocalFault(Exception ex) =>
+        ex is IOException or UnauthorizedAccessException or NotSupportedException or System.Security.SecurityException;
+
+    private static TransferError LocalError(Exception ex, string path) =>
+        new(ErrorContext.LocalFile, BitsErrors.ForLocalException(ex), null,
+            $"Local file error on {path}: {OneLine(ex.Message)}", IsTransient: false, RetryAfter: null);
+
+    private static string OneLine(string text)
+    {
+        var end = text.IndexOfAny(['\r', '\n']);
+        return end < 0 ? text : text[..end];
+    }
+
+    private static string Redacted(Uri url) =>
+        url.IsAbsoluteUri
+            ? url.GetComponents(UriComponents.SchemeAndServer | UriComponents.Path, UriFormat.UriEscaped)
+            : url.ToString();
+
+    /// <summary>Classifies a fault raised while sending the request or reading the body (never a local file fault).</summary>
+    private static TransferError NetworkError(Exception ex, Uri url, bool timedOut)
+    {
+        var where = Redacted(url);
+        if (timedOut || ex is OperationCanceledException or TimeoutException)
+        {
+            return Transient(BitsErrors.Timeout, $"No data for the idle timeout from {where}");
+        }
+
+        HttpRequestError? kind = ex switch
+        {
+            HttpRequestException hre => hre.HttpRequestError,
+            HttpIOException hio => hio.HttpRequestError,
+            _ => null,
+        };
+        var socket = FindInner<SocketException>(ex);
+        var detail = OneLine((socket as Exception ?? ex).Message);
+
+        if (kind == HttpRequestError.NameResolutionError
+            || socket?.SocketErrorCode is SocketError.HostNotFound or SocketError.TryAgain or SocketError.NoData)
+        {
+            return Transient(BitsErrors.NameNotResolved, $"Name not resolved for {where}: {detail}");
+        }
+
+        if (socket?.SocketErrorCode is SocketError.ConnectionRefused or SocketError.HostUnreachable or SocketError.NetworkUnreachable
+            or SocketError.HostDown or SocketError.NetworkDown)
+        {
+            return Transient(BitsErrors.CannotConnect, $"Cannot connect to {where}: {detail}");
+        }
+
+        if (socket?.SocketErrorCode is SocketError.TimedOut)
+        {
+            return Transient(BitsErrors.Timeout, $"Timed out talking to {where}: {detail}");
+        }
+
+        if (kind == HttpRequestError.SecureConnectionError)
+        {
+            return new TransferError(ErrorContext.GeneralTransport, BitsErrors.SecureFailure, null,
+                $"TLS failure for {where}: {detail}", IsTransient: false, RetryAfter: null);
+        }
+
+        if (kind is HttpRequestError.InvalidResponse or HttpRequestError.HttpProtocolError)
+        {
+            return Transient(BitsErrors.WinHttpInvalidServerResponse, $"Invalid HTTP response from {where}: {detail}");
+        }
+
+        if (kind == HttpRequestError.ConnectionError && socket is null)
+        {
+            return Transient(BitsErrors.CannotConnect, $"Cannot connect to {where}: {detail}");
+        }
+
+        return Transient(BitsErrors.ConnectionAborted, $"Connection aborted by {where}: {detail}");
+
+        static TransferError Transient(int hr, string message) =>
+            new(ErrorContext.GeneralTransport, hr, null, message, IsTransient: true, RetryAfter: null);
+    }
+
+    private static T? FindInner<T>(Exception? ex) where T : Exception
+    {
+        for (; ex is not null; ex = ex.InnerException)
+        {
+            if (ex is T found)
+            {
+                return found;
+            }
+        }
+
+        return null;
+    }
+
+    private TimeSpan? RetryAfterOf(HttpResponseMessage response)
+    {
+        var header = response.Headers.RetryAfter;
+        if (header?.Delta is { } delta)
+        {
+            return delta < TimeSpan.Zero ? TimeSpan.Zero : delta;
+        }
+
+        if (header?.Date is { } date)
+        {
+            var wait = date - _time.GetUtcNow();
+            return wait < TimeSpan.Zero ? TimeSpan.Zero : wait;
+        }
+
+        return null;
+    }
+
+    private static Validators ValidatorsOf(HttpResponseMessage response) =>
+        new(response.Headers.ETag?.ToString(), response.Content.Headers.LastModified);
+
+    /// <summary>True when a recorded validator exists and the server now sends a different (or no) value for it.</summary>
+    private static bool Differ(Validators recorded, Validators now) =>
+        (recorded.ETag is not null && !string.Equals(recorded.ETag, now.ETag, StringComparison.Ordinal))
+        || (recorded.LastModified is not null && recorded.LastModified != now.LastModified);
+
+    private enum StepKind
+    {
+        Completed,
+        Again,
+        Fault,
+    }
+
+    private readonly record struct Step(StepKind Kind, TransferError? Error)
+    {
+        public static readonly Step Completed = new(StepKind.Completed, null);
+        public static readonly Step Again = new(StepKind.Again, null);
+
+        public static Step Fault(TransferError error) => new(StepKind.Fault, error);
+    }
+
+    /// <summary>The state of one <see cref="DownloadAsync"/> call: file position, validators and counters.</summary>
+    private sealed class Session(
+        HttpFileDownloader owner, DownloadRequest request, IDownloadObserver observer, BandwidthThrottle throttle, FileStream file)
+    {
+        private long _offset;
+        private long? _expectedSize = request.ExpectedSize;
+        private Validators _validators = request.Validators ?? Validators.None;
+        private bool _unknownLength;
+        private int _protocolRestarts;
+        private long _sinceCheckpoint;
+        private long _lastCheckpointAt;
+
+        /// <summary>Good bytes on disk.</summary>
+        public long SafeOffset => _offset;
+
+        private TimeSpan IdleTimeout => request.IdleTimeout > TimeSpan.Zero ? request.IdleTimeout : Timeout.InfiniteTimeSpan;
+
+        public async Task<DownloadOutcome> RunAsync(CancellationToken ct)
+        {
+            PrepareTempFile();
+            var highWater = _offset;
+            var retries = 0;
+            while (true)
+            {
+                var step = await AttemptAsync(ct).ConfigureAwait(false);
+                if (step.Kind == StepKind.Completed)
+                {
+                    file.Flush(flushToDisk: true);
+                    return new DownloadOutcome.Completed(_offset, _validators);
+                }
+
+                if (step.Kind == StepKind.Again)
+                {
+                    continue;
+                }
+
+                var error = step.Error!;
+                file.Flush(flushToDisk: true);
+                if (!error.IsTransient)
+                {
+                    return new DownloadOutcome.Failed(error, _offset);
+                }
+
+                if (_offset > highWater)
+                {
+                    highWater = _offset;
+                    retries = 0;
+                }
+
+                if (retries >= request.QuickRetryDelays.Count)
+                {
+                    return new DownloadOutcome.Failed(error, _offset);
+                }
+
+                var delay = request.QuickRetryDelays[retries];
+                if (error.RetryAfter is { } retryAfter)
+                {
+                    if (retryAfter > request.MaxQuickRetryAfter)
+                    {
+                        return new DownloadOutcome.Failed(error, _offset);
+                    }
+
+                    delay = retryAfter;
+                }
+
+                retries++;
+                observer.OnQuickRetry(retries, delay, error);
+                if (delay > TimeSpan.Zero)
+                {
+                    await Task.Delay(delay, owner._time, ct).ConfigureAwait(false);
+                }
+            }
+        }
+
+        public void TryFlush()
+        {
+            try
+            {
+                file.Flush(flushToDisk: false);
+            }
+            catch (Exception ex) when (IsLocalFault(ex) || ex is ObjectDisposedException)
+            {
+                // the caller is cancelling; the file keeps whatever reached the OS.
+            }
+        }
+
+        /// <summary>Decision 8: cut junk past the journaled offset; a file shorter than it restarts from 0.</summary>
+        private void PrepareTempFile()
+        {
+            var kept = TempFiles.CutBack(file, request.Offset);
+            if (kept < request.Offset)
+            {
+                observer.OnRestarted(FileRestartReason.TempFileShort,
+                    $"temp file holds {kept} bytes, journal says {request.Offset}");
+                Truncate();
+                return;
+            }
+
+            _offset = request.Offset;
+            file.Position = _offset;
+            _unknownLength = _offset > 0 && _expectedSize is null;
+        }
+
+        private void Truncate()
+        {
+            file.SetLength(0);
+            file.Position = 0;
+            _offset = 0;
+            _sinceCheckpoint = 0;
+        }
+
+        private void Restart(FileRestartReason reason, string detail)
+        {
+            observer.OnRestarted(reason, detail);
+            Truncate();
+        }
+
+        /// <summary>A restart that needs a new request; allowed once per call, then a transient invalid-response fault.</summary>
+        private Step ProtocolRestart(string detail)
+        {
+            if (_protocolRestarts++ > 0)
+            {
+                return Step.Fault(new TransferError(ErrorContext.RemoteFile, BitsErrors.InvalidServerResponse, null,
+                    $"Invalid server response for {Redacted(request.Url)}: {detail}", IsTransient: true, RetryAfter: null));
+            }
+
+            Restart(FileRestartReason.ValidatorChanged, detail);
+            return Step.Again;
+        }
+
+        private async Task<Step> AttemptAsync(CancellationToken ct)
+        {
+            if (!request.Url.IsAbsoluteUri || request.Url.Scheme is not ("http" or "https"))
+            {
+                return Step.Fault(new TransferError(ErrorContext.RemoteFile, BitsErrors.UnrecognizedScheme, null,
+                    $"Unsupported URL {Redacted(request.Url)}: only absolute http and https URLs can be downloaded",
+                    IsTransient: false, RetryAfter: null));
+            }
+
+            if (_offset > 0 && _unknownLength)
+            {
+                Restart(FileRestartReason.UnknownLength, $"length unknown, {_offset} bytes cannot be resumed");
+                _unknownLength = false;
+            }
+
+            var ranged = _offset > 0;
+            using var message = new HttpRequestMessage(HttpMethod.Get, request.Url);
+            if (ranged)
+            {
+                message.Headers.Range = new RangeHeaderValue(_offset, null);
+                if (_validators.IsStrongETag && EntityTagHeaderValue.TryParse(_validators.ETag, out var etag))
+                {
+                    message.Headers.IfRange = new RangeConditionHeaderValue(etag);
+                }
+                else if (_validators.LastModified is { } lastModified)
+                {
+                    message.Headers.IfRange = new RangeConditionHeaderValue(lastModified);
+                }
+            }
+
+            using var idle = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            idle.CancelAfter(IdleTimeout);
+            HttpResponseMessage response;
+            try
+            {
+                response = await owner._http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, idle.Token)
+                    .ConfigureAwait(false);
+            }
+            catch (Exception ex) when (!ct.IsCancellationRequested && ex is HttpRequestException or IOException or OperationCanceledException or SocketException)
+            {
+                return Step.Fault(NetworkError(ex, request.Url, idle.IsCancellationRequested));
+            }
+
+            using (response)
+            {
+                idle.CancelAfter(Timeout.InfiniteTimeSpan);
+                var status = (int)response.StatusCode;
+                var validators = ValidatorsOf(response);
+                switch (status)
+                {
+                    case 200:
+                        if (ranged)
+                        {
+                            var changed = Differ(_validators, validators);
+                            if (request.StrictRangeSupport && !changed)
+                            {
+                                return Step.Fault(new TransferError(ErrorContext.RemoteFile, BitsErrors.InsufficientRangeSupport, 200,
+                                    $"Server ignored Range: bytes={_offset}- (HTTP 200) for {Redacted(request.Url)}",
+                                    IsTransient: false, RetryAfter: null));
+                            }
+
+                            Restart(changed ? FileRestartReason.ValidatorChanged : FileRestartReason.RangeIgnored,
+                                changed
+                                    ? $"validators changed from {Describe(_validators)} to {Describe(validators)}; HTTP 200 to Range: bytes={_offset}-"
+                                    : $"HTTP 200 to Range: bytes={_offset}-");
+                        }
+
+                        var length = response.Content.Headers.ContentLength;
+                        return await AcceptAsync(response, 200, length, length, validators, ct).ConfigureAwait(false);
+
+                    case 206:
+                        var range = response.Content.Headers.ContentRange;
+                        if (range is null || !range.HasRange || range.From is not { } from
+                            || !string.Equals(range.Unit, "bytes", StringComparison.OrdinalIgnoreCase))
+                        {
+                            return ProtocolRestart($"HTTP 206 without a usable Content-Range ({range?.ToString() ?? "none"})");
+                        }
+
+                        if (from != _offset)
+                        {
+                            return ProtocolRestart($"HTTP 206 Content-Range {range} does not start at {_offset}");
+                        }
+
+                        if (range.HasLength && _expectedSize is { } expected && range.Length != expected && ranged)
+                        {
+                            return ProtocolRestart($"size changed from {expected} to {range.Length} bytes");
+                        }
+
+                        var bodyLength = response.Content.Headers.ContentLength
+                            ?? (range.To is { } to ? to - from + 1 : null);
+                        var total = range.HasLength ? range.Length : null;
+
+                        return await AcceptAsync(response, 206, bodyLength, total, validators.IsEmpty ? _validators : validators, ct)
+                            .ConfigureAwait(false);
+
+                    case 416 when ranged:
+                        var unsatisfied = response.Content.Headers.ContentRange;
+                        var remoteSize = unsatisfied?.HasLength == true ? unsatisfied.Length : _expectedSize;
+                        if (_expectedSize == _offset && remoteSize == _offset)
+                        {
+                            if (!validators.IsEmpty)
+                            {
+                                _validators = validators;
+                            }
+
+                            return Step.Completed;
+                        }
+
+                        return ProtocolRestart(
+                            $"HTTP 416 to Range: bytes={_offset}- (remote size {remoteSize?.ToString() ?? "unknown"})");
+
+                    default:
+                        return Step.Fault(HttpError(response, status));
+                }
+            }
+        }
+
+        private TransferError HttpError(HttpResponseMessage response, int status)
+        {
+            var reason = response.ReasonPhrase is { Length: > 0 } phrase ? phrase : ((HttpStatusCode)status).ToString();
+            var where = Redacted(request.Url);
+            if (status is >= 300 and <= 399)
+            {
+                return new TransferError(ErrorContext.RemoteFile, BitsErrors.ForHttpStatus(status), status,
+                    $"HTTP {status} {reason} for {where}: redirect not followed (too many redirects or no Location)",
+                    IsTransient: false, RetryAfter: null);
+            }
+
+            var transient = BitsErrors.IsTransientHttpStatus(status);
+            return new TransferError(ErrorContext.RemoteFile, BitsErrors.ForHttpStatus(status), status,
+                $"HTTP {status} {reason} for {where}", transient, transient ? owner.RetryAfterOf(response) : null);
+        }
+
+        private static string Describe(Validators v) =>
+            v.IsEmpty ? "none" : string.Join(' ', new[] { v.ETag, v.LastModified?.ToString("R") }.Where(s => s is not null));
+
+        /// <summary>Writes an accepted 200/206 body at <see cref="_offset"/>.</summary>
+        /// <param name="bodyLength">bytes the body must have (Content-Length), or null when framed by the connection/chunks.</param>
+        /// <param name="total">total file size, or null when unknown.</param>
+        private async Task<Step> AcceptAsync(
+            HttpResponseMessage response, int status, long? bodyLength, long? total, Validators validators, CancellationToken ct)
+        {
+            _validators = validators;
+            _expectedSize = total;
+            _unknownLength = total is null;
+            file.Position = _offset;
+            var start = _offset;
+            observer.OnResponse(new ResponseInfo(status, start, total, validators));
+            _lastCheckpointAt = owner._time.GetTimestamp();
+
+            using var idle = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            Stream body;
+            try
+            {
+                idle.CancelAfter(IdleTimeout);
+                body = await response.Content.ReadAsStreamAsync(idle.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (!ct.IsCancellationRequested && ex is HttpRequestException or IOException or OperationCanceledException)
+            {
+                return Step.Fault(NetworkError(ex, request.Url, idle.IsCancellationRequested));
+            }
+
+            long received = 0;
+            var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
+            try
+            {
+                await using (body.ConfigureAwait(false))
+                {
+                    while (true)
+                    {
+                        int n;
+                        try
+                        {
+                            idle.CancelAfter(IdleTimeout);
+                            n = await body.ReadAsync(buffer.AsMemory(0, BufferSize), idle.Token).ConfigureAwait(false);
+                            idle.CancelAfter(Timeout.InfiniteTimeSpan);
+                        }
+                        catch (Exception ex) when (!ct.IsCancellationRequested && ex is HttpRequestException or IOException or OperationCanceledException)
+                        {
+                            return Step.Fault(NetworkError(ex, request.Url, idle.IsCancellationRequested));
+                        }
+
+                        if (n == 0)
+                        {
+                            break;
+                        }
+
+                        await throttle(n, ct).ConfigureAwait(false);
+                        await file.WriteAsync(buffer.AsMemory(0, n), ct).ConfigureAwait(false);
+                        _offset += n;
+                        received += n;
+                        _sinceCheckpoint += n;
+                        MaybeCheckpoint();
+                    }
+                }
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+
+            if (bodyLength is { } expected && received < expected)
+            {
+                return Step.Fault(new TransferError(ErrorContext.GeneralTransport, BitsErrors.ConnectionAborted, null,
+                    $"Body ended after {received} of {expected} bytes from {Redacted(request.Url)}", IsTransient: true, RetryAfter: null));
+            }
+
+            if (total is { } size && _offset < size)
+            {
+                // A 206 that ended before the file did (RFC 9110 §14.4): ask for the rest at once when bytes came.
+                return received > 0
+                    ? Step.Again
+                    : Step.Fault(new TransferError(ErrorContext.RemoteFile, BitsErrors.InvalidServerResponse, status,
+                        $"HTTP {status} ended at {_offset} of {size} bytes from {Redacted(request.Url)}", IsTransient: true, RetryAfter: null));
+            }
+
+            return Step.Completed;
+        }
+
+        private void MaybeCheckpoint()
+        {
+            var now = owner._time.GetTimestamp();
+            if (_sinceCheckpoint < request.CheckpointBytes
+                && owner._time.GetElapsedTime(_lastCheckpointAt, now) < request.CheckpointInterval)
+            {
+                return;
+            }
+
+            file.Flush(flushToDisk: false);
+            _sinceCheckpoint = 0;
+            _lastCheckpointAt = now;
+            observer.OnCheckpoint(_offset);
+        }
+    }
+}
