@@ -1,0 +1,29 @@
+using System.Globalization;
+using Qmgr.Jobs;
+
+namespace Qmgr.Host.Cli;
+
+/// <summary>Human-readable sizes and one-line job descriptions for the CLI.</summary>
+public static class Format
+{
+    /// <summary>Bytes as B, KiB, MiB or GiB with one decimal.</summary>
+    public static string Bytes(long? bytes)
+    {
+        if (bytes is null) return "?";
+        double v = bytes.Value;
+        string[] units = ["B", "KiB", "MiB", "GiB", "TiB"];
+        var u = 0;
+        while (v >= 1024 && u < units.Length - 1) { v /= 1024; u++; }
+        return u == 0 ? $"{bytes} B" : v.ToString("0.0", CultureInfo.InvariantCulture) + " " + units[u];
+    }
+
+    /// <summary>The one-line reason of a failed job: file, HTTP status or local error, code, context and state.</summary>
+    public static string Failure(Job job)
+    {
+        var e = job.Error;
+        if (e is null) return $"job {job.Id:D} ended in state {job.State}";
+        var file = e.FileIndex is int i && i < job.Files.Count ? $"{job.Files[i].RemoteName} -> {job.Files[i].LocalName}: " : "";
+        var http = e.HttpStatus is int s ? $"HTTP {s}, " : "";
+        return $"{file}{e.Message} ({http}code 0x{e.HResult:X8}, context {e.Context}, job state {job.State})";
+    }
+}

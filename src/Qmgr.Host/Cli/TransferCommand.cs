@@ -1,0 +1,206 @@
+using System.Collections.Immutable;
+using System.CommandLine;
+using System.Diagnostics;
+using Microsoft.Extensions.Hosting;
+using Qmgr.Groups;
+using Qmgr.Jobs;
+using Serilog.Events;
+using Spectre.Console;
+
+namespace Qmgr.Host.Cli;
+
+/// <summary>
+/// <c>qmgr transfer</c>, after <c>bitsadmin /transfer</c>: one group holding one AutoComplete job with the given files;
+/// waits for it, shows progress, exits with Decision 15's codes. A SIGKILLed process leaves the job for <c>qmgr serve</c>.
+/// </summary>
+public static class TransferCommand
+{
+    public static Command Create(Option<string?> dataDirOption)
+    {
+        var priority = new Option<JobPriority>("--priority") { Description = "foreground, high, normal or low (default normal)", DefaultValueFactory = _ => JobPriority.Normal };
+        var maxBandwidth = new Option<long>("--max-bandwidth") { Description = "the group's cap in bytes per second (0 = none)" };
+        var displayName = new Option<string?>("--display-name") { Description = "display name of the group and job" };
+        var overwrite = new Option<bool>("--overwrite") { Description = "allow replacing existing local files on complete" };
+        var pairs = new Argument<string[]>("URL FILE") { Arity = ArgumentArity.OneOrMore, Description = "remote URL and local file, repeated" };
+        var command = new Command("transfer", "Download files in one job and wait for them (like bitsadmin /transfer)")
+        {
+            dataDirOption, priority, maxBandwidth, displayName, overwrite, pairs,
+        };
+        command.SetAction((parse, _) => RunAsync(
+            parse.GetValue(dataDirOption), parse.GetValue(priority), parse.GetValue(maxBandwidth),
+            parse.GetValue(displayName), parse.GetValue(overwrite), parse.GetValue(pairs) ?? []));
+        return command;
+    }
+
+    private static async Task<int> RunAsync(string? dataDirOption, JobPriority priority, long maxBandwidth, string? displayName, bool overwrite, string[] pairs)
+    {
+        if (!TryParseFiles(pairs, overwrite, out var files, out var error))
+            return Program.Fail(ExitCodes.Usage, error);
+        if (maxBandwidth < 0) return Program.Fail(ExitCodes.Usage, "--max-bandwidth must be 0 (no cap) or a positive number of bytes per second");
+
+        var dataDir = DataDirectory.Resolve(dataDirOption);
+        using var dirLock = dataDir.TryLock(out var lockReason);
+        if (dirLock is null) return Program.Fail(ExitCodes.DataDirectory, lockReason);
+        QmgrHost.ConfigureLogging(dataDir, LogEventLevel.Warning);
+
+        using var interrupt = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; interrupt.Cancel(); };
+        Console.CancelKeyPress += onCancel;
+        IHost? host = null;
+        try
+        {
+            host = await QmgrHost.StartAsync(dataDir, CancellationToken.None);
+            var qm = host.QueueManager();
+            var owner = Environment.UserName;
+            var groupId = Guid.NewGuid();
+            var jobId = Guid.NewGuid();
+            var name = displayName ?? $"qmgr transfer {Path.GetFileName(files[0].LocalName)}";
+            foreach (var command in new IGroupCommand[]
+                     {
+                         new GroupCommands.CreateGroup(groupId, owner, name, priority, maxBandwidth),
+                         new GroupCommands.CreateJob(groupId, owner, jobId, name, priority, new JobOptions(AutoComplete: true, Overwrite: overwrite)),
+                         new GroupCommands.AddFiles(groupId, owner, jobId, files),
+                         new GroupCommands.ResumeJob(groupId, owner, jobId),
+                     })
+            {
+                var result = await qm.SendAsync(command);
+                if (!result.IsSuccess) return Program.Fail(ExitCodes.Usage, $"{result.Message} (code 0x{result.HResult:X8})");
+            }
+            Console.Error.WriteLine($"qmgr: group {groupId:D}, job {jobId:D} in {dataDir.Path}");
+
+            var job = await WaitAsync(qm, groupId, jobId, interrupt.Token);
+            if (job is null)
+            {
+                await qm.SendAsync(new GroupCommands.CancelJob(groupId, owner, jobId));
+                return Program.Fail(ExitCodes.Interrupted, "interrupted: the job was cancelled");
+            }
+            switch (job.State)
+            {
+                case JobState.Acknowledged:
+                    return ExitCodes.Done;
+                case JobState.Transferred:
+                    // AutoComplete could not rename (e.g. the target appeared meanwhile): ask once more for the reason.
+                    var complete = await qm.SendAsync(new GroupCommands.CompleteJob(groupId, owner, jobId));
+                    return complete.IsSuccess ? ExitCodes.Done : Program.Fail(ExitCodes.Failed, $"{complete.Message} (code 0x{complete.HResult:X8}, job state Transferred)");
+                default:
+                    return Program.Fail(ExitCodes.Failed, Format.Failure(job));
+            }
+        }
+        catch (Exception ex) when (ex is Akka.Actor.AskTimeoutException or Microsoft.Data.Sqlite.SqliteException)
+        {
+            return Program.Fail(ExitCodes.DataDirectory, $"store error: {ex.Message}");
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+            if (host is not null) await host.StopAsync();
+            await Serilog.Log.CloseAndFlushAsync();
+        }
+    }
+
+    /// <summary>Pairs of URL and FILE; FILE becomes absolute, its directory must exist, an existing FILE needs --overwrite.</summary>
+    internal static bool TryParseFiles(string[] pairs, bool overwrite, out ImmutableList<GroupCommands.FileSpec> files, out string error)
+    {
+        files = [];
+        error = "";
+        if (pairs.Length == 0 || pairs.Length % 2 != 0) { error = "expected URL FILE pairs"; return false; }
+        var list = ImmutableList.CreateBuilder<GroupCommands.FileSpec>();
+        for (var i = 0; i < pairs.Length; i += 2)
+        {
+            var url = pairs[i];
+            if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
+            { error = $"not an absolute http or https URL: {url}"; return false; }
+            var local = Path.GetFullPath(pairs[i + 1]);
+            if (Path.EndsInDirectorySeparator(pairs[i + 1]) || Directory.Exists(local)) { error = $"FILE must name a file, not a directory: {pairs[i + 1]}"; return false; }
+            var dir = Path.GetDirectoryName(local);
+            if (dir is null || !Directory.Exists(dir)) { error = $"directory does not exist: {dir}"; return false; }
+            if (File.Exists(local) && !overwrite) { error = $"{local} exists (use --overwrite to replace it)"; return false; }
+            if (list.Any(f => f.LocalName == local)) { error = $"{local} is named twice"; return false; }
+            list.Add(new GroupCommands.FileSpec(uri.AbsoluteUri, local));
+        }
+        files = list.ToImmutable();
+        return true;
+    }
+
+    /// <summary>Polls the job until it leaves the active states; null when interrupted.</summary>
+    private static async Task<Job?> WaitAsync(Qmgr.Hosting.QueueManager qm, Guid groupId, Guid jobId, CancellationToken interrupt)
+    {
+        var progress = Console.IsErrorRedirected || Console.IsOutputRedirected ? (IProgressView)new PlainProgress() : new BarProgress();
+        using (progress)
+        {
+            while (true)
+            {
+                Job job;
+                try
+                {
+                    job = (await qm.GetGroupAsync(groupId)).FindJob(jobId)!;
+                    progress.Show(job);
+                    if (job.State is JobState.Error or JobState.Acknowledged or JobState.Cancelled ||
+                        (job.State == JobState.Transferred && !job.Files.All(f => f.Completed) && await StillTransferredAsync(qm, groupId, jobId)))
+                        return job;
+                    await Task.Delay(TimeSpan.FromMilliseconds(250), interrupt);
+                }
+                catch (OperationCanceledException) when (interrupt.IsCancellationRequested)
+                {
+                    return null;
+                }
+            }
+        }
+    }
+
+    // AutoComplete runs right after Transferred is persisted; look again once before reporting it as stuck.
+    private static async Task<bool> StillTransferredAsync(Qmgr.Hosting.QueueManager qm, Guid groupId, Guid jobId)
+    {
+        await Task.Delay(TimeSpan.FromMilliseconds(500));
+        return (await qm.GetGroupAsync(groupId)).FindJob(jobId)!.State == JobState.Transferred;
+    }
+
+    private interface IProgressView : IDisposable
+    {
+        void Show(Job job);
+    }
+
+    /// <summary>Plain lines (when redirected): one when the state changes and at most one per second while transferring.</summary>
+    private sealed class PlainProgress : IProgressView
+    {
+        private readonly Stopwatch _clock = Stopwatch.StartNew();
+        private JobState? _last;
+        private TimeSpan _lastLine = TimeSpan.MinValue;
+
+        public void Show(Job job)
+        {
+            if (job.State == _last && _clock.Elapsed - _lastLine < TimeSpan.FromSeconds(1)) return;
+            _last = job.State;
+            _lastLine = _clock.Elapsed;
+            var rate = job.BytesTransferred / Math.Max(0.001, _clock.Elapsed.TotalSeconds);
+            Console.WriteLine($"{job.State}: {Format.Bytes(job.BytesTransferred)} / {Format.Bytes(job.BytesTotal)}, " +
+                              $"files {job.FilesTransferred}/{job.Files.Count}, {Format.Bytes((long)rate)}/s");
+        }
+
+        public void Dispose() { }
+    }
+
+    /// <summary>A live progress bar on a terminal (Spectre.Console), on stdout.</summary>
+    private sealed class BarProgress : IProgressView
+    {
+        private readonly Stopwatch _clock = Stopwatch.StartNew();
+        private Job? _job;
+
+        public void Show(Job job)
+        {
+            _job = job;
+            var total = job.BytesTotal ?? 0;
+            var width = 30;
+            var done = total > 0 ? (int)(width * Math.Min(1.0, job.BytesTransferred / (double)total)) : 0;
+            var rate = job.BytesTransferred / Math.Max(0.001, _clock.Elapsed.TotalSeconds);
+            var line = $"\r[{new string('#', done)}{new string('.', width - done)}] {Format.Bytes(job.BytesTransferred)} / {Format.Bytes(job.BytesTotal)} " +
+                       $"{Format.Bytes((long)rate)}/s {job.State}   ";
+            AnsiConsole.Markup(Markup.Escape(line));
+        }
+
+        public void Dispose()
+        {
+            if (_job is not null) AnsiConsole.WriteLine();
+        }
+    }
+}

@@ -1,0 +1,54 @@
+using Akka.Actor;
+using Akka.Event;
+using Akka.Hosting;
+using Akka.Logger.Serilog;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Qmgr.Hosting;
+using Serilog;
+using Serilog.Events;
+
+namespace Qmgr.Host;
+
+/// <summary>Builds the process's generic host: Serilog (console on stderr + rolling file), Akka with Qmgr.</summary>
+public static class QmgrHost
+{
+    /// <summary>Configures Serilog: stderr from <paramref name="consoleLevel"/>, and <c>logs/qmgr-.log</c> (daily, 7 kept) from Information.</summary>
+    public static void ConfigureLogging(DataDirectory dataDir, LogEventLevel consoleLevel)
+    {
+        Log.Logger = new LoggerConfiguration()
+            .MinimumLevel.Information()
+            .MinimumLevel.Override("Microsoft", LogEventLevel.Warning)
+            .MinimumLevel.Override("System.Net.Http", LogEventLevel.Warning)
+            .WriteTo.Console(restrictedToMinimumLevel: consoleLevel, standardErrorFromLevel: LogEventLevel.Verbose,
+                outputTemplate: "[{Timestamp:HH:mm:ss} {Level:u3}] {Message:lj}{NewLine}{Exception}")
+            .WriteTo.File(Path.Combine(dataDir.LogsPath, "qmgr-.log"), rollingInterval: RollingInterval.Day, retainedFileCountLimit: 7,
+                outputTemplate: "{Timestamp:O} [{Level:u3}] ({SourceContext}) {Message:lj}{NewLine}{Exception}")
+            .CreateLogger();
+    }
+
+    /// <summary>A started host running Qmgr on <paramref name="dataDir"/>'s SQLite store.</summary>
+    public static async Task<IHost> StartAsync(DataDirectory dataDir, CancellationToken cancellationToken)
+    {
+        var builder = Microsoft.Extensions.Hosting.Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Services.AddSerilog(dispose: false);
+        builder.Services.AddQmgr(new QmgrOptions { DataDirectory = dataDir.Path }, (akka, _) =>
+            akka.ConfigureLoggers(setup =>
+            {
+                setup.LogLevel = LogLevel.InfoLevel;
+                setup.ClearLoggers();
+                setup.AddLogger<SerilogLogger>();
+                setup.WithDefaultLogMessageFormatter<SerilogLogMessageFormatter>();
+            }));
+        var host = builder.Build();
+        await host.StartAsync(cancellationToken);
+        return host;
+    }
+
+    /// <summary>The queue manager of a started host.</summary>
+    public static QueueManager QueueManager(this IHost host)
+    {
+        var system = host.Services.GetRequiredService<ActorSystem>();
+        return Qmgr.Hosting.QueueManager.From(system);
+    }
+}
