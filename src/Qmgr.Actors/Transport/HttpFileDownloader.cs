@@ -15,6 +15,18 @@ namespace Qmgr.Transport;
 /// <c>AutomaticDecompression = None</c> (bytes are stored as sent so lengths and ranges agree),
 /// <c>AllowAutoRedirect = true</c>, <c>MaxAutomaticRedirections = 10</c>. A 3xx that reaches this class (too many
 /// redirects, or no <c>Location</c>) is fatal with <c>BG_E_HTTP_ERROR_3xx</c>.</para>
+/// <para>Error classification (bits-spec §2.7, DESIGN Decision 6), codes in <see cref="BitsErrors"/>:</para>
+/// <list type="bullet">
+/// <item>Transient, quick-retried: HTTP 408, 429 and 5xx (<c>0x80190000 + status</c>, RemoteFile, with
+/// <see cref="TransferError.RetryAfter"/> from delta-seconds or an HTTP-date, RFC 9110 §10.2.3); connection refused
+/// (<see cref="BitsErrors.CannotConnect"/>), reset or short body (<see cref="BitsErrors.ConnectionAborted"/>), idle
+/// timeout (<see cref="BitsErrors.Timeout"/>), DNS failure (<see cref="BitsErrors.NameNotResolved"/>), malformed
+/// responses (<see cref="BitsErrors.WinHttpInvalidServerResponse"/>) — GeneralTransport context.</item>
+/// <item>Fatal: other 4xx and any 3xx that reaches this class (<c>0x80190000 + status</c>, RemoteFile, with
+/// <see cref="TransferError.HttpStatus"/>); TLS failures; non-http(s) URLs; local file faults (LocalFile context,
+/// HRESULT from <see cref="BitsErrors.ForLocalException"/>, e.g. 0x80070003 for a missing directory, which is
+/// never created here).</item>
+/// </list>
 /// <para>Choices where the design left room:</para>
 /// <list type="bullet">
 /// <item>A 206 whose <c>Content-Range</c> does not start at the requested offset, or whose total differs from

@@ -674,7 +674,7 @@ public sealed class HttpFileDownloaderSpecs : IAsyncLifetime
         var observer = new RecordingDownloadObserver();
 
         // act
-        var outcome = await Run(Request(url, TempPath(), idleTimeout: TimeSpan.FromMilliseconds(500)), observer);
+        var outcome = await Run(Request(url, TempPath(), idleTimeout: TimeSpan.FromSeconds(1)), observer);
 
         // assert
         Assert.IsType<DownloadOutcome.Completed>(outcome);
