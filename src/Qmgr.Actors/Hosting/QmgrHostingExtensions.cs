@@ -27,10 +27,26 @@ public static class QmgrHostingExtensions
     public const string HttpClientName = "qmgr-transfer";
 
     /// <summary>
-    /// Adds Qmgr to a service collection: the transfer HttpClient (SocketsHttpHandler, no automatic decompression,
-    /// at most 10 redirects) and an actor system named <c>qmgr</c>. <paramref name="configure"/> may add more (loggers).
+    /// Adds Qmgr to a service collection: the transfer HttpClient (<see cref="AddQmgrHttpClient"/>) and an actor
+    /// system named <c>qmgr</c>. <paramref name="configure"/> may add more (loggers).
     /// </summary>
     public static IServiceCollection AddQmgr(this IServiceCollection services, QmgrOptions options, Action<AkkaConfigurationBuilder, IServiceProvider>? configure = null)
+    {
+        services.AddQmgrHttpClient();
+        services.AddAkka("qmgr", (builder, sp) =>
+        {
+            builder.AddQmgr(options, sp);
+            configure?.Invoke(builder, sp);
+        });
+        return services;
+    }
+
+    /// <summary>
+    /// Registers the transfer pool's named HttpClient (<see cref="HttpClientName"/>): SocketsHttpHandler, no automatic
+    /// decompression (bytes are stored as sent, so lengths and ranges agree), at most 10 redirects, no overall timeout
+    /// (the transport's idle timeout applies instead).
+    /// </summary>
+    public static IServiceCollection AddQmgrHttpClient(this IServiceCollection services)
     {
         services.AddHttpClient(HttpClientName, c => c.Timeout = Timeout.InfiniteTimeSpan)
             .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler
@@ -41,11 +57,6 @@ public static class QmgrHostingExtensions
                 ConnectTimeout = TimeSpan.FromSeconds(30),
                 PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30),
             });
-        services.AddAkka("qmgr", (builder, sp) =>
-        {
-            builder.AddQmgr(options, sp);
-            configure?.Invoke(builder, sp);
-        });
         return services;
     }
 
