@@ -1,0 +1,59 @@
+using Akka.Actor;
+using Akka.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Qmgr.Hosting;
+
+namespace Qmgr.Tests.Support;
+
+/// <summary>
+/// Qmgr embedded in a generic host exactly as a backend embeds it (<c>services.AddQmgr</c>), on the SQLite journal of
+/// <paramref name="dataDirectory"/>, with test timings (short quick retries and retry delay floor).
+/// </summary>
+public sealed class HostedQmgr : IAsyncDisposable
+{
+    /// <summary>Short timings for specs; every key is documented in hocon/qmgr.conf.</summary>
+    public static readonly Config TestTimings = ConfigurationFactory.ParseString("""
+        qmgr.transfer.quick-retry-delays = [50ms, 50ms, 50ms]
+        qmgr.transfer.checkpoint-interval = 200ms
+        qmgr.transfer.idle-timeout = 5s
+        qmgr.job.minimum-retry-delay-floor = 100ms
+        qmgr.job.minimum-retry-delay = 500ms
+        qmgr.persistence.snapshot-every = 7
+        akka.loglevel = INFO
+        """);
+
+    private readonly IHost _host;
+
+    private HostedQmgr(IHost host, string dataDirectory)
+    {
+        _host = host;
+        DataDirectory = dataDirectory;
+        System = host.Services.GetRequiredService<ActorSystem>();
+        QueueManager = QueueManager.From(System);
+    }
+
+    public string DataDirectory { get; }
+    public ActorSystem System { get; }
+    public QueueManager QueueManager { get; }
+
+    /// <summary>Builds and starts the host (blocking: usable from a test constructor).</summary>
+    public static HostedQmgr Start(string dataDirectory, Config? overrides = null)
+    {
+        var builder = Microsoft.Extensions.Hosting.Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Services.AddQmgr(new QmgrOptions
+        {
+            DataDirectory = dataDirectory,
+            Overrides = (overrides ?? Config.Empty).WithFallback(TestTimings),
+        });
+        var host = builder.Build();
+        host.StartAsync().WaitAsync(TimeSpan.FromSeconds(60)).GetAwaiter().GetResult();
+        return new HostedQmgr(host, dataDirectory);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _host.StopAsync(TimeSpan.FromSeconds(20));
+        _host.Dispose();
+    }
+}
