@@ -18,7 +18,7 @@ public static class Program
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
-            foreach (var error in parse.Errors) Console.Error.WriteLine($"qmgr: {error.Message}");
+            foreach (var error in parse.Errors) Console.Error.WriteLine($"qmgr: {error.Message.Split('\n')[0].Trim()}");
             Console.Error.WriteLine("qmgr: see 'qmgr --help'");
             return ExitCodes.Usage;
         }

@@ -45,6 +45,16 @@ public static class QmgrHost
         return host;
     }
 
+    /// <summary>
+    /// Stops the host. Akka's stdout logger takes over once Serilog's is stopped and would print shutdown lines on
+    /// stdout, so the bus drops to Warning first: shutdown chatter stays out of the CLI's output.
+    /// </summary>
+    public static async Task StopQuietlyAsync(this IHost host)
+    {
+        host.Services.GetRequiredService<ActorSystem>().EventStream.SetLogLevel(LogLevel.WarningLevel);
+        await host.StopAsync();
+    }
+
     /// <summary>The queue manager of a started host.</summary>
     public static QueueManager QueueManager(this IHost host)
     {

@@ -63,7 +63,7 @@ public static class ServeCommand
         }
         finally
         {
-            if (host is not null) await host.StopAsync();
+            if (host is not null) await host.StopQuietlyAsync();
             await Serilog.Log.CloseAndFlushAsync();
         }
     }

@@ -93,7 +93,7 @@ public static class TransferCommand
         finally
         {
             Console.CancelKeyPress -= onCancel;
-            if (host is not null) await host.StopAsync();
+            if (host is not null) await host.StopQuietlyAsync();
             await Serilog.Log.CloseAndFlushAsync();
         }
     }

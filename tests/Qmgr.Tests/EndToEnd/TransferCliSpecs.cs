@@ -195,6 +195,29 @@ public sealed class TransferCliSpecs : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task Interrupt_cancels_the_job_removes_its_temp_file_and_exits_130()
+    {
+        // arrange
+        var content = LoopbackFileServer.Content(4 * 1024 * 1024, seed: 8);
+        var url = _server.Add("/int.bin", content);
+        var target = Path.Combine(_dir.Sub("out"), "int.bin");
+        using var transfer = QmgrProcess.Start("transfer", "--data-dir", DataDir, "--max-bandwidth", "1048576", url.ToString(), target);
+        await Journal.WaitForAsync(events => events.OfType<FileProgressCheckpointed>().FirstOrDefault(c => c.BytesTransferred > 0), Deadline);
+        var temp = Journal.Events<FilesAdded>().Single().Files.Single().TempName;
+
+        // act: SIGINT, as Ctrl+C on a terminal
+        using (var kill = System.Diagnostics.Process.Start("kill", ["-INT", transfer.Id.ToString()])) await kill.WaitForExitAsync();
+        var result = await transfer.WaitAsync(Deadline);
+
+        // assert
+        Assert.True(result.ExitCode == 130, result.ToString());
+        Assert.Contains("interrupted", result.Stderr);
+        Assert.Equal(JobState.Cancelled, Journal.Groups().Single().Jobs.Single().State);
+        Assert.False(File.Exists(temp));
+        Assert.False(File.Exists(target));
+    }
+
+    [Fact]
     public async Task Resume_answered_with_200_restarts_the_file_from_zero_and_journals_why()
     {
         // arrange: first run honours ranges and is killed after a checkpoint; then the server ignores Range
