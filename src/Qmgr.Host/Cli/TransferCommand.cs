@@ -122,28 +122,47 @@ public static class TransferCommand
         return true;
     }
 
-    /// <summary>Polls the job until it leaves the active states; null when interrupted.</summary>
-    private static async Task<Job?> WaitAsync(Qmgr.Hosting.QueueManager qm, Guid groupId, Guid jobId, CancellationToken interrupt)
+    /// <summary>Polls the job until it leaves the active states, showing progress; null when interrupted.</summary>
+    private static Task<Job?> WaitAsync(Qmgr.Hosting.QueueManager qm, Guid groupId, Guid jobId, CancellationToken interrupt)
     {
-        var progress = Console.IsErrorRedirected || Console.IsOutputRedirected ? (IProgressView)new PlainProgress() : new BarProgress();
-        using (progress)
+        if (Console.IsOutputRedirected || !AnsiConsole.Profile.Capabilities.Interactive)
         {
-            while (true)
+            var plain = new PlainProgress();
+            return PollAsync(qm, groupId, jobId, plain.Show, interrupt);
+        }
+        // a live progress bar on a terminal (Spectre.Console)
+        return AnsiConsole.Progress()
+            .AutoClear(false)
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new DownloadedColumn(),
+                new TransferSpeedColumn(), new RemainingTimeColumn())
+            .StartAsync(async ctx =>
             {
-                Job job;
-                try
+                var bar = ctx.AddTask("Queued", maxValue: 1);
+                return await PollAsync(qm, groupId, jobId, job =>
                 {
-                    job = (await qm.GetGroupAsync(groupId)).FindJob(jobId)!;
-                    progress.Show(job);
-                    if (job.State is JobState.Error or JobState.Acknowledged or JobState.Cancelled ||
-                        (job.State == JobState.Transferred && !job.Files.All(f => f.Completed) && await StillTransferredAsync(qm, groupId, jobId)))
-                        return job;
-                    await Task.Delay(TimeSpan.FromMilliseconds(250), interrupt);
-                }
-                catch (OperationCanceledException) when (interrupt.IsCancellationRequested)
-                {
-                    return null;
-                }
+                    bar.Description = job.State.ToString();
+                    if (job.BytesTotal is long total && total > 0) bar.MaxValue = total;
+                    bar.Value = job.State == JobState.Acknowledged && job.BytesTotal is long t ? t : job.BytesTransferred;
+                }, interrupt);
+            });
+    }
+
+    private static async Task<Job?> PollAsync(Qmgr.Hosting.QueueManager qm, Guid groupId, Guid jobId, Action<Job> show, CancellationToken interrupt)
+    {
+        while (true)
+        {
+            try
+            {
+                var job = (await qm.GetGroupAsync(groupId)).FindJob(jobId)!;
+                show(job);
+                if (job.State is JobState.Error or JobState.Acknowledged or JobState.Cancelled ||
+                    (job.State == JobState.Transferred && await StillTransferredAsync(qm, groupId, jobId)))
+                    return job;
+                await Task.Delay(TimeSpan.FromMilliseconds(250), interrupt);
+            }
+            catch (OperationCanceledException) when (interrupt.IsCancellationRequested)
+            {
+                return null;
             }
         }
     }
@@ -155,13 +174,8 @@ public static class TransferCommand
         return (await qm.GetGroupAsync(groupId)).FindJob(jobId)!.State == JobState.Transferred;
     }
 
-    private interface IProgressView : IDisposable
-    {
-        void Show(Job job);
-    }
-
     /// <summary>Plain lines (when redirected): one when the state changes and at most one per second while transferring.</summary>
-    private sealed class PlainProgress : IProgressView
+    private sealed class PlainProgress
     {
         private readonly Stopwatch _clock = Stopwatch.StartNew();
         private JobState? _last;
@@ -175,32 +189,6 @@ public static class TransferCommand
             var rate = job.BytesTransferred / Math.Max(0.001, _clock.Elapsed.TotalSeconds);
             Console.WriteLine($"{job.State}: {Format.Bytes(job.BytesTransferred)} / {Format.Bytes(job.BytesTotal)}, " +
                               $"files {job.FilesTransferred}/{job.Files.Count}, {Format.Bytes((long)rate)}/s");
-        }
-
-        public void Dispose() { }
-    }
-
-    /// <summary>A live progress bar on a terminal (Spectre.Console), on stdout.</summary>
-    private sealed class BarProgress : IProgressView
-    {
-        private readonly Stopwatch _clock = Stopwatch.StartNew();
-        private Job? _job;
-
-        public void Show(Job job)
-        {
-            _job = job;
-            var total = job.BytesTotal ?? 0;
-            var width = 30;
-            var done = total > 0 ? (int)(width * Math.Min(1.0, job.BytesTransferred / (double)total)) : 0;
-            var rate = job.BytesTransferred / Math.Max(0.001, _clock.Elapsed.TotalSeconds);
-            var line = $"\r[{new string('#', done)}{new string('.', width - done)}] {Format.Bytes(job.BytesTransferred)} / {Format.Bytes(job.BytesTotal)} " +
-                       $"{Format.Bytes((long)rate)}/s {job.State}   ";
-            AnsiConsole.Markup(Markup.Escape(line));
-        }
-
-        public void Dispose()
-        {
-            if (_job is not null) AnsiConsole.WriteLine();
         }
     }
 }
