@@ -148,10 +148,13 @@ public sealed class GroupActor : ReceivePersistentActor
     /// </summary>
     private void Complete(CompleteJob command)
     {
-        var (rejected, _) = _state.Decide(new SuspendJob(command.GroupId, command.Caller, command.JobId), DateTimeOffset.UtcNow, _settings);
-        if (rejected.Code == ResultCode.Rejected) { Sender.Tell(rejected); return; }
-        var job = _state.FindJob(command.JobId)!;
-        var (result, events) = CompleteFiles(job, DateTimeOffset.UtcNow);
+        var (job, rejected) = _state.CheckJob(command);
+        if (rejected is not null)
+        {
+            Sender.Tell(rejected);
+            return;
+        }
+        var (result, events) = CompleteFiles(job!, DateTimeOffset.UtcNow);
         PersistThenReply(events, result, Sender);
     }
 

@@ -45,20 +45,9 @@ public static class GroupDecisions
                 createJob.Options, settings.MinimumRetryDelay, settings.NoProgressTimeout, now)]);
         }
 
-        var jobId = command switch
-        {
-            AddFiles a => a.JobId,
-            ResumeJob r => r.JobId,
-            SuspendJob s => s.JobId,
-            CancelJob c => c.JobId,
-            CompleteJob c => c.JobId,
-            _ => throw new ArgumentOutOfRangeException(nameof(command), command.GetType().Name, "unknown group command"),
-        };
-        var job = state.FindJob(jobId);
-        if (job is null)
-            return (CommandResult.Rejected(HResults.BG_E_NOT_FOUND, $"no job {jobId:D} in group {state.Id:D}"), []);
-        if (job.State.IsFinal())
-            return (CommandResult.Rejected(HResults.BG_E_INVALID_STATE, $"job {jobId:D} is {job.State}"), []);
+        var (job, rejected) = state.CheckJob(command);
+        if (rejected is not null) return (rejected, []);
+        var jobId = job!.Id;
 
         switch (command)
         {
@@ -85,6 +74,33 @@ public static class GroupDecisions
             default:
                 throw new InvalidOperationException($"{command.GetType().Name} is decided by the GroupActor (it needs I/O)");
         }
+    }
+
+    /// <summary>
+    /// The job a job command names, or the rejection BITS gives: BG_E_NOT_FOUND (no group or job), E_ACCESSDENIED
+    /// (another owner, Decision 11) or BG_E_INVALID_STATE (the job is Acknowledged or Cancelled).
+    /// </summary>
+    public static (Job? Job, CommandResult? Rejected) CheckJob(this GroupState state, IGroupCommand command)
+    {
+        if (!state.Exists)
+            return (null, CommandResult.Rejected(HResults.BG_E_NOT_FOUND, $"no group {command.GroupId:D}"));
+        if (state.Owner != command.Caller)
+            return (null, CommandResult.Rejected(HResults.E_ACCESSDENIED, $"group {command.GroupId:D} belongs to another owner"));
+        var jobId = command switch
+        {
+            AddFiles a => a.JobId,
+            ResumeJob r => r.JobId,
+            SuspendJob s => s.JobId,
+            CancelJob c => c.JobId,
+            CompleteJob c => c.JobId,
+            _ => throw new ArgumentOutOfRangeException(nameof(command), command.GetType().Name, "not a job command"),
+        };
+        var job = state.FindJob(jobId);
+        if (job is null)
+            return (null, CommandResult.Rejected(HResults.BG_E_NOT_FOUND, $"no job {jobId:D} in group {state.Id:D}"));
+        if (job.State.IsFinal())
+            return (null, CommandResult.Rejected(HResults.BG_E_INVALID_STATE, $"job {jobId:D} is {job.State}"));
+        return (job, null);
     }
 
     private static (CommandResult, IGroupEvent[]) DecideAddFiles(Job job, AddFiles add, DateTimeOffset now)

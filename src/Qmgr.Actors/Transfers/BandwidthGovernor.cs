@@ -8,7 +8,7 @@ namespace Qmgr.Transfers;
 /// <summary>
 /// Node-local bandwidth and concurrency budget (Decisions 4 and 5), an Akka extension shared by every
 /// <see cref="TransferActor"/> on the node: the background cap (<c>qmgr.bandwidth.max-bytes-per-second</c>, skipped
-/// by Foreground jobs), one bucket per group with a <c>MaxBytesPerSecond</c>, and the per-node transfer slots.
+/// by Foreground jobs), one bucket per group with a <c>MaxBytesPerSecond</c>, and the per-node and per-host transfer slots.
 /// The effective rate is the smallest that applies.
 /// </summary>
 public sealed class BandwidthGovernor : IExtension
@@ -18,6 +18,7 @@ public sealed class BandwidthGovernor : IExtension
     private readonly ThrottleGate? _background;
     private readonly ConcurrentDictionary<Guid, ThrottleGate> _groups = new();
     private readonly SemaphoreSlim _slots;
+    private readonly ConcurrentDictionary<string, SemaphoreSlim> _hostSlots = new(StringComparer.OrdinalIgnoreCase);
 
     public BandwidthGovernor(QmgrSettings settings, TimeProvider time)
     {
@@ -30,11 +31,25 @@ public sealed class BandwidthGovernor : IExtension
     /// <summary>The governor of <paramref name="system"/>'s node.</summary>
     public static BandwidthGovernor Get(ActorSystem system) => system.WithExtension<BandwidthGovernor, BandwidthGovernorProvider>();
 
-    /// <summary>Waits for one of the node's <c>max-concurrent-per-node</c> transfer slots; dispose the result to free it.</summary>
-    public async Task<IDisposable> AcquireSlotAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Waits for one of the node's <c>max-concurrent-per-node</c> transfer slots and one of the
+    /// <c>max-concurrent-per-host</c> slots of <paramref name="url"/>'s host and port (Decision 5); dispose the result
+    /// to free both. Throws <see cref="OperationCanceledException"/> when cancelled while waiting.
+    /// </summary>
+    public async Task<IDisposable> AcquireSlotAsync(Uri url, CancellationToken cancellationToken)
     {
-        await _slots.WaitAsync(cancellationToken).ConfigureAwait(false);
-        return new Slot(_slots);
+        var host = _hostSlots.GetOrAdd(url.Authority, _ => new SemaphoreSlim(_settings.MaxConcurrentPerHost, _settings.MaxConcurrentPerHost));
+        await host.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await _slots.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            host.Release();
+            throw;
+        }
+        return new Slot(_slots, host);
     }
 
     /// <summary>
@@ -58,12 +73,14 @@ public sealed class BandwidthGovernor : IExtension
         };
     }
 
-    private sealed class Slot(SemaphoreSlim slots) : IDisposable
+    private sealed class Slot(SemaphoreSlim node, SemaphoreSlim host) : IDisposable
     {
         private int _released;
         public void Dispose()
         {
-            if (Interlocked.Exchange(ref _released, 1) == 0) slots.Release();
+            if (Interlocked.Exchange(ref _released, 1) != 0) return;
+            node.Release();
+            host.Release();
         }
     }
 }

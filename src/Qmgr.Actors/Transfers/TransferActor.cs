@@ -60,7 +60,7 @@ public sealed class TransferActor : ReceiveActor
 
     private async Task<DownloadOutcome?> RunAsync(StartTransfer start, BandwidthThrottle throttle, CancellationToken ct)
     {
-        using var slot = await _governor.AcquireSlotAsync(ct).ConfigureAwait(false);
+        using var slot = await _governor.AcquireSlotAsync(start.Request.Url, ct).ConfigureAwait(false);
         start.ReplyTo.Tell(new TransferConnecting(start.TransferId));
         var observer = new Observer(start.TransferId, start.ReplyTo);
         return await _downloader.DownloadAsync(start.Request, observer, throttle, ct).ConfigureAwait(false);
