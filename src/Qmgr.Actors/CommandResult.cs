@@ -39,6 +39,12 @@ public static class HResults
     public const int BG_E_INVALID_STATE = unchecked((int)0x80200002);
     /// <summary>BG_E_EMPTY: Resume on a job without files.</summary>
     public const int BG_E_EMPTY = unchecked((int)0x80200003);
+    /// <summary>BG_E_STRING_TOO_LONG: a display name, description or other string is over its limit.</summary>
+    public const int BG_E_STRING_TOO_LONG = unchecked((int)0x80200021);
+    /// <summary>BG_E_TOO_MANY_FILES_IN_JOB: <c>qmgr.limits.max-files-per-job</c> reached.</summary>
+    public const int BG_E_TOO_MANY_FILES_IN_JOB = unchecked((int)0x80200051);
+    /// <summary>E_NOTIMPL: an undefined enum value (priority, notify bits), as BITS answers it.</summary>
+    public const int E_NOTIMPL = unchecked((int)0x80004001);
     /// <summary>E_ACCESSDENIED: the group belongs to another owner (Decision 11).</summary>
     public const int E_ACCESSDENIED = unchecked((int)0x80070005);
     /// <summary>E_INVALIDARG: a bad argument (URL, path, property value).</summary>

@@ -21,7 +21,10 @@ public sealed record QmgrSettings(
     double BurstSeconds,
     TimeSpan MinimumRetryDelay,
     TimeSpan MinimumRetryDelayFloor,
-    TimeSpan NoProgressTimeout)
+    TimeSpan NoProgressTimeout,
+    TimeSpan MaximumDownloadTime,
+    int MaxFilesPerJob,
+    int MaxUrlLength)
 {
     /// <summary>The embedded hocon/qmgr.conf: every qmgr.* key with its default.</summary>
     public static Config DefaultConfig() => ConfigurationFactory.FromResource("Qmgr.qmgr.conf", typeof(QmgrSettings).Assembly);
@@ -56,7 +59,10 @@ public sealed record QmgrSettings(
             c.GetDouble("bandwidth.burst-seconds"),
             minRetry < floor ? floor : minRetry,
             floor,
-            c.GetTimeSpan("job.no-progress-timeout"));
+            c.GetTimeSpan("job.no-progress-timeout"),
+            c.GetTimeSpan("job.maximum-download-time"),
+            c.GetInt("limits.max-files-per-job"),
+            c.GetInt("limits.max-url-length"));
     }
 }
 

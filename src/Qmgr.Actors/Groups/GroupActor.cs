@@ -82,63 +82,13 @@ public sealed class GroupActor : ReceivePersistentActor
 
     private void OnFact(IJobFact fact)
     {
-        var job = _state.FindJob(fact.JobId);
-        if (job is null || job.State.IsFinal()) return;
-        var now = DateTimeOffset.UtcNow;
-        var transferring = job.State is JobState.Queued or JobState.Connecting or JobState.Transferring;
-        IGroupEvent[] events = fact switch
-        {
-            TransferConnected when job.State == JobState.Queued =>
-                [new JobStateChanged(job.Id, JobState.Queued, JobState.Connecting, "transfer slot granted", now)],
-            ResponseAccepted r when transferring => [
-                new FileMetadataReceived(job.Id, r.FileIndex, r.Response.TotalSize, r.Response.Validators, now),
-                .. job.State == JobState.Transferring ? Array.Empty<IGroupEvent>()
-                    : [new JobStateChanged(job.Id, job.State, JobState.Transferring, $"server answered {r.Response.HttpStatus}", now)]],
-            Checkpointed c when !job.Files[c.FileIndex].Transferred && c.Offset != job.Files[c.FileIndex].BytesTransferred =>
-                [new FileProgressCheckpointed(job.Id, c.FileIndex, c.Offset, now)],
-            Restarted r when !job.Files[r.FileIndex].Transferred =>
-                [new FileRestarted(job.Id, r.FileIndex, r.Reason, r.Detail, now)],
-            FileDone d when !job.Files[d.FileIndex].Transferred => FileDoneEvents(job, d, now),
-            FileFailed f when transferring => FileFailedEvents(job, f, now),
-            RetryDue when job.State == JobState.TransientError =>
-                [new JobStateChanged(job.Id, JobState.TransientError, JobState.Queued, "minimum retry delay elapsed", now)],
-            _ => [],
-        };
+        var events = _state.DecideFact(fact, DateTimeOffset.UtcNow);
         if (events.Length == 0)
         {
-            SyncChild(job.Id); // the child may be waiting to see its reported outcome
+            SyncChild(fact.JobId); // the child may be waiting to see its reported outcome
             return;
         }
         PersistThenReply(events, CommandResult.Ok, null);
-    }
-
-    private static IGroupEvent[] FileDoneEvents(Job job, FileDone done, DateTimeOffset now)
-    {
-        var last = job.Files.Select((f, i) => i == done.FileIndex || f.Transferred).All(x => x);
-        return last
-            ? [new FileTransferred(job.Id, done.FileIndex, done.Size, now), new JobStateChanged(job.Id, job.State, JobState.Transferred, "all files transferred", now)]
-            : [new FileTransferred(job.Id, done.FileIndex, done.Size, now)];
-    }
-
-    private static IGroupEvent[] FileFailedEvents(Job job, FileFailed failed, DateTimeOffset now)
-    {
-        var e = failed.Error;
-        var events = new List<IGroupEvent>();
-        if (failed.BytesOnDisk > job.Files[failed.FileIndex].BytesTransferred)
-            events.Add(new FileProgressCheckpointed(job.Id, failed.FileIndex, failed.BytesOnDisk, now));
-        events.Add(new JobErrorRecorded(job.Id, new JobError(e.Context, e.HResult, e.HttpStatus, e.Message, failed.FileIndex), now));
-        var firstTransient = job.FirstTransientErrorAt ?? now;
-        if (!e.IsTransient)
-            events.Add(new JobStateChanged(job.Id, job.State, JobState.Error, "fatal error", now));
-        else if (job.NoProgressTimeout <= TimeSpan.Zero || now - firstTransient >= job.NoProgressTimeout)
-            events.Add(new JobStateChanged(job.Id, job.State, JobState.Error, "no-progress timeout elapsed", now));
-        else
-        {
-            var wait = e.RetryAfter is TimeSpan ra && ra > job.MinimumRetryDelay ? ra : job.MinimumRetryDelay;
-            events.Add(new RetryScheduled(job.Id, now + wait, now));
-            events.Add(new JobStateChanged(job.Id, job.State, JobState.TransientError, "transient error", now));
-        }
-        return [.. events];
     }
 
     /// <summary>
@@ -183,11 +133,7 @@ public sealed class GroupActor : ReceivePersistentActor
             }
         }
         foreach (var f in job.Files.Where(f => !f.Transferred)) TempFiles.Delete(f.TempName);
-        var partial = completed.Count < job.Files.Count;
-        var result = partial
-            ? CommandResult.Success(HResults.BG_S_PARTIAL_COMPLETE, $"{completed.Count} of {job.Files.Count} files completed")
-            : CommandResult.Ok;
-        return (result, [new JobCompleted(job.Id, completed.ToImmutable(), now)]);
+        return GroupDecisions.DecideComplete(job, completed.ToImmutable(), now);
     }
 
     private void PersistThenReply(IGroupEvent[] events, CommandResult result, IActorRef? replyTo)
@@ -250,7 +196,7 @@ public sealed class GroupActor : ReceivePersistentActor
 
     private static Guid? JobIdOf(IGroupEvent e) => e switch
     {
-        JobCreated x => x.JobId, FilesAdded x => x.JobId, JobStateChanged x => x.JobId, FileMetadataReceived x => x.JobId,
+        JobCreated x => x.JobId, JobPropertyChanged x => x.JobId, FilesAdded x => x.JobId, JobStateChanged x => x.JobId, FileMetadataReceived x => x.JobId,
         FileProgressCheckpointed x => x.JobId, FileRestarted x => x.JobId, FileTransferred x => x.JobId,
         JobErrorRecorded x => x.JobId, RetryScheduled x => x.JobId, JobCompleted x => x.JobId, JobCancelled x => x.JobId,
         _ => null,

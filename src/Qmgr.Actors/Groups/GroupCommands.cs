@@ -25,6 +25,19 @@ public static class GroupCommands
     /// <summary>Creates the group (<c>IBackgroundCopyQMgr::CreateGroup</c>); <paramref name="MaxBytesPerSecond"/> 0 = no cap.</summary>
     public sealed record CreateGroup(Guid GroupId, string Caller, string DisplayName, JobPriority Priority, long MaxBytesPerSecond) : IGroupCommand;
 
+    /// <summary>
+    /// Sets a group property (BITS 1.0 <c>IBackgroundCopyGroup::SetProp</c>); a new Priority also applies to the
+    /// group's unfinished jobs (Decision 3). Errors: BG_E_STRING_TOO_LONG, E_INVALIDARG, E_NOTIMPL (unknown priority).
+    /// </summary>
+    public sealed record SetGroupProperty(Guid GroupId, string Caller, GroupProperty Property, string Value) : IGroupCommand;
+
+    /// <summary>
+    /// Sets a job property (BITS <c>IBackgroundCopyJob</c> Set* members), allowed in any non-final state; the value is
+    /// the invariant text described on <see cref="JobProperty"/>. Errors: BG_E_STRING_TOO_LONG, E_INVALIDARG,
+    /// E_NOTIMPL (undefined priority or notify bits), BG_E_INVALID_STATE (final job).
+    /// </summary>
+    public sealed record SetJobProperty(Guid GroupId, string Caller, Guid JobId, JobProperty Property, string Value) : IGroupCommand;
+
     /// <summary>Creates a job in state Suspended (BITS T1). <paramref name="Priority"/> null = the group's priority (Decision 3).</summary>
     public sealed record CreateJob(Guid GroupId, string Caller, Guid JobId, string DisplayName, JobPriority? Priority, JobOptions Options) : IGroupCommand;
 

@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using Qmgr.Jobs;
+using JobActor = Qmgr.Jobs.JobActor;
 using Qmgr.Transport;
 using static Qmgr.Groups.GroupCommands;
 using static Qmgr.Groups.GroupEvents;
@@ -35,6 +36,9 @@ public static class GroupDecisions
         if (state.Owner != command.Caller)
             return (CommandResult.Rejected(HResults.E_ACCESSDENIED, $"group {command.GroupId:D} belongs to another owner"), []);
 
+        if (command is SetGroupProperty setGroup)
+            return DecideGroupProperty(state, setGroup, now);
+
         if (command is CreateJob createJob)
         {
             if (state.FindJob(createJob.JobId) is not null)
@@ -42,7 +46,7 @@ public static class GroupDecisions
             if (createJob.DisplayName.Length > MaxDisplayNameLength)
                 return (CommandResult.Rejected(HResults.E_INVALIDARG, $"display name longer than {MaxDisplayNameLength} characters"), []);
             return (CommandResult.Ok, [new JobCreated(createJob.JobId, createJob.DisplayName, createJob.Priority ?? state.Priority,
-                createJob.Options, settings.MinimumRetryDelay, settings.NoProgressTimeout, now)]);
+                createJob.Options, settings.MinimumRetryDelay, settings.NoProgressTimeout, settings.MaximumDownloadTime, now)]);
         }
 
         var (job, rejected) = state.CheckJob(command);
@@ -52,7 +56,10 @@ public static class GroupDecisions
         switch (command)
         {
             case AddFiles add:
-                return DecideAddFiles(job, add, now);
+                return DecideAddFiles(job, add, now, settings);
+
+            case SetJobProperty set:
+                return DecideJobProperty(job, set, now, settings);
 
             case ResumeJob:
                 if (job.Files.IsEmpty)
@@ -89,6 +96,7 @@ public static class GroupDecisions
         var jobId = command switch
         {
             AddFiles a => a.JobId,
+            SetJobProperty p => p.JobId,
             ResumeJob r => r.JobId,
             SuspendJob s => s.JobId,
             CancelJob c => c.JobId,
@@ -103,13 +111,113 @@ public static class GroupDecisions
         return (job, null);
     }
 
-    private static (CommandResult, IGroupEvent[]) DecideAddFiles(Job job, AddFiles add, DateTimeOffset now)
+    /// <summary>Longest description (BITS <c>SetDescription</c>: 1,024 characters).</summary>
+    public const int MaxDescriptionLength = 1024;
+
+    private static (CommandResult, IGroupEvent[]) DecideGroupProperty(GroupState state, SetGroupProperty set, DateTimeOffset now)
+    {
+        string value;
+        switch (set.Property)
+        {
+            case GroupProperty.DisplayName when set.Value.Length > MaxDisplayNameLength:
+            case GroupProperty.Description when set.Value.Length > MaxDescriptionLength:
+                return (CommandResult.Rejected(HResults.BG_E_STRING_TOO_LONG, $"{set.Property} is longer than its limit"), []);
+            case GroupProperty.DisplayName or GroupProperty.Description:
+                value = set.Value;
+                break;
+            case GroupProperty.Priority:
+                if (!TryParsePriority(set.Value, out var priority))
+                    return (CommandResult.Rejected(HResults.E_NOTIMPL, $"undefined priority '{set.Value}'"), []);
+                value = priority.ToString();
+                break;
+            case GroupProperty.MaxBytesPerSecond:
+                if (!long.TryParse(set.Value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var rate))
+                    return (CommandResult.Rejected(HResults.E_INVALIDARG, "MaxBytesPerSecond must be 0 (no cap) or a positive number of bytes per second"), []);
+                value = rate.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                break;
+            default:
+                return (CommandResult.Rejected(HResults.E_INVALIDARG, $"unknown group property {set.Property}"), []);
+        }
+        var current = set.Property switch
+        {
+            GroupProperty.DisplayName => state.DisplayName,
+            GroupProperty.Description => state.Description,
+            GroupProperty.Priority => state.Priority.ToString(),
+            _ => state.MaxBytesPerSecond.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        };
+        if (current == value) return (CommandResult.NoOp, []);
+        var events = new List<IGroupEvent> { new GroupPropertyChanged(set.Property, value, now) };
+        // Decision 3: the group's priority is the default for new jobs and, when set, applies to its unfinished jobs.
+        if (set.Property == GroupProperty.Priority)
+            events.AddRange(state.Jobs.Where(j => !j.State.IsFinal() && j.Priority.ToString() != value)
+                .Select(j => new JobPropertyChanged(j.Id, JobProperty.Priority, value, now)));
+        return (CommandResult.Ok, [.. events]);
+    }
+
+    private static (CommandResult, IGroupEvent[]) DecideJobProperty(Job job, SetJobProperty set, DateTimeOffset now, QmgrSettings settings)
+    {
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
+        string value;
+        switch (set.Property)
+        {
+            case JobProperty.DisplayName when set.Value.Length > MaxDisplayNameLength:
+            case JobProperty.Description when set.Value.Length > MaxDescriptionLength:
+                return (CommandResult.Rejected(HResults.BG_E_STRING_TOO_LONG, $"{set.Property} is longer than its limit"), []);
+            case JobProperty.DisplayName or JobProperty.Description:
+                value = set.Value;
+                break;
+            case JobProperty.Priority:
+                if (!TryParsePriority(set.Value, out var priority))
+                    return (CommandResult.Rejected(HResults.E_NOTIMPL, $"undefined priority '{set.Value}'"), []);
+                value = priority.ToString();
+                break;
+            case JobProperty.NotifyFlags:
+                const int defined = 0x3F;
+                if (!int.TryParse(set.Value, System.Globalization.NumberStyles.None, inv, out var flags) || (flags & ~defined) != 0)
+                    return (CommandResult.Rejected(HResults.E_NOTIMPL, $"undefined notify flags '{set.Value}'"), []);
+                value = flags.ToString(inv);
+                break;
+            case JobProperty.MinimumRetryDelay or JobProperty.NoProgressTimeout or JobProperty.MaximumDownloadTime:
+                if (!uint.TryParse(set.Value, System.Globalization.NumberStyles.None, inv, out var seconds))
+                    return (CommandResult.Rejected(HResults.E_INVALIDARG, $"{set.Property} must be whole seconds from 0 to {uint.MaxValue}"), []);
+                // BITS raises a minimum retry delay below 5 s to 5 s (qmgr.job.minimum-retry-delay-floor)
+                if (set.Property == JobProperty.MinimumRetryDelay && seconds < settings.MinimumRetryDelayFloor.TotalSeconds)
+                    seconds = (uint)Math.Ceiling(settings.MinimumRetryDelayFloor.TotalSeconds);
+                value = seconds.ToString(inv);
+                break;
+            default:
+                return (CommandResult.Rejected(HResults.E_INVALIDARG, $"unknown job property {set.Property}"), []);
+        }
+        var current = set.Property switch
+        {
+            JobProperty.DisplayName => job.DisplayName,
+            JobProperty.Description => job.Description,
+            JobProperty.Priority => job.Priority.ToString(),
+            JobProperty.NotifyFlags => ((int)job.NotifyFlags).ToString(inv),
+            JobProperty.MinimumRetryDelay => ((long)job.MinimumRetryDelay.TotalSeconds).ToString(inv),
+            JobProperty.NoProgressTimeout => ((long)job.NoProgressTimeout.TotalSeconds).ToString(inv),
+            _ => ((long)job.MaximumDownloadTime.TotalSeconds).ToString(inv),
+        };
+        return current == value
+            ? (CommandResult.NoOp, [])
+            : (CommandResult.Ok, [new JobPropertyChanged(job.Id, set.Property, value, now)]);
+    }
+
+    /// <summary>A priority by name (any case) or BG_JOB_PRIORITY number; false for anything undefined.</summary>
+    public static bool TryParsePriority(string text, out JobPriority priority) =>
+        Enum.TryParse(text, ignoreCase: true, out priority) && Enum.IsDefined(priority);
+
+    private static (CommandResult, IGroupEvent[]) DecideAddFiles(Job job, AddFiles add, DateTimeOffset now, QmgrSettings settings)
     {
         if (add.Files.IsEmpty)
             return (CommandResult.Rejected(HResults.E_INVALIDARG, "no files given"), []);
+        if (job.Files.Count + add.Files.Count > settings.MaxFilesPerJob)
+            return (CommandResult.Rejected(HResults.BG_E_TOO_MANY_FILES_IN_JOB, $"a job holds at most {settings.MaxFilesPerJob} files"), []);
         var files = ImmutableList.CreateBuilder<NewFile>();
         foreach (var f in add.Files)
         {
+            if (f.RemoteName.Length > settings.MaxUrlLength)
+                return (CommandResult.Rejected(HResults.E_INVALIDARG, $"remote name is longer than {settings.MaxUrlLength} characters"), []);
             if (!Uri.TryCreate(f.RemoteName, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
                 return (CommandResult.Rejected(HResults.E_INVALIDARG, $"remote name is not an absolute http or https URL: {f.RemoteName}"), []);
             if (!Path.IsPathFullyQualified(f.LocalName) || Path.GetFileName(f.LocalName).Length == 0)
@@ -120,6 +228,78 @@ public static class GroupDecisions
             files.Add(new NewFile(uri.AbsoluteUri, local, TempFiles.TempPathFor(local, TempSuffix(job.Id, job.Files.Count + files.Count))));
         }
         return (CommandResult.Ok, [new FilesAdded(job.Id, files.ToImmutable(), now)]);
+    }
+
+    /// <summary>
+    /// What a fact reported by a job's <see cref="JobActor"/> changes (BITS transitions T3–T7, T11, T13, T15): the events to
+    /// persist, or none when the fact no longer applies (the job moved on: suspended, cancelled, completed).
+    /// Pure: <paramref name="now"/> is the only time read.
+    /// </summary>
+    public static IGroupEvent[] DecideFact(this GroupState state, JobProtocol.IJobFact fact, DateTimeOffset now)
+    {
+        var job = state.FindJob(fact.JobId);
+        if (job is null || job.State.IsFinal()) return [];
+        var transferring = job.State is JobState.Queued or JobState.Connecting or JobState.Transferring;
+        return fact switch
+        {
+            JobProtocol.TransferConnected when job.State == JobState.Queued =>
+                [new JobStateChanged(job.Id, JobState.Queued, JobState.Connecting, "transfer slot granted", now)],
+            JobProtocol.ResponseAccepted r when transferring => [
+                new FileMetadataReceived(job.Id, r.FileIndex, r.Response.TotalSize, r.Response.Validators, now),
+                .. job.State == JobState.Transferring ? Array.Empty<IGroupEvent>()
+                    : [new JobStateChanged(job.Id, job.State, JobState.Transferring, $"server answered {r.Response.HttpStatus}", now)]],
+            JobProtocol.Checkpointed c when !job.Files[c.FileIndex].Transferred && c.Offset != job.Files[c.FileIndex].BytesTransferred =>
+                [new FileProgressCheckpointed(job.Id, c.FileIndex, c.Offset, now)],
+            JobProtocol.Restarted r when !job.Files[r.FileIndex].Transferred =>
+                [new FileRestarted(job.Id, r.FileIndex, r.Reason, r.Detail, now)],
+            JobProtocol.FileDone d when !job.Files[d.FileIndex].Transferred => FileDoneEvents(job, d, now),
+            JobProtocol.FileFailed f when transferring => FileFailedEvents(job, f, now),
+            JobProtocol.RetryDue when job.State == JobState.TransientError =>
+                [new JobStateChanged(job.Id, JobState.TransientError, JobState.Queued, "minimum retry delay elapsed", now)],
+            _ => [],
+        };
+    }
+
+    // A file done while the job is Suspended is still done; the job becomes Transferred only from an active state.
+    private static IGroupEvent[] FileDoneEvents(Job job, JobProtocol.FileDone done, DateTimeOffset now)
+    {
+        var last = job.Files.Select((f, i) => i == done.FileIndex || f.Transferred).All(x => x);
+        return last && job.State is JobState.Queued or JobState.Connecting or JobState.Transferring
+            ? [new FileTransferred(job.Id, done.FileIndex, done.Size, now), new JobStateChanged(job.Id, job.State, JobState.Transferred, "all files transferred", now)]
+            : [new FileTransferred(job.Id, done.FileIndex, done.Size, now)];
+    }
+
+    private static IGroupEvent[] FileFailedEvents(Job job, JobProtocol.FileFailed failed, DateTimeOffset now)
+    {
+        var e = failed.Error;
+        var events = new List<IGroupEvent>();
+        if (failed.BytesOnDisk > job.Files[failed.FileIndex].BytesTransferred)
+            events.Add(new FileProgressCheckpointed(job.Id, failed.FileIndex, failed.BytesOnDisk, now));
+        events.Add(new JobErrorRecorded(job.Id, new JobError(e.Context, e.HResult, e.HttpStatus, e.Message, failed.FileIndex), now));
+        var firstTransient = job.FirstTransientErrorAt ?? now;
+        if (!e.IsTransient)
+            events.Add(new JobStateChanged(job.Id, job.State, JobState.Error, "fatal error", now));
+        else if (job.NoProgressTimeout <= TimeSpan.Zero || now - firstTransient >= job.NoProgressTimeout)
+            events.Add(new JobStateChanged(job.Id, job.State, JobState.Error, "no-progress timeout elapsed", now));
+        else
+        {
+            var wait = e.RetryAfter is TimeSpan ra && ra > job.MinimumRetryDelay ? ra : job.MinimumRetryDelay;
+            events.Add(new RetryScheduled(job.Id, now + wait, now));
+            events.Add(new JobStateChanged(job.Id, job.State, JobState.TransientError, "transient error", now));
+        }
+        return [.. events];
+    }
+
+    /// <summary>
+    /// Complete (BITS T20) once the actor renamed <paramref name="completedFiles"/> into place: the job is Acknowledged,
+    /// with BG_S_PARTIAL_COMPLETE when some files were not transferred (their temp files are dropped).
+    /// </summary>
+    public static (CommandResult Result, IGroupEvent[] Events) DecideComplete(Job job, IReadOnlyList<int> completedFiles, DateTimeOffset now)
+    {
+        var result = completedFiles.Count < job.Files.Count
+            ? CommandResult.Success(HResults.BG_S_PARTIAL_COMPLETE, $"{completedFiles.Count} of {job.Files.Count} files completed")
+            : CommandResult.Ok;
+        return (result, [new JobCompleted(job.Id, [.. completedFiles], now)]);
     }
 
     /// <summary>Eight hex digits naming a file's temp file, derived from the job id and file index (stable across processes).</summary>

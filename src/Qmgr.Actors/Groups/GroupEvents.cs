@@ -31,7 +31,11 @@ public static class GroupEvents
     public sealed record GroupPropertyChanged(GroupProperty Property, string Value, DateTimeOffset At) : IGroupEvent;
 
     /// <summary>A job was created in state Suspended (BITS T1).</summary>
-    public sealed record JobCreated(Guid JobId, string DisplayName, JobPriority Priority, JobOptions Options, TimeSpan MinimumRetryDelay, TimeSpan NoProgressTimeout, DateTimeOffset At) : IGroupEvent;
+    public sealed record JobCreated(Guid JobId, string DisplayName, JobPriority Priority, JobOptions Options, TimeSpan MinimumRetryDelay,
+        TimeSpan NoProgressTimeout, TimeSpan MaximumDownloadTime, DateTimeOffset At) : IGroupEvent;
+
+    /// <summary>A job property changed; <paramref name="Value"/> is its invariant text (see <see cref="JobProperty"/>).</summary>
+    public sealed record JobPropertyChanged(Guid JobId, JobProperty Property, string Value, DateTimeOffset At) : IGroupEvent;
 
     /// <summary>A file to add: absolute URL, absolute local path and the temp file beside it (Decision 14).</summary>
     public sealed record NewFile(string RemoteName, string LocalName, string TempName);

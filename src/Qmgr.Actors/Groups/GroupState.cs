@@ -47,9 +47,21 @@ public sealed record GroupState(
         },
         JobCreated c => this with
         {
-            Jobs = Jobs.Add(new Job(c.JobId, c.DisplayName, JobState.Suspended, c.Priority, c.Options, ImmutableList<JobFile>.Empty,
+            Jobs = Jobs.Add(new Job(c.JobId, c.DisplayName, "", NotifyFlags.JobTransferred | NotifyFlags.JobError, c.MaximumDownloadTime,
+                JobState.Suspended, c.Priority, c.Options, ImmutableList<JobFile>.Empty,
                 null, 0, c.MinimumRetryDelay, c.NoProgressTimeout, c.At, c.At, null, null, null)),
         },
+        JobPropertyChanged p => Update(p.JobId, j => (p.Property switch
+        {
+            JobProperty.DisplayName => j with { DisplayName = p.Value },
+            JobProperty.Description => j with { Description = p.Value },
+            JobProperty.Priority => j with { Priority = Enum.Parse<JobPriority>(p.Value) },
+            JobProperty.NotifyFlags => j with { NotifyFlags = (NotifyFlags)int.Parse(p.Value, CultureInfo.InvariantCulture) },
+            JobProperty.MinimumRetryDelay => j with { MinimumRetryDelay = TimeSpan.FromSeconds(long.Parse(p.Value, CultureInfo.InvariantCulture)) },
+            JobProperty.NoProgressTimeout => j with { NoProgressTimeout = TimeSpan.FromSeconds(long.Parse(p.Value, CultureInfo.InvariantCulture)) },
+            JobProperty.MaximumDownloadTime => j with { MaximumDownloadTime = TimeSpan.FromSeconds(long.Parse(p.Value, CultureInfo.InvariantCulture)) },
+            _ => throw new ArgumentOutOfRangeException(nameof(e), p.Property, "unknown job property"),
+        }) with { ModificationTime = p.At }),
         FilesAdded a => Update(a.JobId, j => j with
         {
             Files = j.Files.AddRange(a.Files.Select(f => new JobFile(f.RemoteName, f.LocalName, f.TempName, null, 0, false, false, Transport.Validators.None))),

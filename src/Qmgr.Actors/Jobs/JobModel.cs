@@ -68,13 +68,48 @@ public sealed record JobOptions(bool AutoComplete = false, bool Overwrite = fals
     public static readonly JobOptions Default = new();
 }
 
+/// <summary>Job properties settable with <c>SetJobProperty</c> (BITS <c>IBackgroundCopyJob</c> Set* members, bits-spec §2.9).</summary>
+public enum JobProperty
+{
+    /// <summary>string ≤ 256 characters (SetDisplayName).</summary>
+    DisplayName,
+    /// <summary>string ≤ 1,024 characters (SetDescription).</summary>
+    Description,
+    /// <summary><see cref="JobPriority"/> name (SetPriority).</summary>
+    Priority,
+    /// <summary>BG_NOTIFY_* bits as a decimal integer (SetNotifyFlags; default 3).</summary>
+    NotifyFlags,
+    /// <summary>whole seconds, raised to the 5 s floor (SetMinimumRetryDelay; default 600).</summary>
+    MinimumRetryDelay,
+    /// <summary>whole seconds, 0 = every transient error is fatal (SetNoProgressTimeout; default 1,209,600).</summary>
+    NoProgressTimeout,
+    /// <summary>whole seconds of Connecting + Transferring, 0 = no limit (IBackgroundCopyJob4::SetMaximumDownloadTime; default 7,776,000).</summary>
+    MaximumDownloadTime,
+}
+
+/// <summary>BITS <c>BG_NOTIFY_*</c> flags (bits.h).</summary>
+[Flags]
+public enum NotifyFlags
+{
+    None = 0,
+    JobTransferred = 0x1,
+    JobError = 0x2,
+    Disable = 0x4,
+    JobModification = 0x8,
+    FileTransferred = 0x10,
+    FileRangesTransferred = 0x20,
+}
+
 /// <summary>
-/// One BITS job inside a group, as an immutable record. Times are UTC; <see cref="MinimumRetryDelay"/> and
-/// <see cref="NoProgressTimeout"/> follow BITS (600 s, 14 days by default).
+/// One BITS job inside a group, as an immutable record. Times are UTC; <see cref="MinimumRetryDelay"/>,
+/// <see cref="NoProgressTimeout"/> and <see cref="MaximumDownloadTime"/> follow BITS (600 s, 14 days, 90 days by default).
 /// </summary>
 public sealed record Job(
     Guid Id,
     string DisplayName,
+    string Description,
+    NotifyFlags NotifyFlags,
+    TimeSpan MaximumDownloadTime,
     JobState State,
     JobPriority Priority,
     JobOptions Options,

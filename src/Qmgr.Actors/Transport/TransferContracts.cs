@@ -75,6 +75,7 @@ public enum FileRestartReason
 /// <param name="HttpStatus">200 or 206.</param>
 /// <param name="StartOffset">byte offset the body starts at.</param>
 /// <param name="TotalSize">total file size in bytes, or null when unknown.</param>
+/// <param name="Validators">the ETag / Last-Modified the response carried (or the recorded ones when it carried none).</param>
 public sealed record ResponseInfo(int HttpStatus, long StartOffset, long? TotalSize, Validators Validators);
 
 /// <summary>

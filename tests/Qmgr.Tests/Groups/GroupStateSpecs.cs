@@ -21,7 +21,7 @@ public sealed class GroupStateSpecs
     private static GroupState WithJob(JobState state, int files = 1)
     {
         var s = Fold(new GroupCreated(G, "alice", "g", JobPriority.High, 0, T0),
-            new JobCreated(J, "j", JobPriority.High, JobOptions.Default, Settings.MinimumRetryDelay, Settings.NoProgressTimeout, T0));
+            new JobCreated(J, "j", JobPriority.High, JobOptions.Default, Settings.MinimumRetryDelay, Settings.NoProgressTimeout, Settings.MaximumDownloadTime, T0));
         if (files > 0)
             s = s.Apply(new FilesAdded(J, Enumerable.Range(0, files).Select(i => new NewFile($"http://h/{i}", $"/t/{i}", $"/t/.{i}.tmp")).ToImmutableList(), T0));
         return state == JobState.Suspended ? s : s.Apply(new JobStateChanged(J, JobState.Suspended, state, "test", T0));

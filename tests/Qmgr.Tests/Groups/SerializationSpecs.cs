@@ -26,7 +26,7 @@ public sealed class SerializationSpecs : Akka.TestKit.Xunit2.TestKit
     [
         new GroupCreated(G, "alice", "g", JobPriority.Low, 1024, T0),
         new GroupPropertyChanged(GroupProperty.MaxBytesPerSecond, "4096", T0),
-        new JobCreated(J, "j", JobPriority.Foreground, new JobOptions(AutoComplete: true, Overwrite: true), TimeSpan.FromSeconds(600), TimeSpan.FromDays(14), T0),
+        new JobCreated(J, "j", JobPriority.Foreground, new JobOptions(AutoComplete: true, Overwrite: true), TimeSpan.FromSeconds(600), TimeSpan.FromDays(14), TimeSpan.FromDays(90), T0),
         new FilesAdded(J, [new NewFile("http://h/a", "/t/a", "/t/.a.qmgr-0011aabb.tmp")], T0),
         new JobStateChanged(J, JobState.Transferring, JobState.TransientError, "transient error", T0),
         new FileMetadataReceived(J, 0, null, new Validators("W/\"x\"", T0), T0),
