@@ -56,9 +56,9 @@ public static class QmgrHost
     }
 
     /// <summary>The queue manager of a started host.</summary>
-    public static QueueManager QueueManager(this IHost host)
+    public static GroupClient QueueManager(this IHost host)
     {
         var system = host.Services.GetRequiredService<ActorSystem>();
-        return Qmgr.Hosting.QueueManager.From(system);
+        return Qmgr.Hosting.GroupClient.From(system);
     }
 }

@@ -144,18 +144,20 @@ public sealed class GroupActor : ReceivePersistentActor
             return;
         }
         var remaining = events.Length;
+        var before = _state;
         PersistAll(events, e =>
         {
             _state = _state.Apply(e);
             if (LastSequenceNr % _settings.SnapshotEvery == 0) SaveSnapshot(_state);
             if (--remaining > 0) return;
             replyTo?.Tell(result);
-            AfterPersisted(events);
+            AfterPersisted(events, before);
         });
     }
 
-    private void AfterPersisted(IGroupEvent[] events)
+    private void AfterPersisted(IGroupEvent[] events, GroupState before)
     {
+        Notify(events, before);
         foreach (var e in events)
         {
             switch (e)
@@ -191,6 +193,26 @@ public sealed class GroupActor : ReceivePersistentActor
                 _log.Warning("Job [{JobId}] AutoComplete failed: {Message}", jobId, result.Message);
             else
                 PersistThenReply(completeEvents, result, null);
+        }
+    }
+
+    /// <summary>Publishes what subscribers of <see cref="Api.IQueueManager.Notifications"/> see, once persisted.</summary>
+    private void Notify(IGroupEvent[] events, GroupState before)
+    {
+        foreach (var e in events)
+        {
+            if (JobIdOf(e) is not Guid jobId || _state.FindJob(jobId) is not { } job) continue;
+            Api.QmgrNotification? n = e switch
+            {
+                JobStateChanged s => new Api.QmgrNotification.StateChanged(_state.Id, _state.Owner, job, s.From, s.To, s.Cause),
+                JobCompleted => new Api.QmgrNotification.StateChanged(_state.Id, _state.Owner, job, before.FindJob(jobId)!.State, JobState.Acknowledged, "completed"),
+                JobCancelled => new Api.QmgrNotification.StateChanged(_state.Id, _state.Owner, job, before.FindJob(jobId)!.State, JobState.Cancelled, "cancelled"),
+                FileProgressCheckpointed => new Api.QmgrNotification.Progress(_state.Id, _state.Owner, job),
+                FileTransferred t => new Api.QmgrNotification.FileTransferred(_state.Id, _state.Owner, job, t.FileIndex),
+                JobPropertyChanged p => new Api.QmgrNotification.Modified(_state.Id, _state.Owner, job, p.Property),
+                _ => null,
+            };
+            if (n is not null) Context.System.EventStream.Publish(n);
         }
     }
 

@@ -123,7 +123,7 @@ public static class TransferCommand
     }
 
     /// <summary>Polls the job until it leaves the active states, showing progress; null when interrupted.</summary>
-    private static Task<Job?> WaitAsync(Qmgr.Hosting.QueueManager qm, Guid groupId, Guid jobId, CancellationToken interrupt)
+    private static Task<Job?> WaitAsync(Qmgr.Hosting.GroupClient qm, Guid groupId, Guid jobId, CancellationToken interrupt)
     {
         if (Console.IsOutputRedirected || !AnsiConsole.Profile.Capabilities.Interactive)
         {
@@ -147,7 +147,7 @@ public static class TransferCommand
             });
     }
 
-    private static async Task<Job?> PollAsync(Qmgr.Hosting.QueueManager qm, Guid groupId, Guid jobId, Action<Job> show, CancellationToken interrupt)
+    private static async Task<Job?> PollAsync(Qmgr.Hosting.GroupClient qm, Guid groupId, Guid jobId, Action<Job> show, CancellationToken interrupt)
     {
         while (true)
         {
@@ -168,7 +168,7 @@ public static class TransferCommand
     }
 
     // AutoComplete runs right after Transferred is persisted; look again once before reporting it as stuck.
-    private static async Task<bool> StillTransferredAsync(Qmgr.Hosting.QueueManager qm, Guid groupId, Guid jobId)
+    private static async Task<bool> StillTransferredAsync(Qmgr.Hosting.GroupClient qm, Guid groupId, Guid jobId)
     {
         await Task.Delay(TimeSpan.FromMilliseconds(500));
         return (await qm.GetGroupAsync(groupId)).FindJob(jobId)!.State == JobState.Transferred;

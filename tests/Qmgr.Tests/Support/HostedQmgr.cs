@@ -30,12 +30,12 @@ public sealed class HostedQmgr : IAsyncDisposable
         _host = host;
         DataDirectory = dataDirectory;
         System = host.Services.GetRequiredService<ActorSystem>();
-        QueueManager = QueueManager.From(System);
+        QueueManager = GroupClient.From(System);
     }
 
     public string DataDirectory { get; }
     public ActorSystem System { get; }
-    public QueueManager QueueManager { get; }
+    public GroupClient QueueManager { get; }
 
     /// <summary>Builds and starts the host (blocking: usable from a test constructor).</summary>
     public static HostedQmgr Start(string dataDirectory, Config? overrides = null)

@@ -9,16 +9,17 @@ using Qmgr.Groups;
 namespace Qmgr.Hosting;
 
 /// <summary>
-/// The queue manager as a typed async API over the group shard region: sends BITS commands and reads group state.
+/// The low-level client of the group shard region: sends BITS commands and reads group state (the CLI and
+/// <see cref="Api.IQueueManager"/> are built on it).
 /// Every call takes a timeout/cancellation; commands answer <see cref="CommandResult"/> only after persisting.
 /// </summary>
-public sealed class QueueManager(ActorSystem system, IActorRef groupRegion)
+public sealed class GroupClient(ActorSystem system, IActorRef groupRegion)
 {
     /// <summary>Default time to wait for a reply.</summary>
     public static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(30);
 
     /// <summary>The queue manager of a hosted system (group region from the <see cref="ActorRegistry"/>).</summary>
-    public static QueueManager From(ActorSystem system) => new(system, ActorRegistry.For(system).Get<GroupRegion>());
+    public static GroupClient From(ActorSystem system) => new(system, ActorRegistry.For(system).Get<GroupRegion>());
 
     /// <summary>Sends a group or job command; throws <see cref="AskTimeoutException"/> after <see cref="AskTimeout"/>.</summary>
     public Task<CommandResult> SendAsync(IGroupCommand command, CancellationToken cancellationToken = default) =>

@@ -1,0 +1,23 @@
+using Qmgr.Jobs;
+
+namespace Qmgr.Api;
+
+/// <summary>
+/// A status or progress event of a job, published on the node's event stream by its <see cref="Groups.GroupActor"/>
+/// after the change is persisted (BITS notifications: JobTransferred, JobError, JobModification, FileTransferred).
+/// <see cref="Job"/> is the job as persisted at that moment.
+/// </summary>
+public abstract record QmgrNotification(Guid GroupId, string Owner, Job Job)
+{
+    /// <summary>The job's state changed (any transition; BITS raises JobModification for most of them).</summary>
+    public sealed record StateChanged(Guid GroupId, string Owner, Job Job, JobState From, JobState To, string Cause) : QmgrNotification(GroupId, Owner, Job);
+
+    /// <summary>A checkpoint moved the job's bytes forward (BITS JobModification on progress).</summary>
+    public sealed record Progress(Guid GroupId, string Owner, Job Job) : QmgrNotification(GroupId, Owner, Job);
+
+    /// <summary>A property of the job changed (BITS JobModification).</summary>
+    public sealed record Modified(Guid GroupId, string Owner, Job Job, JobProperty Property) : QmgrNotification(GroupId, Owner, Job);
+
+    /// <summary>File <paramref name="FileIndex"/> finished (BITS IBackgroundCopyCallback3::FileTransferred).</summary>
+    public sealed record FileTransferred(Guid GroupId, string Owner, Job Job, int FileIndex) : QmgrNotification(GroupId, Owner, Job);
+}
