@@ -27,12 +27,14 @@ public static class QmgrHostingExtensions
     public const string HttpClientName = "qmgr-transfer";
 
     /// <summary>
-    /// Adds Qmgr to a service collection: the transfer HttpClient (<see cref="AddQmgrHttpClient"/>) and an actor
-    /// system named <c>qmgr</c>. <paramref name="configure"/> may add more (loggers).
+    /// Adds Qmgr to a service collection: the transfer HttpClient (<see cref="AddQmgrHttpClient"/>), an actor
+    /// system named <c>qmgr</c>, and <see cref="Api.IQueueManager"/> for the OS user. <paramref name="configure"/> may
+    /// add more (loggers).
     /// </summary>
     public static IServiceCollection AddQmgr(this IServiceCollection services, QmgrOptions options, Action<AkkaConfigurationBuilder, IServiceProvider>? configure = null)
     {
         services.AddQmgrHttpClient();
+        services.AddSingleton<Api.IQueueManager>(sp => Api.QueueManager.Create(sp.GetRequiredService<ActorSystem>()));
         services.AddAkka("qmgr", (builder, sp) =>
         {
             builder.AddQmgr(options, sp);

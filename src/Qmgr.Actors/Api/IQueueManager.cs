@@ -1,0 +1,108 @@
+using Qmgr.Groups;
+using Qmgr.Jobs;
+
+namespace Qmgr.Api;
+
+/// <summary>
+/// The queue manager for one caller (Decision 11): creates, opens and enumerates that caller's groups — every
+/// owner's when the caller is an administrator. Every call is asynchronous and cancellable; refusals throw
+/// <see cref="QmgrException"/> with the BITS HRESULT. Mirrors <c>IBackgroundCopyQMgr</c> / <c>IBackgroundCopyManager</c>.
+/// </summary>
+public interface IQueueManager
+{
+    /// <summary>The caller identity every command carries (the OS user name when embedded or from the CLI).</summary>
+    string Caller { get; }
+
+    /// <summary>True when the caller sees and changes every owner's groups.</summary>
+    bool IsAdministrator { get; }
+
+    /// <summary>The same queue manager acting for another caller (e.g. the owner a service mapped a token to).</summary>
+    IQueueManager ForCaller(string caller, bool isAdministrator = false);
+
+    /// <summary>Creates a group owned by <see cref="Caller"/>. <paramref name="maxBytesPerSecond"/>: bytes/s, 0 = no cap.</summary>
+    Task<IGroup> CreateGroupAsync(string displayName, JobPriority priority = JobPriority.Normal, long maxBytesPerSecond = 0, Guid? groupId = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Opens a group; BG_E_NOT_FOUND when it does not exist or belongs to another owner (non-administrators).</summary>
+    Task<IGroup> GetGroupAsync(Guid groupId, CancellationToken cancellationToken = default);
+
+    /// <summary>The caller's groups (every group for administrators), in creation order.</summary>
+    Task<IReadOnlyList<IGroup>> EnumGroupsAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Status and progress of the caller's jobs on this node, as they are persisted (hot: no replay).</summary>
+    IObservable<QmgrNotification> Notifications { get; }
+}
+
+/// <summary>A group: a persistent container of jobs with properties (BITS 1.0 <c>IBackgroundCopyGroup</c>, jobs per group: many).</summary>
+public interface IGroup
+{
+    Guid Id { get; }
+
+    /// <summary>The group and its jobs as persisted now.</summary>
+    Task<GroupState> GetStateAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Sets a property (<see cref="GroupProperty"/>; value as invariant text). A priority applies to unfinished jobs too.</summary>
+    Task SetPropertyAsync(GroupProperty property, string value, CancellationToken cancellationToken = default);
+
+    /// <summary>Creates a job in Suspended. <paramref name="priority"/> null = the group's priority.</summary>
+    Task<IJob> CreateJobAsync(string displayName, JobOptions? options = null, JobPriority? priority = null, Guid? jobId = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Opens a job of this group; BG_E_NOT_FOUND when unknown.</summary>
+    Task<IJob> GetJobAsync(Guid jobId, CancellationToken cancellationToken = default);
+
+    /// <summary>The group's jobs that are not final (BITS: Acknowledged and Cancelled jobs leave enumerations).</summary>
+    Task<IReadOnlyList<IJob>> EnumJobsAsync(CancellationToken cancellationToken = default);
+}
+
+/// <summary>One job (BITS <c>IBackgroundCopyJob</c>): files, state machine, properties, progress and error record.</summary>
+public interface IJob
+{
+    Guid Id { get; }
+    Guid GroupId { get; }
+
+    /// <summary>The job as persisted now (state, files with per-file progress, error record, properties, times).</summary>
+    Task<Job> GetAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Adds files (absolute http/https URL → absolute local path). E_INVALIDARG, BG_E_TOO_MANY_FILES_IN_JOB, BG_E_INVALID_STATE.</summary>
+    Task AddFilesAsync(IEnumerable<(string RemoteName, string LocalName)> files, CancellationToken cancellationToken = default);
+
+    /// <summary>Resume (BG_E_EMPTY without files; no-op while active).</summary>
+    Task ResumeAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Suspend (no-op when suspended).</summary>
+    Task SuspendAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Cancel: deletes temp files and results not yet completed (Decision 9).</summary>
+    Task CancelAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Complete: renames transferred files into place. Returns S_OK (0) or BG_S_PARTIAL_COMPLETE (0x00200017).</summary>
+    Task<int> CompleteAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Sets a property (<see cref="JobProperty"/>; value as invariant text, durations in whole seconds).</summary>
+    Task SetPropertyAsync(JobProperty property, string value, CancellationToken cancellationToken = default);
+
+    /// <summary>Registers <paramref name="callback"/> (null clears it), honouring the job's notify flags. A job already
+    /// Transferred or in Error is reported at once, so those notifications are not lost while no callback was set.</summary>
+    Task SetNotifyInterfaceAsync(IJobCallback? callback, CancellationToken cancellationToken = default);
+
+    /// <summary>Waits until the persisted job satisfies <paramref name="condition"/>, polling every 100 ms.</summary>
+    Task<Job> WaitAsync(Func<Job, bool> condition, CancellationToken cancellationToken = default);
+}
+
+/// <summary>
+/// A job's callback (BITS <c>IBackgroundCopyCallback</c>/<c>2</c>): called from a background thread after the change
+/// is persisted, only for the kinds the job's <see cref="Job.NotifyFlags"/> select (BG_NOTIFY_DISABLE silences all).
+/// </summary>
+public interface IJobCallback
+{
+    /// <summary>All files transferred (BG_NOTIFY_JOB_TRANSFERRED).</summary>
+    Task JobTransferredAsync(IJob job, Job state);
+
+    /// <summary>The job entered Error (BG_NOTIFY_JOB_ERROR); <paramref name="error"/> is its error record.</summary>
+    Task JobErrorAsync(IJob job, Job state, JobError error);
+
+    /// <summary>A state, property or progress change (BG_NOTIFY_JOB_MODIFICATION).</summary>
+    Task JobModificationAsync(IJob job, Job state);
+
+    /// <summary>One file finished (BG_NOTIFY_FILE_TRANSFERRED).</summary>
+    Task FileTransferredAsync(IJob job, Job state, int fileIndex);
+}

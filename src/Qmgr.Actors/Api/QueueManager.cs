@@ -1,0 +1,234 @@
+using System.Collections.Concurrent;
+using System.Collections.Immutable;
+using Akka.Actor;
+using Qmgr.Groups;
+using Qmgr.Hosting;
+using Qmgr.Jobs;
+using static Qmgr.Groups.GroupCommands;
+
+namespace Qmgr.Api;
+
+/// <summary>
+/// <see cref="IQueueManager"/> over a node's group region (<see cref="GroupClient"/>). Register with
+/// <c>services.AddQmgr(...)</c>; obtain with <c>IQueueManager</c> from DI (caller = the OS user) or
+/// <see cref="Create"/>.
+/// </summary>
+public sealed class QueueManager : IQueueManager
+{
+    private readonly ActorSystem _system;
+    private readonly GroupClient _client;
+    private readonly CallbackDispatcher _callbacks;
+
+    private QueueManager(ActorSystem system, GroupClient client, CallbackDispatcher callbacks, string caller, bool isAdministrator)
+    {
+        _system = system;
+        _client = client;
+        _callbacks = callbacks;
+        Caller = caller;
+        IsAdministrator = isAdministrator;
+    }
+
+    /// <summary>The queue manager of a hosted node for <paramref name="caller"/> (default: the OS user name).</summary>
+    public static IQueueManager Create(ActorSystem system, string? caller = null, bool isAdministrator = false) =>
+        new QueueManager(system, GroupClient.From(system), CallbackDispatcher.For(system), caller ?? Environment.UserName, isAdministrator);
+
+    public string Caller { get; }
+    public bool IsAdministrator { get; }
+
+    public IQueueManager ForCaller(string caller, bool isAdministrator = false) => new QueueManager(_system, _client, _callbacks, caller, isAdministrator);
+
+    public async Task<IGroup> CreateGroupAsync(string displayName, JobPriority priority = JobPriority.Normal, long maxBytesPerSecond = 0, Guid? groupId = null, CancellationToken cancellationToken = default)
+    {
+        var id = groupId ?? Guid.NewGuid();
+        QmgrException.ThrowIfRejected(await _client.SendAsync(new CreateGroup(id, Caller, displayName, priority, maxBytesPerSecond), cancellationToken));
+        return new Group(this, id, Caller);
+    }
+
+    public async Task<IGroup> GetGroupAsync(Guid groupId, CancellationToken cancellationToken = default)
+    {
+        var state = await _client.GetGroupAsync(groupId, cancellationToken);
+        if (!state.Exists || (!IsAdministrator && state.Owner != Caller))
+            throw new QmgrException(HResults.BG_E_NOT_FOUND, $"no group {groupId:D}");
+        // an administrator acts on the group as its owner would (Decision 11)
+        return new Group(this, groupId, state.Owner);
+    }
+
+    public async Task<IReadOnlyList<IGroup>> EnumGroupsAsync(CancellationToken cancellationToken = default)
+    {
+        var ids = await _client.GetGroupIdsAsync(cancellationToken);
+        var states = await Task.WhenAll(ids.Select(id => _client.GetGroupAsync(id, cancellationToken)));
+        return states.Where(s => s.Exists && (IsAdministrator || s.Owner == Caller))
+            .OrderBy(s => s.CreationTime)
+            .Select(s => (IGroup)new Group(this, s.Id, s.Owner))
+            .ToList();
+    }
+
+    public IObservable<QmgrNotification> Notifications => new NotificationObservable(_system, n => IsAdministrator || n.Owner == Caller);
+
+    private sealed class Group(QueueManager qm, Guid id, string owner) : IGroup
+    {
+        public Guid Id => id;
+
+        public Task<GroupState> GetStateAsync(CancellationToken cancellationToken = default) => qm._client.GetGroupAsync(id, cancellationToken);
+
+        public async Task SetPropertyAsync(GroupProperty property, string value, CancellationToken cancellationToken = default) =>
+            QmgrException.ThrowIfRejected(await qm._client.SendAsync(new SetGroupProperty(id, owner, property, value), cancellationToken));
+
+        public async Task<IJob> CreateJobAsync(string displayName, JobOptions? options = null, JobPriority? priority = null, Guid? jobId = null, CancellationToken cancellationToken = default)
+        {
+            var job = jobId ?? Guid.NewGuid();
+            QmgrException.ThrowIfRejected(await qm._client.SendAsync(new CreateJob(id, owner, job, displayName, priority, options ?? JobOptions.Default), cancellationToken));
+            return new JobHandle(qm, id, job, owner);
+        }
+
+        public async Task<IJob> GetJobAsync(Guid jobId, CancellationToken cancellationToken = default) =>
+            (await GetStateAsync(cancellationToken)).FindJob(jobId) is not null
+                ? new JobHandle(qm, id, jobId, owner)
+                : throw new QmgrException(HResults.BG_E_NOT_FOUND, $"no job {jobId:D} in group {id:D}");
+
+        public async Task<IReadOnlyList<IJob>> EnumJobsAsync(CancellationToken cancellationToken = default) =>
+            (await GetStateAsync(cancellationToken)).Jobs.Where(j => !j.State.IsFinal()).Select(j => (IJob)new JobHandle(qm, id, j.Id, owner)).ToList();
+    }
+
+    private sealed class JobHandle(QueueManager qm, Guid groupId, Guid jobId, string owner) : IJob
+    {
+        public Guid Id => jobId;
+        public Guid GroupId => groupId;
+
+        public async Task<Job> GetAsync(CancellationToken cancellationToken = default) =>
+            (await qm._client.GetGroupAsync(groupId, cancellationToken)).FindJob(jobId)
+            ?? throw new QmgrException(HResults.BG_E_NOT_FOUND, $"no job {jobId:D}");
+
+        private async Task<CommandResult> SendAsync(IGroupCommand command, CancellationToken ct) =>
+            QmgrException.ThrowIfRejected(await qm._client.SendAsync(command, ct));
+
+        public Task AddFilesAsync(IEnumerable<(string RemoteName, string LocalName)> files, CancellationToken cancellationToken = default) =>
+            SendAsync(new AddFiles(groupId, owner, jobId, files.Select(f => new FileSpec(f.RemoteName, f.LocalName)).ToImmutableList()), cancellationToken);
+
+        public Task ResumeAsync(CancellationToken cancellationToken = default) => SendAsync(new ResumeJob(groupId, owner, jobId), cancellationToken);
+        public Task SuspendAsync(CancellationToken cancellationToken = default) => SendAsync(new SuspendJob(groupId, owner, jobId), cancellationToken);
+        public Task CancelAsync(CancellationToken cancellationToken = default) => SendAsync(new CancelJob(groupId, owner, jobId), cancellationToken);
+
+        public async Task<int> CompleteAsync(CancellationToken cancellationToken = default) =>
+            (await SendAsync(new CompleteJob(groupId, owner, jobId), cancellationToken)).HResult;
+
+        public Task SetPropertyAsync(JobProperty property, string value, CancellationToken cancellationToken = default) =>
+            SendAsync(new SetJobProperty(groupId, owner, jobId, property, value), cancellationToken);
+
+        public async Task SetNotifyInterfaceAsync(IJobCallback? callback, CancellationToken cancellationToken = default)
+        {
+            qm._callbacks.Set(jobId, callback is null ? null : (this, callback));
+            if (callback is null) return;
+            // BITS reports a job already transferred or in error to a callback registered later: nothing is lost.
+            var job = await GetAsync(cancellationToken);
+            await CallbackDispatcher.ReplayAsync(this, callback, job);
+        }
+
+        public async Task<Job> WaitAsync(Func<Job, bool> condition, CancellationToken cancellationToken = default)
+        {
+            while (true)
+            {
+                var job = await GetAsync(cancellationToken);
+                if (condition(job)) return job;
+                await Task.Delay(100, cancellationToken);
+            }
+        }
+    }
+}
+
+/// <summary>An <see cref="IObservable{T}"/> over the node's event stream: each subscription is a small subscriber actor.</summary>
+internal sealed class NotificationObservable(ActorSystem system, Func<QmgrNotification, bool> filter) : IObservable<QmgrNotification>
+{
+    public IDisposable Subscribe(IObserver<QmgrNotification> observer)
+    {
+        var actor = system.ActorOf(Props.Create(() => new Subscriber(observer, filter)));
+        return new Unsubscribe(actor);
+    }
+
+    private sealed class Subscriber : ReceiveActor
+    {
+        public Subscriber(IObserver<QmgrNotification> observer, Func<QmgrNotification, bool> filter)
+        {
+            Receive<QmgrNotification>(n =>
+            {
+                if (filter(n)) observer.OnNext(n);
+            });
+        }
+
+        protected override void PreStart() => Context.System.EventStream.Subscribe(Self, typeof(QmgrNotification));
+
+        protected override void PostStop() => Context.System.EventStream.Unsubscribe(Self);
+    }
+
+    private sealed class Unsubscribe(IActorRef actor) : IDisposable
+    {
+        public void Dispose() => actor.Tell(PoisonPill.Instance);
+    }
+}
+
+/// <summary>
+/// Delivers notifications to the <see cref="IJobCallback"/> registered per job on this node, honouring the job's
+/// notify flags. Callbacks are not persisted (as BITS's notify interface); one dispatcher per actor system.
+/// </summary>
+internal sealed class CallbackDispatcher : IExtension
+{
+    private readonly ConcurrentDictionary<Guid, (IJob Job, IJobCallback Callback)> _callbacks = new();
+
+    private CallbackDispatcher(ActorSystem system)
+    {
+        var subscriber = system.ActorOf(Props.Create(() => new Dispatch(this)), "qmgr-callbacks");
+        system.EventStream.Subscribe(subscriber, typeof(QmgrNotification));
+    }
+
+    public static CallbackDispatcher For(ActorSystem system) => system.WithExtension<CallbackDispatcher, Provider>();
+
+    public void Set(Guid jobId, (IJob, IJobCallback)? callback)
+    {
+        if (callback is { } c) _callbacks[jobId] = c;
+        else _callbacks.TryRemove(jobId, out _);
+    }
+
+    private static bool Wants(Job job, NotifyFlags flag) => !job.NotifyFlags.HasFlag(NotifyFlags.Disable) && job.NotifyFlags.HasFlag(flag);
+
+    /// <summary>Reports a job already Transferred or in Error to a callback set after the fact.</summary>
+    public static Task ReplayAsync(IJob handle, IJobCallback callback, Job job) => job.State switch
+    {
+        JobState.Transferred when Wants(job, NotifyFlags.JobTransferred) => callback.JobTransferredAsync(handle, job),
+        JobState.Error when job.Error is { } e && Wants(job, NotifyFlags.JobError) => callback.JobErrorAsync(handle, job, e),
+        _ => Task.CompletedTask,
+    };
+
+    private Task DeliverAsync(QmgrNotification n)
+    {
+        if (!_callbacks.TryGetValue(n.Job.Id, out var c)) return Task.CompletedTask;
+        var (handle, callback) = c;
+        var job = n.Job;
+        return n switch
+        {
+            QmgrNotification.StateChanged { To: JobState.Transferred } when Wants(job, NotifyFlags.JobTransferred) => callback.JobTransferredAsync(handle, job),
+            QmgrNotification.StateChanged { To: JobState.Error } when job.Error is { } e && Wants(job, NotifyFlags.JobError) => callback.JobErrorAsync(handle, job, e),
+            // BITS raises no JobModification for the moves to Error and Transferred (bits-spec T15)
+            QmgrNotification.StateChanged { To: not (JobState.Error or JobState.Transferred) } or QmgrNotification.Progress or QmgrNotification.Modified
+                when Wants(job, NotifyFlags.JobModification) => callback.JobModificationAsync(handle, job),
+            QmgrNotification.FileTransferred f when Wants(job, NotifyFlags.FileTransferred) => callback.FileTransferredAsync(handle, job, f.FileIndex),
+            _ => Task.CompletedTask,
+        };
+    }
+
+    private sealed class Dispatch : ReceiveActor
+    {
+        private Task _tail = Task.CompletedTask;
+
+        public Dispatch(CallbackDispatcher dispatcher)
+        {
+            // callbacks run off the mailbox, one after another in the order the changes were persisted;
+            // a failing callback does not stop later notifications
+            Receive<QmgrNotification>(n => _tail = _tail.ContinueWith(_ => dispatcher.DeliverAsync(n), TaskScheduler.Default).Unwrap());
+        }
+    }
+
+    private sealed class Provider : ExtensionIdProvider<CallbackDispatcher>
+    {
+        public override CallbackDispatcher CreateExtension(ExtendedActorSystem system) => new(system);
+    }
+}

@@ -1,0 +1,174 @@
+using System.Collections.Concurrent;
+using Qmgr.Api;
+using Qmgr.Groups;
+using Qmgr.Jobs;
+using BackendSampleApp;
+using Qmgr.Tests.Support;
+using Xunit;
+
+namespace Qmgr.Tests.Embedding;
+
+/// <summary>The typed async API a backend embeds: queue manager, groups, jobs, owners, notifications and callbacks.</summary>
+public sealed class EmbeddingApiSpecs : IAsyncLifetime, IDisposable
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
+    private readonly TempDirectory _dir = new();
+    private LoopbackFileServer _server = null!;
+    private HostedQmgr _node = null!;
+    private IQueueManager _alice = null!;
+
+    public async Task InitializeAsync()
+    {
+        _server = await LoopbackFileServer.StartAsync();
+        _node = HostedQmgr.Start(_dir.File("data"));
+        _alice = QueueManager.Create(_node.System, "alice");
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _node.DisposeAsync();
+        await _server.DisposeAsync();
+    }
+
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public async Task The_backend_sample_downloads_a_file_through_its_own_host()
+    {
+        // arrange
+        var content = LoopbackFileServer.Content(100_000, 41);
+        var url = _server.Add("/report.csv", content);
+
+        // act
+        var job = await BackendSample.DownloadAsync(_dir.File("sample-data"), url, _dir.File("report.csv"), new CancellationTokenSource(Deadline).Token);
+
+        // assert
+        Assert.Equal(JobState.Acknowledged, job.State);
+        Assert.Equal(content, File.ReadAllBytes(_dir.File("report.csv")));
+        Assert.Equal(Environment.UserName, new Journal(_dir.File("sample-data")).Groups().Single().Owner);
+    }
+
+    [Fact]
+    public async Task Owners_see_only_their_groups_and_administrators_see_and_change_all()
+    {
+        // arrange
+        var bob = _alice.ForCaller("bob");
+        var admin = _alice.ForCaller("root", isAdministrator: true);
+        var aliceGroup = await _alice.CreateGroupAsync("alice's");
+        var bobGroup = await bob.CreateGroupAsync("bob's");
+        var bobJob = await bobGroup.CreateJobAsync("b");
+
+        // act
+        var aliceSees = (await _alice.EnumGroupsAsync()).Select(g => g.Id).ToList();
+        var adminSees = (await admin.EnumGroupsAsync()).Select(g => g.Id).ToList();
+        var aliceOpensBob = await Assert.ThrowsAsync<QmgrException>(() => _alice.GetGroupAsync(bobGroup.Id));
+        var adminJob = await (await admin.GetGroupAsync(bobGroup.Id)).GetJobAsync(bobJob.Id);
+        await adminJob.SetPropertyAsync(JobProperty.Description, "set by an administrator");
+
+        // assert
+        Assert.Equal([aliceGroup.Id], aliceSees);
+        Assert.Equal([aliceGroup.Id, bobGroup.Id], adminSees);
+        Assert.Equal(HResults.BG_E_NOT_FOUND, aliceOpensBob.HResult);
+        Assert.Equal("set by an administrator", (await bobJob.GetAsync()).Description);
+        Assert.Equal("bob", (await bobGroup.GetStateAsync()).Owner);
+    }
+
+    [Fact]
+    public async Task Refused_calls_throw_with_the_BITS_hresult_and_change_nothing()
+    {
+        // arrange
+        var group = await _alice.CreateGroupAsync("errors");
+        var job = await group.CreateJobAsync("empty");
+
+        // act
+        var empty = await Assert.ThrowsAsync<QmgrException>(() => job.ResumeAsync());
+        var tooLong = await Assert.ThrowsAsync<QmgrException>(() => job.SetPropertyAsync(JobProperty.DisplayName, new string('x', 300)));
+        var badPriority = await Assert.ThrowsAsync<QmgrException>(() => group.SetPropertyAsync(GroupProperty.Priority, "urgent"));
+        await job.CancelAsync();
+        var afterCancel = await Assert.ThrowsAsync<QmgrException>(() => job.SuspendAsync());
+
+        // assert
+        Assert.Equal(HResults.BG_E_EMPTY, empty.HResult);
+        Assert.Equal(HResults.BG_E_STRING_TOO_LONG, tooLong.HResult);
+        Assert.Equal(HResults.E_NOTIMPL, badPriority.HResult);
+        Assert.Equal(HResults.BG_E_INVALID_STATE, afterCancel.HResult);
+        Assert.Equal("empty", (await job.GetAsync()).DisplayName);
+        Assert.Empty(await group.EnumJobsAsync()); // cancelled jobs leave enumerations
+    }
+
+    [Fact]
+    public async Task Notifications_stream_state_changes_and_progress_of_the_callers_jobs_only()
+    {
+        // arrange
+        var seen = new ConcurrentQueue<QmgrNotification>();
+        using var subscription = _alice.Notifications.Subscribe(new Observer(seen.Enqueue));
+        var others = await _alice.ForCaller("bob").CreateGroupAsync("bob's");
+        await (await others.CreateJobAsync("b")).SetPropertyAsync(JobProperty.Description, "not for alice");
+        var content = LoopbackFileServer.Content(600_000, 42);
+        var group = await _alice.CreateGroupAsync("watched");
+        var job = await group.CreateJobAsync("w", new JobOptions(AutoComplete: true));
+        await job.AddFilesAsync([(_server.Add("/w.bin", content, new LoopbackFileOptions { TrickleBytesPerSecond = 1_000_000 }).ToString(), _dir.File("w.bin"))]);
+
+        // act
+        await job.ResumeAsync();
+        await job.WaitAsync(j => j.State == JobState.Acknowledged, new CancellationTokenSource(Deadline).Token);
+        await AwaitAsync(() => seen.OfType<QmgrNotification.StateChanged>().Any(s => s.To == JobState.Acknowledged));
+
+        // assert
+        Assert.All(seen, n => Assert.Equal("alice", n.Owner));
+        var states = seen.OfType<QmgrNotification.StateChanged>().Where(s => s.Job.Id == job.Id).Select(s => s.To).ToList();
+        Assert.Equal([JobState.Queued, JobState.Connecting, JobState.Transferring, JobState.Transferred, JobState.Acknowledged], states);
+        Assert.Contains(seen, n => n is QmgrNotification.Progress p && p.Job.BytesTransferred > 0 && p.Job.BytesTransferred < content.Length);
+        Assert.Single(seen.OfType<QmgrNotification.FileTransferred>());
+    }
+
+    [Fact]
+    public async Task Callbacks_honour_notify_flags_and_a_late_callback_still_hears_of_an_error()
+    {
+        // arrange: one job transfers with only JobTransferred selected; one fails before any callback is set
+        var group = await _alice.CreateGroupAsync("callbacks");
+        var ok = await group.CreateJobAsync("ok");
+        await ok.SetPropertyAsync(JobProperty.NotifyFlags, ((int)NotifyFlags.JobTransferred).ToString());
+        await ok.AddFilesAsync([(_server.Add("/ok.bin", LoopbackFileServer.Content(1000, 43)).ToString(), _dir.File("ok.bin"))]);
+        var okCalls = new Recorder();
+        await ok.SetNotifyInterfaceAsync(okCalls);
+        var failing = await group.CreateJobAsync("failing");
+        await failing.AddFilesAsync([(_server.UrlOf("/missing").ToString(), _dir.File("missing.bin"))]);
+        await failing.ResumeAsync();
+        await failing.WaitAsync(j => j.State == JobState.Error, new CancellationTokenSource(Deadline).Token);
+
+        // act
+        await ok.ResumeAsync();
+        await ok.WaitAsync(j => j.State == JobState.Transferred, new CancellationTokenSource(Deadline).Token);
+        var lateCalls = new Recorder();
+        await failing.SetNotifyInterfaceAsync(lateCalls);
+        await AwaitAsync(() => okCalls.Calls.Contains("transferred"));
+
+        // assert
+        Assert.Equal(["transferred"], okCalls.Calls); // no JobModification or FileTransferred: not selected
+        Assert.Equal(["error 404"], lateCalls.Calls);
+    }
+
+    private static async Task AwaitAsync(Func<bool> condition)
+    {
+        using var timeout = new CancellationTokenSource(Deadline);
+        while (!condition()) await Task.Delay(50, timeout.Token);
+    }
+
+    private sealed class Observer(Action<QmgrNotification> onNext) : IObserver<QmgrNotification>
+    {
+        public void OnNext(QmgrNotification value) => onNext(value);
+        public void OnError(Exception error) { }
+        public void OnCompleted() { }
+    }
+
+    private sealed class Recorder : IJobCallback
+    {
+        private readonly ConcurrentQueue<string> _calls = new();
+        public IReadOnlyList<string> Calls => _calls.ToArray();
+        public Task JobTransferredAsync(IJob job, Job state) { _calls.Enqueue("transferred"); return Task.CompletedTask; }
+        public Task JobErrorAsync(IJob job, Job state, JobError error) { _calls.Enqueue($"error {error.HttpStatus}"); return Task.CompletedTask; }
+        public Task JobModificationAsync(IJob job, Job state) { _calls.Enqueue("modification"); return Task.CompletedTask; }
+        public Task FileTransferredAsync(IJob job, Job state, int fileIndex) { _calls.Enqueue($"file {fileIndex}"); return Task.CompletedTask; }
+    }
+}
