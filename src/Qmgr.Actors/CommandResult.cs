@@ -41,6 +41,14 @@ public static class HResults
     public const int BG_E_EMPTY = unchecked((int)0x80200003);
     /// <summary>BG_E_STRING_TOO_LONG: a display name, description or other string is over its limit.</summary>
     public const int BG_E_STRING_TOO_LONG = unchecked((int)0x80200021);
+    /// <summary>BG_E_USERNAME_TOO_LARGE: a user name over 300 characters.</summary>
+    public const int BG_E_USERNAME_TOO_LARGE = unchecked((int)0x80200025);
+    /// <summary>BG_E_PASSWORD_TOO_LARGE: a password over 65,535 characters.</summary>
+    public const int BG_E_PASSWORD_TOO_LARGE = unchecked((int)0x80200026);
+    /// <summary>BG_E_INVALID_AUTH_TARGET: an undefined BG_AUTH_TARGET.</summary>
+    public const int BG_E_INVALID_AUTH_TARGET = unchecked((int)0x80200027);
+    /// <summary>BG_E_INVALID_AUTH_SCHEME: an undefined BG_AUTH_SCHEME.</summary>
+    public const int BG_E_INVALID_AUTH_SCHEME = unchecked((int)0x80200028);
     /// <summary>BG_E_TOO_MANY_FILES_IN_JOB: <c>qmgr.limits.max-files-per-job</c> reached.</summary>
     public const int BG_E_TOO_MANY_FILES_IN_JOB = unchecked((int)0x80200051);
     /// <summary>E_NOTIMPL: an undefined enum value (priority, notify bits), as BITS answers it.</summary>

@@ -80,6 +80,21 @@ public interface IJob
     /// <summary>Sets a property (<see cref="JobProperty"/>; value as invariant text, durations in whole seconds).</summary>
     Task SetPropertyAsync(JobProperty property, string value, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Sets the credentials for (target, scheme) (BITS <c>IBackgroundCopyJob2::SetCredentials</c>). They are encrypted
+    /// here, before any message or journal sees them, and are never readable again. Errors: BG_E_USERNAME_TOO_LARGE
+    /// (&gt; 300), BG_E_PASSWORD_TOO_LARGE (&gt; 65,535), E_INVALIDARG (Basic/Digest without user or password),
+    /// BG_E_INVALID_AUTH_TARGET / _SCHEME, BG_E_INVALID_STATE.
+    /// </summary>
+    Task SetCredentialsAsync(AuthTarget target, AuthScheme scheme, string userName, string password, CancellationToken cancellationToken = default);
+
+    /// <summary>Removes the credentials for (target, scheme) (<c>RemoveCredentials</c>).</summary>
+    Task RemoveCredentialsAsync(AuthTarget target, AuthScheme scheme, CancellationToken cancellationToken = default);
+
+    /// <summary>Sets custom header lines sent with every request (CRLF-separated, ≤ 16,384 characters; null clears),
+    /// stored encrypted (<c>IBackgroundCopyJobHttpOptions::SetCustomHeaders</c>). BG_E_STRING_TOO_LONG beyond.</summary>
+    Task SetCustomHeadersAsync(string? headers, CancellationToken cancellationToken = default);
+
     /// <summary>Registers <paramref name="callback"/> (null clears it), honouring the job's notify flags. A job already
     /// Transferred or in Error is reported at once, so those notifications are not lost while no callback was set.</summary>
     Task SetNotifyInterfaceAsync(IJobCallback? callback, CancellationToken cancellationToken = default);

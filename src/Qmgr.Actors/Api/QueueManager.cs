@@ -18,24 +18,28 @@ public sealed class QueueManager : IQueueManager
     private readonly ActorSystem _system;
     private readonly GroupClient _client;
     private readonly CallbackDispatcher _callbacks;
+    private readonly SecretProtector _secrets;
 
-    private QueueManager(ActorSystem system, GroupClient client, CallbackDispatcher callbacks, string caller, bool isAdministrator)
+    private QueueManager(ActorSystem system, GroupClient client, CallbackDispatcher callbacks, SecretProtector secrets, string caller, bool isAdministrator)
     {
         _system = system;
         _client = client;
         _callbacks = callbacks;
+        _secrets = secrets;
         Caller = caller;
         IsAdministrator = isAdministrator;
     }
 
     /// <summary>The queue manager of a hosted node for <paramref name="caller"/> (default: the OS user name).</summary>
     public static IQueueManager Create(ActorSystem system, string? caller = null, bool isAdministrator = false) =>
-        new QueueManager(system, GroupClient.From(system), CallbackDispatcher.For(system), caller ?? Environment.UserName, isAdministrator);
+        new QueueManager(system, GroupClient.From(system), CallbackDispatcher.For(system),
+            Akka.DependencyInjection.DependencyResolver.For(system).Resolver.GetService<SecretProtector>(),
+            caller ?? Environment.UserName, isAdministrator);
 
     public string Caller { get; }
     public bool IsAdministrator { get; }
 
-    public IQueueManager ForCaller(string caller, bool isAdministrator = false) => new QueueManager(_system, _client, _callbacks, caller, isAdministrator);
+    public IQueueManager ForCaller(string caller, bool isAdministrator = false) => new QueueManager(_system, _client, _callbacks, _secrets, caller, isAdministrator);
 
     public async Task<IGroup> CreateGroupAsync(string displayName, JobPriority priority = JobPriority.Normal, long maxBytesPerSecond = 0, Guid? groupId = null, CancellationToken cancellationToken = default)
     {
@@ -114,6 +118,25 @@ public sealed class QueueManager : IQueueManager
 
         public Task SetPropertyAsync(JobProperty property, string value, CancellationToken cancellationToken = default) =>
             SendAsync(new SetJobProperty(groupId, owner, jobId, property, value), cancellationToken);
+
+        public Task SetCredentialsAsync(AuthTarget target, AuthScheme scheme, string userName, string password, CancellationToken cancellationToken = default)
+        {
+            if (userName.Length > 300) throw new QmgrException(HResults.BG_E_USERNAME_TOO_LARGE, "user name longer than 300 characters");
+            if (password.Length > 65_535) throw new QmgrException(HResults.BG_E_PASSWORD_TOO_LARGE, "password longer than 65,535 characters");
+            if (scheme is AuthScheme.Basic or AuthScheme.Digest && (userName.Length == 0 || password.Length == 0))
+                throw new QmgrException(HResults.E_INVALIDARG, $"{scheme} needs a user name and a password");
+            var protectedText = qm._secrets.Protect(new PlainCredentials(userName, password));
+            return SendAsync(new SetJobCredentials(groupId, owner, jobId, target, scheme, protectedText), cancellationToken);
+        }
+
+        public Task RemoveCredentialsAsync(AuthTarget target, AuthScheme scheme, CancellationToken cancellationToken = default) =>
+            SendAsync(new RemoveJobCredentials(groupId, owner, jobId, target, scheme), cancellationToken);
+
+        public Task SetCustomHeadersAsync(string? headers, CancellationToken cancellationToken = default)
+        {
+            if (headers is { Length: > 16_384 }) throw new QmgrException(HResults.BG_E_STRING_TOO_LONG, "custom headers longer than 16,384 characters");
+            return SendAsync(new SetJobCustomHeaders(groupId, owner, jobId, headers is null ? null : qm._secrets.ProtectHeaders(headers)), cancellationToken);
+        }
 
         public async Task SetNotifyInterfaceAsync(IJobCallback? callback, CancellationToken cancellationToken = default)
         {

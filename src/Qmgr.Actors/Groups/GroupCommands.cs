@@ -38,6 +38,19 @@ public static class GroupCommands
     /// </summary>
     public sealed record SetJobProperty(Guid GroupId, string Caller, Guid JobId, JobProperty Property, string Value) : IGroupCommand;
 
+    /// <summary>
+    /// Sets the credentials for (target, scheme) (BITS <c>IBackgroundCopyJob2::SetCredentials</c>), replacing earlier
+    /// ones for the same pair. <paramref name="Protected"/> is <see cref="SecretProtector"/> ciphertext: the clear
+    /// text never reaches the actors. Errors: BG_E_INVALID_AUTH_TARGET / _SCHEME, BG_E_INVALID_STATE.
+    /// </summary>
+    public sealed record SetJobCredentials(Guid GroupId, string Caller, Guid JobId, AuthTarget Target, AuthScheme Scheme, string Protected) : IGroupCommand;
+
+    /// <summary>Removes the credentials for (target, scheme) (<c>RemoveCredentials</c>); no-op when none were set.</summary>
+    public sealed record RemoveJobCredentials(Guid GroupId, string Caller, Guid JobId, AuthTarget Target, AuthScheme Scheme) : IGroupCommand;
+
+    /// <summary>Sets custom request headers as ciphertext, or clears them with null (<c>IBackgroundCopyJobHttpOptions::SetCustomHeaders</c>).</summary>
+    public sealed record SetJobCustomHeaders(Guid GroupId, string Caller, Guid JobId, string? Protected) : IGroupCommand;
+
     /// <summary>Creates a job in state Suspended (BITS T1). <paramref name="Priority"/> null = the group's priority (Decision 3).</summary>
     public sealed record CreateJob(Guid GroupId, string Caller, Guid JobId, string DisplayName, JobPriority? Priority, JobOptions Options) : IGroupCommand;
 

@@ -61,6 +61,23 @@ public static class GroupDecisions
             case SetJobProperty set:
                 return DecideJobProperty(job, set, now, settings);
 
+            case SetJobCredentials c:
+                if (!Enum.IsDefined(c.Target))
+                    return (CommandResult.Rejected(HResults.BG_E_INVALID_AUTH_TARGET, $"undefined auth target {(int)c.Target}"), []);
+                if (!Enum.IsDefined(c.Scheme))
+                    return (CommandResult.Rejected(HResults.BG_E_INVALID_AUTH_SCHEME, $"undefined auth scheme {(int)c.Scheme}"), []);
+                return (CommandResult.Ok, [new JobCredentialsSet(jobId, c.Target, c.Scheme, c.Protected, now)]);
+
+            case RemoveJobCredentials r:
+                return job.Credentials.Any(x => x.Target == r.Target && x.Scheme == r.Scheme)
+                    ? (CommandResult.Ok, [new JobCredentialsRemoved(jobId, r.Target, r.Scheme, now)])
+                    : (CommandResult.NoOp, []);
+
+            case SetJobCustomHeaders h:
+                return h.Protected == job.ProtectedCustomHeaders
+                    ? (CommandResult.NoOp, [])
+                    : (CommandResult.Ok, [new JobCustomHeadersSet(jobId, h.Protected, now)]);
+
             case ResumeJob:
                 if (job.Files.IsEmpty)
                     return (CommandResult.Rejected(HResults.BG_E_EMPTY, $"job {jobId:D} has no files"), []);
@@ -97,6 +114,9 @@ public static class GroupDecisions
         {
             AddFiles a => a.JobId,
             SetJobProperty p => p.JobId,
+            SetJobCredentials c => c.JobId,
+            RemoveJobCredentials c => c.JobId,
+            SetJobCustomHeaders h => h.JobId,
             ResumeJob r => r.JobId,
             SuspendJob s => s.JobId,
             CancelJob c => c.JobId,

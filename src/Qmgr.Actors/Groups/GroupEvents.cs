@@ -37,6 +37,15 @@ public static class GroupEvents
     /// <summary>A job property changed; <paramref name="Value"/> is its invariant text (see <see cref="JobProperty"/>).</summary>
     public sealed record JobPropertyChanged(Guid JobId, JobProperty Property, string Value, DateTimeOffset At) : IGroupEvent;
 
+    /// <summary>Credentials for (target, scheme) were set or replaced; only their ciphertext is journaled.</summary>
+    public sealed record JobCredentialsSet(Guid JobId, AuthTarget Target, AuthScheme Scheme, string Protected, DateTimeOffset At) : IGroupEvent;
+
+    /// <summary>Credentials for (target, scheme) were removed.</summary>
+    public sealed record JobCredentialsRemoved(Guid JobId, AuthTarget Target, AuthScheme Scheme, DateTimeOffset At) : IGroupEvent;
+
+    /// <summary>Custom headers were set (ciphertext) or cleared (null).</summary>
+    public sealed record JobCustomHeadersSet(Guid JobId, string? Protected, DateTimeOffset At) : IGroupEvent;
+
     /// <summary>A file to add: absolute URL, absolute local path and the temp file beside it (Decision 14).</summary>
     public sealed record NewFile(string RemoteName, string LocalName, string TempName);
 

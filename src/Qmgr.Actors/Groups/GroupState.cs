@@ -49,7 +49,7 @@ public sealed record GroupState(
         {
             Jobs = Jobs.Add(new Job(c.JobId, c.DisplayName, "", NotifyFlags.JobTransferred | NotifyFlags.JobError, c.MaximumDownloadTime,
                 JobState.Suspended, c.Priority, c.Options, ImmutableList<JobFile>.Empty,
-                null, 0, c.MinimumRetryDelay, c.NoProgressTimeout, c.At, c.At, null, null, null)),
+                null, 0, c.MinimumRetryDelay, c.NoProgressTimeout, c.At, c.At, null, null, null, ImmutableList<ProtectedCredentials>.Empty, null)),
         },
         JobPropertyChanged p => Update(p.JobId, j => (p.Property switch
         {
@@ -62,6 +62,17 @@ public sealed record GroupState(
             JobProperty.MaximumDownloadTime => j with { MaximumDownloadTime = TimeSpan.FromSeconds(long.Parse(p.Value, CultureInfo.InvariantCulture)) },
             _ => throw new ArgumentOutOfRangeException(nameof(e), p.Property, "unknown job property"),
         }) with { ModificationTime = p.At }),
+        JobCredentialsSet c => Update(c.JobId, j => j with
+        {
+            Credentials = j.Credentials.RemoveAll(x => x.Target == c.Target && x.Scheme == c.Scheme).Add(new ProtectedCredentials(c.Target, c.Scheme, c.Protected)),
+            ModificationTime = c.At,
+        }),
+        JobCredentialsRemoved r => Update(r.JobId, j => j with
+        {
+            Credentials = j.Credentials.RemoveAll(x => x.Target == r.Target && x.Scheme == r.Scheme),
+            ModificationTime = r.At,
+        }),
+        JobCustomHeadersSet h => Update(h.JobId, j => j with { ProtectedCustomHeaders = h.Protected, ModificationTime = h.At }),
         FilesAdded a => Update(a.JobId, j => j with
         {
             Files = j.Files.AddRange(a.Files.Select(f => new JobFile(f.RemoteName, f.LocalName, f.TempName, null, 0, false, false, Transport.Validators.None))),

@@ -6,6 +6,7 @@ using Akka.Configuration;
 using Akka.DependencyInjection;
 using Akka.Hosting;
 using Akka.Persistence.Sql;
+using Microsoft.AspNetCore.DataProtection;
 using Microsoft.Extensions.DependencyInjection;
 using Qmgr.Groups;
 using Qmgr.Serialization;
@@ -34,6 +35,11 @@ public static class QmgrHostingExtensions
     public static IServiceCollection AddQmgr(this IServiceCollection services, QmgrOptions options, Action<AkkaConfigurationBuilder, IServiceProvider>? configure = null)
     {
         services.AddQmgrHttpClient();
+        // job secrets (credentials, custom headers) are encrypted at rest with a key ring in the data directory
+        services.AddDataProtection()
+            .SetApplicationName("qmgr")
+            .PersistKeysToFileSystem(new DirectoryInfo(Path.Combine(options.DataDirectory, "keys")));
+        services.AddSingleton<Jobs.SecretProtector>();
         services.AddSingleton<Api.IQueueManager>(sp => Api.QueueManager.Create(sp.GetRequiredService<ActorSystem>()));
         services.AddAkka("qmgr", (builder, sp) =>
         {

@@ -122,7 +122,9 @@ public sealed record Job(
     DateTimeOffset ModificationTime,
     DateTimeOffset? TransferCompletionTime,
     DateTimeOffset? RetryDueAt,
-    DateTimeOffset? FirstTransientErrorAt)
+    DateTimeOffset? FirstTransientErrorAt,
+    ImmutableList<ProtectedCredentials> Credentials,
+    string? ProtectedCustomHeaders)
 {
     /// <summary>Total bytes of all files, or null while any size is unknown (BG_JOB_PROGRESS.BytesTotal).</summary>
     [JsonIgnore]

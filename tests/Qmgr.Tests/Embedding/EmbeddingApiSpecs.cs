@@ -149,6 +149,36 @@ public sealed class EmbeddingApiSpecs : IAsyncLifetime, IDisposable
         Assert.Equal(["error 404"], lateCalls.Calls);
     }
 
+    [Fact]
+    public async Task Credentials_and_custom_headers_are_never_stored_or_logged_in_clear()
+    {
+        // arrange
+        const string password = "correct horse battery staple 7f3a";
+        const string header = "X-Qmgr-Secret: token-5b9e1c";
+        var group = await _alice.CreateGroupAsync("secrets");
+        var job = await group.CreateJobAsync("s");
+
+        // act
+        await job.SetCredentialsAsync(AuthTarget.Server, AuthScheme.Basic, "alice", password);
+        await job.SetCustomHeadersAsync(header);
+        var tooLong = await Assert.ThrowsAsync<QmgrException>(() => job.SetCredentialsAsync(AuthTarget.Server, AuthScheme.Basic, new string('u', 301), "p"));
+        var noPassword = await Assert.ThrowsAsync<QmgrException>(() => job.SetCredentialsAsync(AuthTarget.Proxy, AuthScheme.Basic, "alice", ""));
+        var stored = await job.GetAsync();
+
+        // assert: the journal and the logs hold ciphertext only; the key ring lives in the data directory
+        Assert.Equal(HResults.BG_E_USERNAME_TOO_LARGE, tooLong.HResult);
+        Assert.Equal(HResults.E_INVALIDARG, noPassword.HResult);
+        var credential = Assert.Single(stored.Credentials);
+        Assert.Equal((AuthTarget.Server, AuthScheme.Basic), (credential.Target, credential.Scheme));
+        Assert.DoesNotContain(password, credential.Protected);
+        var dataFiles = Directory.EnumerateFiles(_node.DataDirectory, "*", SearchOption.AllDirectories)
+            .Select(f => { using var s = new FileStream(f, FileMode.Open, FileAccess.Read, FileShare.ReadWrite); using var r = new StreamReader(s); return r.ReadToEnd(); })
+            .ToList();
+        Assert.NotEmpty(Directory.GetFiles(Path.Combine(_node.DataDirectory, "keys")));
+        Assert.DoesNotContain(dataFiles, text => text.Contains(password) || text.Contains("token-5b9e1c"));
+        Assert.Contains(new Journal(_node.DataDirectory).Events(), e => e is Qmgr.Groups.GroupEvents.JobCredentialsSet);
+    }
+
     private static async Task AwaitAsync(Func<bool> condition)
     {
         using var timeout = new CancellationTokenSource(Deadline);
