@@ -23,6 +23,7 @@ public sealed record QmgrSettings(
     TimeSpan MinimumRetryDelayFloor,
     TimeSpan NoProgressTimeout,
     TimeSpan MaximumDownloadTime,
+    TimeSpan InactivityTimeout,
     int MaxFilesPerJob,
     int MaxUrlLength)
 {
@@ -61,6 +62,7 @@ public sealed record QmgrSettings(
             floor,
             c.GetTimeSpan("job.no-progress-timeout"),
             c.GetTimeSpan("job.maximum-download-time"),
+            c.GetTimeSpan("job.inactivity-timeout"),
             c.GetInt("limits.max-files-per-job"),
             c.GetInt("limits.max-url-length"));
     }

@@ -85,7 +85,7 @@ public static class GroupDecisions
                     return (CommandResult.NoOp, []);
                 if (job.State == JobState.Transferred && job.NextFileIndex is null)
                     return (CommandResult.NoOp, []);
-                return (CommandResult.Ok, [new JobStateChanged(jobId, job.State, JobState.Queued, "resumed", now)]);
+                return (CommandResult.Ok, [new JobStateChanged(jobId, job.State, JobState.Queued, ResumedCause, now)]);
 
             case SuspendJob:
                 return job.State == JobState.Suspended
@@ -274,6 +274,15 @@ public static class GroupDecisions
                 [new FileRestarted(job.Id, r.FileIndex, r.Reason, r.Detail, now)],
             JobProtocol.FileDone d when !job.Files[d.FileIndex].Transferred => FileDoneEvents(job, d, now),
             JobProtocol.FileFailed f when transferring => FileFailedEvents(job, f, now),
+            JobProtocol.MaximumDownloadTimeElapsed when job.State is JobState.Connecting or JobState.Transferring
+                                                       && job.MaximumDownloadTime > TimeSpan.Zero && job.ActiveTimeAt(now) >= job.MaximumDownloadTime =>
+            [
+                new JobErrorRecorded(job.Id, new JobError(ErrorContext.GeneralQueueManager, HResults.BG_E_MAXDOWNLOAD_TIMEOUT, null,
+                    $"the job spent its maximum download time ({job.MaximumDownloadTime}) connecting and transferring", job.NextFileIndex), now),
+                new JobStateChanged(job.Id, job.State, JobState.Error, "maximum download time elapsed", now),
+            ],
+            // stale when anything happened since the timer was armed
+            JobProtocol.InactivityTimeoutElapsed i when i.LastActivity == job.LastActivity => [new JobCancelled(job.Id, now)],
             JobProtocol.RetryDue when job.State == JobState.TransientError =>
                 [new JobStateChanged(job.Id, JobState.TransientError, JobState.Queued, "minimum retry delay elapsed", now)],
             _ => [],

@@ -24,6 +24,9 @@ public enum GroupProperty
 /// <summary>The group's events, one record per kind of fact.</summary>
 public static class GroupEvents
 {
+    /// <summary>The <see cref="JobStateChanged.Cause"/> of the owner's Resume (which resets the download-time clock, T14).</summary>
+    public const string ResumedCause = "resumed";
+
     /// <summary>The group exists, owned by <paramref name="Owner"/> (Decision 11).</summary>
     public sealed record GroupCreated(Guid GroupId, string Owner, string DisplayName, JobPriority Priority, long MaxBytesPerSecond, DateTimeOffset At) : IGroupEvent;
 

@@ -61,7 +61,7 @@ public sealed record GroupState(
             JobProperty.NoProgressTimeout => j with { NoProgressTimeout = TimeSpan.FromSeconds(long.Parse(p.Value, CultureInfo.InvariantCulture)) },
             JobProperty.MaximumDownloadTime => j with { MaximumDownloadTime = TimeSpan.FromSeconds(long.Parse(p.Value, CultureInfo.InvariantCulture)) },
             _ => throw new ArgumentOutOfRangeException(nameof(e), p.Property, "unknown job property"),
-        }) with { ModificationTime = p.At }),
+        }) with { ModificationTime = p.At, LastActivity = p.At }),
         JobCredentialsSet c => Update(c.JobId, j => j with
         {
             Credentials = j.Credentials.RemoveAll(x => x.Target == c.Target && x.Scheme == c.Scheme).Add(new ProtectedCredentials(c.Target, c.Scheme, c.Protected)),
@@ -78,10 +78,11 @@ public sealed record GroupState(
             Files = j.Files.AddRange(a.Files.Select(f => new JobFile(f.RemoteName, f.LocalName, f.TempName, null, 0, false, false, Transport.Validators.None))),
             ModificationTime = a.At,
         }),
-        JobStateChanged s => Update(s.JobId, j => j with
+        JobStateChanged s => Update(s.JobId, j => ActiveClock(j, s) with
         {
             State = s.To,
             ModificationTime = s.At,
+            LastActivity = s.At,
             // BITS keeps the error record until the job next transfers (bits-spec §2.7).
             Error = s.To is JobState.Transferring or JobState.Transferred or JobState.Acknowledged or JobState.Cancelled ? null : j.Error,
             RetryDueAt = s.To == JobState.TransientError ? j.RetryDueAt : null,
@@ -110,6 +111,16 @@ public sealed record GroupState(
         _ => throw new ArgumentOutOfRangeException(nameof(e), e.GetType().Name, "unknown group event"),
     };
 
+    // Connecting + Transferring time for MaximumDownloadTime, from event times only; the owner's Resume resets it (T14, T23).
+    private static Job ActiveClock(Job j, JobStateChanged s)
+    {
+        static bool Counted(JobState x) => x is JobState.Connecting or JobState.Transferring;
+        if (s.To == JobState.Queued && s.Cause == ResumedCause) j = j with { ActiveTime = TimeSpan.Zero, ActiveSince = null };
+        if (!Counted(s.From) && Counted(s.To)) return j with { ActiveSince = s.At };
+        if (Counted(s.From) && !Counted(s.To)) return j with { ActiveTime = j.ActiveTimeAt(s.At), ActiveSince = null };
+        return j;
+    }
+
     private GroupState Update(Guid jobId, Func<Job, Job> change)
     {
         var index = Jobs.FindIndex(j => j.Id == jobId);
@@ -123,5 +134,6 @@ public sealed record GroupState(
         {
             Files = j.Files.SetItem(fileIndex, change(j.Files[fileIndex])),
             FirstTransientErrorAt = progress is null ? j.FirstTransientErrorAt : null,
+            LastActivity = progress ?? j.LastActivity,
         });
 }

@@ -10,12 +10,16 @@ namespace Qmgr.Jobs;
 /// <summary>
 /// Drives one job through the BITS state machine (Decision 1: not persisted). Reacts to the job as its parent
 /// <see cref="Groups.GroupActor"/> persisted it: asks the transfer pool for the next file while the job is active,
-/// stops the transfer when it is not, re-arms the retry timer from the journaled due time, and turns transfer
-/// results into facts for the parent.
+/// stops the transfer when it is not, re-arms its timers from the journaled job (minimum retry delay, maximum download
+/// time, inactivity timeout), and turns transfer results and due timers into facts for the parent.
 /// </summary>
 public sealed class JobActor : ReceiveActor, IWithTimers
 {
     private const string RetryTimer = "retry";
+    private const string MaxDownloadTimer = "max-download-time";
+    private const string InactivityTimer = "inactivity";
+    // Long timers are armed in steps of at most a day and re-checked when they fire.
+    private static readonly TimeSpan LongestTimer = TimeSpan.FromDays(1);
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Guid _groupId;
     private readonly IActorRef _transferRegion;
@@ -54,7 +58,23 @@ public sealed class JobActor : ReceiveActor, IWithTimers
                 _ => throw new ArgumentOutOfRangeException(nameof(m), m.Outcome.GetType().Name, "unknown outcome"),
             });
         }));
-        Receive<RetryTick>(_ => Context.Parent.Tell(new RetryDue(_job.Id)));
+        Receive<Tick>(t =>
+        {
+            var now = DateTimeOffset.UtcNow;
+            var due = t.Key switch
+            {
+                RetryTimer => _job.RetryDueAt is { } at && now >= at,
+                MaxDownloadTimer => _job.MaximumDownloadTime > TimeSpan.Zero && _job.ActiveTimeAt(now) >= _job.MaximumDownloadTime,
+                _ => InactivityDue(now) <= now,
+            };
+            if (!due) { React(); return; }
+            Context.Parent.Tell(t.Key switch
+            {
+                RetryTimer => new RetryDue(_job.Id),
+                MaxDownloadTimer => new MaximumDownloadTimeElapsed(_job.Id),
+                _ => (IJobFact)new InactivityTimeoutElapsed(_job.Id, _job.LastActivity),
+            });
+        });
     }
 
     /// <summary>Props for the child of <paramref name="groupId"/> that drives <paramref name="job"/>.</summary>
@@ -74,6 +94,7 @@ public sealed class JobActor : ReceiveActor, IWithTimers
             (_job.Files[pending].Transferred || _job.State is not (JobState.Connecting or JobState.Transferring)))
             _outcomePending = null;
 
+        var now = DateTimeOffset.UtcNow;
         switch (_job.State)
         {
             case JobState.Queued or JobState.Connecting or JobState.Transferring:
@@ -82,17 +103,27 @@ public sealed class JobActor : ReceiveActor, IWithTimers
                 break;
             case JobState.TransientError:
                 CancelActive();
-                if (_job.RetryDueAt is DateTimeOffset due)
-                {
-                    var delay = due - DateTimeOffset.UtcNow;
-                    Timers.StartSingleTimer(RetryTimer, RetryTick.Instance, delay > TimeSpan.Zero ? delay : TimeSpan.Zero);
-                }
+                if (_job.RetryDueAt is DateTimeOffset due) Arm(RetryTimer, due - now);
                 break;
             default:
                 Timers.Cancel(RetryTimer);
                 CancelActive();
                 break;
         }
+        if (_job.State is JobState.Connecting or JobState.Transferring && _job.MaximumDownloadTime > TimeSpan.Zero)
+            Arm(MaxDownloadTimer, _job.MaximumDownloadTime - _job.ActiveTimeAt(now));
+        else
+            Timers.Cancel(MaxDownloadTimer);
+        if (_settings.InactivityTimeout > TimeSpan.Zero) Arm(InactivityTimer, InactivityDue(now) - now);
+    }
+
+    private DateTimeOffset InactivityDue(DateTimeOffset now) =>
+        _settings.InactivityTimeout > TimeSpan.Zero ? (_job.LastActivity ?? _job.ModificationTime) + _settings.InactivityTimeout : DateTimeOffset.MaxValue;
+
+    private void Arm(string key, TimeSpan delay)
+    {
+        delay = delay < TimeSpan.Zero ? TimeSpan.Zero : delay > LongestTimer ? LongestTimer : delay;
+        Timers.StartSingleTimer(key, new Tick(key), delay);
     }
 
     private void StartFile(int index)
@@ -117,8 +148,5 @@ public sealed class JobActor : ReceiveActor, IWithTimers
         if (_active is { } a && a.TransferId == transferId) handle(a);
     }
 
-    private sealed class RetryTick : INoSerializationVerificationNeeded, IDeadLetterSuppression
-    {
-        public static readonly RetryTick Instance = new();
-    }
+    private sealed record Tick(string Key) : INoSerializationVerificationNeeded, IDeadLetterSuppression;
 }

@@ -124,8 +124,17 @@ public sealed record Job(
     DateTimeOffset? RetryDueAt,
     DateTimeOffset? FirstTransientErrorAt,
     ImmutableList<ProtectedCredentials> Credentials,
-    string? ProtectedCustomHeaders)
+    string? ProtectedCustomHeaders,
+    TimeSpan ActiveTime = default,
+    DateTimeOffset? ActiveSince = null,
+    DateTimeOffset? LastActivity = null)
 {
+    /// <summary>
+    /// Connecting + Transferring time counted against <see cref="MaximumDownloadTime"/> up to <paramref name="now"/>
+    /// (BITS T23: Queued and TransientError time is not counted; Resume resets it).
+    /// </summary>
+    public TimeSpan ActiveTimeAt(DateTimeOffset now) => ActiveTime + (ActiveSince is { } since && now > since ? now - since : TimeSpan.Zero);
+
     /// <summary>Total bytes of all files, or null while any size is unknown (BG_JOB_PROGRESS.BytesTotal).</summary>
     [JsonIgnore]
     public long? BytesTotal => Files.Any(f => f.BytesTotal is null) ? null : Files.Sum(f => f.BytesTotal!.Value);

@@ -35,6 +35,12 @@ public static class JobProtocol
     /// <summary>The transfer of file <paramref name="FileIndex"/> failed after the quick retries.</summary>
     public sealed record FileFailed(Guid JobId, int FileIndex, TransferError Error, long BytesOnDisk) : IJobFact;
 
+    /// <summary>The job's Connecting + Transferring time reached its MaximumDownloadTime (T23).</summary>
+    public sealed record MaximumDownloadTimeElapsed(Guid JobId) : IJobFact;
+
+    /// <summary>The job saw no progress and no change since <paramref name="LastActivity"/> for <c>qmgr.job.inactivity-timeout</c> (T22).</summary>
+    public sealed record InactivityTimeoutElapsed(Guid JobId, DateTimeOffset? LastActivity) : IJobFact;
+
     /// <summary>The TransientError retry time has come (minimum retry delay or Retry-After elapsed).</summary>
     public sealed record RetryDue(Guid JobId) : IJobFact;
 }

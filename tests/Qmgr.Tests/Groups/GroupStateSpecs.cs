@@ -124,6 +124,26 @@ public sealed class GroupStateSpecs
     }
 
     [Fact]
+    public void Only_connecting_and_transferring_time_counts_toward_the_maximum_download_time_and_resume_resets_it()
+    {
+        // arrange
+        var s = WithJob(JobState.Queued);
+        JobStateChanged At(JobState from, JobState to, int seconds, string cause = "test") => new(J, from, to, cause, T0.AddSeconds(seconds));
+
+        // act
+        s = s.Apply(At(JobState.Queued, JobState.Connecting, 0)).Apply(At(JobState.Connecting, JobState.Transferring, 1))
+             .Apply(At(JobState.Transferring, JobState.TransientError, 10)).Apply(At(JobState.TransientError, JobState.Queued, 100))
+             .Apply(At(JobState.Queued, JobState.Connecting, 200)).Apply(At(JobState.Connecting, JobState.Suspended, 205));
+        var counted = s.FindJob(J)!.ActiveTime;
+        var resumed = s.Apply(At(JobState.Suspended, JobState.Queued, 300, GroupEvents.ResumedCause)).FindJob(J)!;
+
+        // assert
+        Assert.Equal(TimeSpan.FromSeconds(15), counted);
+        Assert.Equal(TimeSpan.Zero, resumed.ActiveTime);
+        Assert.Equal(TimeSpan.FromSeconds(15), s.Apply(At(JobState.Suspended, JobState.Queued, 300, "other")).FindJob(J)!.ActiveTimeAt(T0.AddSeconds(400)));
+    }
+
+    [Fact]
     public void Apply_throws_on_an_event_for_an_unknown_job()
     {
         Assert.Throws<InvalidOperationException>(() => Fold(new GroupCreated(G, "a", "g", JobPriority.Normal, 0, T0))
