@@ -1,4 +1,5 @@
 using Akka.Configuration;
+using System.Linq;
 using Qmgr.Groups;
 using Qmgr.Jobs;
 using Qmgr.Tests.Support;
@@ -25,12 +26,14 @@ public sealed class RecoverySpecs : IAsyncLifetime, IDisposable
 
     private static async Task<Job> AwaitAsync(HostedQmgr q, Guid group, Guid job, Func<Job, bool> condition)
     {
-        using var timeout = new CancellationTokenSource(Deadline);
+        var until = DateTime.UtcNow + Deadline;
         while (true)
         {
             var j = (await q.QueueManager.GetGroupAsync(group)).FindJob(job)!;
             if (condition(j)) return j;
-            await Task.Delay(50, timeout.Token);
+            if (DateTime.UtcNow > until)
+                throw new TimeoutException($"job {j.DisplayName} stayed {j.State} ({j.BytesTransferred} bytes, error {j.Error?.Message})");
+            await Task.Delay(50);
         }
     }
 
@@ -71,6 +74,77 @@ public sealed class RecoverySpecs : IAsyncLifetime, IDisposable
         Assert.Equal(JobPriority.Low, after.FindJob(suspended)!.Priority); // the group's priority is its jobs' default
         Assert.Equal(404, after.FindJob(failed)!.Error!.HttpStatus);
         Assert.True(new Journal(DataDir).Events().Count > 7);
+    }
+
+    [Fact]
+    public async Task Every_one_of_the_nine_states_recovers_as_decision_10_says()
+    {
+        // arrange: one job per state. One transfer per host: a stalled transfer holds host A's slot (Transferring) so a
+        // second job to A waits (Queued); a listener that never answers keeps a job Connecting.
+        using var silent = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        silent.Start(); // accepts into the backlog, never answers
+        var silentUrl = $"http://127.0.0.1:{((System.Net.IPEndPoint)silent.LocalEndpoint).Port}/never";
+        var overrides = ConfigurationFactory.ParseString("qmgr.transfer.max-concurrent-per-host = 1\nqmgr.job.minimum-retry-delay = 1h\nqmgr.transfer.idle-timeout = 10m");
+        _server.Add("/stall.bin", LoopbackFileServer.Content(100_000, 23), new LoopbackFileOptions { StallAfter = Enumerable.Range(0, 10).ToDictionary(i => i, _ => 10_000L) });
+        _server.Add("/busy.bin", LoopbackFileServer.Content(1000, 24), new LoopbackFileOptions { StatusOverride = 503 });
+        _server.Add("/ok.bin", LoopbackFileServer.Content(1000, 25));
+        var group = Guid.NewGuid();
+        var ids = Enum.GetValues<JobState>().ToDictionary(s => s, _ => Guid.NewGuid());
+        var before = new Dictionary<JobState, Job>();
+        await using (var first = HostedQmgr.Start(DataDir, overrides))
+        {
+            var qm = first.QueueManager;
+            await qm.SendAsync(new CreateGroup(group, "erin", "nine", JobPriority.Normal, 0));
+            async Task Add(JobState s, string url)
+            {
+                await qm.SendAsync(new CreateJob(group, "erin", ids[s], s.ToString(), null, JobOptions.Default));
+                await qm.SendAsync(new AddFiles(group, "erin", ids[s], [new FileSpec(url, _dir.File(s + ".bin"))]));
+            }
+            await Add(JobState.Transferring, _server.UrlOf("/stall.bin").ToString());
+            await Add(JobState.Queued, _server.UrlOf("/ok.bin").ToString() + "?second");
+            await Add(JobState.Connecting, silentUrl);
+            await Add(JobState.Suspended, _server.UrlOf("/ok.bin").ToString());
+            var other = "http://localhost:" + _server.BaseAddress.Port; // another host: its own slot
+            await Add(JobState.Error, other + "/missing.bin");
+            await Add(JobState.TransientError, other + "/busy.bin");
+            await Add(JobState.Transferred, other + "/ok.bin");
+            await Add(JobState.Acknowledged, other + "/ok.bin?ack");
+            await Add(JobState.Cancelled, _server.UrlOf("/ok.bin").ToString() + "?cancel");
+            foreach (var s in new[] { JobState.Transferring, JobState.Connecting, JobState.Error, JobState.TransientError, JobState.Transferred, JobState.Acknowledged })
+                await qm.SendAsync(new ResumeJob(group, "erin", ids[s]));
+            await AwaitAsync(first, group, ids[JobState.Transferring], j => j.State == JobState.Transferring);
+            await qm.SendAsync(new ResumeJob(group, "erin", ids[JobState.Queued]));
+            await AwaitAsync(first, group, ids[JobState.Acknowledged], j => j.State == JobState.Transferred);
+            await qm.SendAsync(new CompleteJob(group, "erin", ids[JobState.Acknowledged]));
+            await qm.SendAsync(new CancelJob(group, "erin", ids[JobState.Cancelled]));
+            foreach (var s in Enum.GetValues<JobState>()) before[s] = await AwaitAsync(first, group, ids[s], j => j.State == s);
+        }
+
+        // act
+        await using var second = HostedQmgr.Start(DataDir, overrides);
+        await second.QueueManager.GetGroupAsync(group);
+        var journal = new Journal(DataDir);
+        var requeued = await journal.WaitForAsync(e =>
+        {
+            var r = e.OfType<JobStateChanged>().Where(x => x.Cause == "recovered after restart").ToList();
+            return r.Count >= 2 ? r : null;
+        }, Deadline);
+        var after = await second.QueueManager.GetGroupAsync(group);
+
+        // assert: Connecting and Transferring came back Queued (journaled; Queued already was), every other state as it was
+        Assert.Equal(
+            new[] { (ids[JobState.Queued], JobState.Queued), (ids[JobState.Connecting], JobState.Connecting), (ids[JobState.Transferring], JobState.Transferring) }
+                .Where(x => x.Item2 != JobState.Queued).Select(x => x.Item1).Order(),
+            requeued.Select(r => r.JobId).Order());
+        Assert.All(requeued, r => Assert.Equal(JobState.Queued, r.To));
+        foreach (var s in new[] { JobState.Suspended, JobState.Error, JobState.TransientError, JobState.Transferred, JobState.Acknowledged, JobState.Cancelled })
+        {
+            var job = after.FindJob(ids[s])!;
+            Assert.Equal(s, job.State);
+            Assert.Equal(before[s].Error, job.Error);
+            Assert.Equal(before[s].Files, job.Files);
+        }
+        Assert.Equal(before[JobState.TransientError].RetryDueAt, after.FindJob(ids[JobState.TransientError])!.RetryDueAt);
     }
 
     [Fact]
