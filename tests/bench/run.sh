@@ -21,16 +21,24 @@
 #         the transfer alone, without process start-up). qmgr's wall time includes starting .NET,
 #         Akka, the cluster and the SQLite journal (~2-3 s), so a 4 KiB file is timed too ("tiny":
 #         the fixed cost per invocation). qmgr's own progress line rate is also shown
-#         (a_qmgr_big_selfreported_rate: bytes / time since it started polling the job).
+#         (a_qmgr_big_selfreported_rate: bytes / time since it started polling the job), and each
+#         tool's time from process start to its request (start_to_request) and from nginx's last
+#         byte sent to process exit (response_to_exit). Socket buffers (several MiB on loopback) let
+#         nginx finish a little before the client has read everything: server-side rates are a bit high.
 #      b  rate-cap accuracy: CAP_MIB MiB/s on mid.bin and SMALL_CAP_MIB MiB/s on small.bin
 #         (curl --limit-rate, aria2c --max-overall-download-limit, qmgr --max-bandwidth in bytes/s);
-#         ratio_wall = size / wall / cap; ratio_server = size / server-side span / cap (fair to qmgr).
+#         ratio_wall = size / process wall time / cap (for qmgr this includes its start-up);
+#         ratio_transfer = bytes the client had read / (time of the 50 ms ss sample where it had read
+#         its last byte - the request's start in the nginx log) / cap (fair to qmgr);
+#         ahead_of_cap = the most the client was ever ahead of the line cap * (t - request start), MiB.
 #      c  resume after SIGKILL at KILL_PCT % of mid.bin (measured as bytes the client has taken off
 #         its sockets, via ss) at the CAP_MIB cap; the resume run keeps the cap (qmgr keeps it
 #         anyway: it is persisted with the group). Resumes: curl -C -, aria2c -c (default
 #         --auto-save-interval=60, and =1), qmgr `serve --exit-when-idle` on the same data dir.
 #         refetched = body bytes nginx sent in both runs - file size (includes bytes that were in
-#         socket buffers when the client died). sha256 of every result is checked.
+#         socket buffers when the client died); lost_client_bytes = bytes sent in the resume run -
+#         (size - bytes the client had read at the kill): what the tool itself threw away.
+#         sha256 of every result is checked.
 #      d  CPU seconds (user+sys) and peak RSS for the big file, via GNU time -v (qmgr: also tiny.bin,
 #         i.e. the start-up cost).
 #   4. prints one line per figure, `name value unit` (also WORK/figures.txt), then a table with
@@ -38,7 +46,7 @@
 #
 # Knobs (environment, defaults in brackets):
 #   PORT [18091]  RUNS [3]  WARMUP [1] (untimed runs per tool before section a)  SECTIONS ["a b c d"]
-#   BIG_MIB [256]  MID_MIB [48]  SMALL_MIB [8]  CAP_MIB [4]  SMALL_CAP_MIB [1] (0 skips it)
+#   BIG_MIB [256]  MID_MIB [48]  SMALL_MIB [16]  CAP_MIB [4]  SMALL_CAP_MIB [1] (0 skips it)
 #   KILL_PCT [40]  SEED [qmgr-bench-1]  WORK [mktemp -d under $TMPDIR or /tmp]  KEEP [0] (1 keeps WORK)
 #   BUILD [1] (0: use the existing Release build)  TOOL_TIMEOUT [600] s per client run
 #   NGINX_TTL [7200] s, the longest nginx may live  TIME_BIN [/usr/bin/time, GNU]
@@ -49,7 +57,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 PORT=${PORT:-18091}; RUNS=${RUNS:-3}; WARMUP=${WARMUP:-1}; SECTIONS=${SECTIONS:-"a b c d"}
-BIG_MIB=${BIG_MIB:-256}; MID_MIB=${MID_MIB:-48}; SMALL_MIB=${SMALL_MIB:-8}
+BIG_MIB=${BIG_MIB:-256}; MID_MIB=${MID_MIB:-48}; SMALL_MIB=${SMALL_MIB:-16}
 CAP_MIB=${CAP_MIB:-4}; SMALL_CAP_MIB=${SMALL_CAP_MIB:-1}; KILL_PCT=${KILL_PCT:-40}
 SEED=${SEED:-qmgr-bench-1}; KEEP=${KEEP:-0}; BUILD=${BUILD:-1}
 TOOL_TIMEOUT=${TOOL_TIMEOUT:-600}; NGINX_TTL=${NGINX_TTL:-7200}; TIME_BIN=${TIME_BIN:-/usr/bin/time}
@@ -104,6 +112,7 @@ CHILD=""       # a client started in the background (resume runs)
 cleanup() {
   local rc=$?
   if [ -n "$CHILD" ] && kill -0 "$CHILD" 2>/dev/null; then kill -9 "$CHILD" 2>/dev/null || true; fi
+  if [ -n "${SAMPLER:-}" ]; then kill "$SAMPLER" 2>/dev/null || true; fi
   if [ -n "$NGINX_PID" ] && kill -0 "$NGINX_PID" 2>/dev/null; then
     if [ -s "$NG/nginx.pid" ]; then kill -QUIT "$(cat "$NG/nginx.pid")" 2>/dev/null || true; fi
     for _ in $(seq 50); do kill -0 "$NGINX_PID" 2>/dev/null || break; sleep 0.1; done
@@ -200,15 +209,26 @@ client() { local tool=$1 url=$2 out=$3 dd=$4 cap=${5:-0}
   esac; }
 fresh() { rm -rf "$DL/$1" "$DL/$1.aria2" "$DL/dd"; mkdir -p "$DL/dd"; sync; }
 
-# one timed run: TOOL FILE CAP TAG -> appends "wall rc sha_ok bytes span nreq" to LOG/TAG.runs
-timed_run() { local tool=$1 file=$2 cap=$3 tag=$4 l0 t0 t1 rc=0 ok=0 b s e n st
+# sampler: "time bytes" every 50 ms, bytes = client_bytes (runs in the background during a capped run)
+sampler() { while :; do echo "$EPOCHREALTIME $(client_bytes)"; sleep 0.05; done; }
+SAMPLER=""
+# one timed run: TOOL FILE CAP TAG [SAMPLE] -> appends to LOG/TAG.runs
+#   "wall rc sha_ok bytes span nreq t0 t1 req_start resp_end statuses"
+# (t0/t1: process start/exit; req_start/resp_end: first request's start, last response's end, from
+#  nginx's $msec - $request_time and $msec; all on the same wall clock). With SAMPLE=1 the client's
+#  socket bytes are sampled into LOG/TAG.runN.samples.
+timed_run() { local tool=$1 file=$2 cap=$3 tag=$4 sample=${5:-0} l0 t0 t1 rc=0 ok=0 b s e n st r
   fresh "$file"; client "$tool" "$BASE/$file" "$DL/$file" "$DL/dd" "$cap"
+  r=$(( $(wc -l < "$LOG/$tag.runs" 2>/dev/null || echo 0) + 1 ))
+  if [ "$sample" = 1 ]; then sampler > "$LOG/$tag.run$r.samples" & SAMPLER=$!; fi
   l0=$(log_lines); t0=$EPOCHREALTIME
   timeout "$TOOL_TIMEOUT" "${CMD[@]}" > "$LOG/$tag.out" 2> "$LOG/$tag.err" || rc=$?
-  t1=$EPOCHREALTIME; settle
+  t1=$EPOCHREALTIME
+  if [ -n "$SAMPLER" ]; then kill "$SAMPLER" 2>/dev/null || true; wait "$SAMPLER" 2>/dev/null || true; SAMPLER=""; fi
+  settle
   sha_ok "$DL/$file" "$file" && ok=1
   read -r b s e n st < <(log_since "$l0")
-  echo "$(calc %.3f "$t1 - $t0") $rc $ok $b $(calc %.3f "$e - $s") $n $st" >> "$LOG/$tag.runs"
+  echo "$(calc %.3f "$t1 - $t0") $rc $ok $b $(calc %.3f "$e - $s") $n $t0 $t1 $s $e $st" >> "$LOG/$tag.runs"
   [ "$rc" = 0 ] && [ "$ok" = 1 ] || say "$tag: rc=$rc sha_ok=$ok (see $LOG/$tag.err)"
 }
 col() { awk -v c="$1" '{ print $c }' "$2"; }
@@ -240,6 +260,12 @@ if has a; then
           figm "${tag}_selfreported_rate" MiB/s %.1f "$LOG/$tag.selfrate"
         fi
       fi
+      if [ "$short" = big ]; then
+        awk '{ printf "%.3f\n", $9 - $7 }' "$LOG/$tag.runs" > "$LOG/$tag.before"
+        awk '{ printf "%.3f\n", $8 - $10 }' "$LOG/$tag.runs" > "$LOG/$tag.after"
+        figm "${tag}_start_to_request" s %.3f "$LOG/$tag.before"
+        figm "${tag}_response_to_exit" s %.3f "$LOG/$tag.after"
+      fi
       fig "${tag}_requests" "$(col 6 "$LOG/$tag.runs" | median)" count
       fig "${tag}_ok_runs" "$(okruns "$LOG/$tag.runs")/$RUNS" runs
     done
@@ -254,11 +280,21 @@ if has b; then
     for tool in "${TOOLS[@]}"; do
       tag=b_${tool}_cap${capm}M; : > "$LOG/$tag.runs"
       say "$tag: $RUNS runs of ~$(calc %.0f "$sz/$capb") s on $file"
-      for _ in $(seq "$RUNS"); do timed_run "$tool" "$file" "$capb" "$tag"; done
+      for _ in $(seq "$RUNS"); do timed_run "$tool" "$file" "$capb" "$tag" 1; done
       awk -v b="$sz" -v c="$capb" '{ printf "%.4f\n", b / $1 / c }' "$LOG/$tag.runs" > "$LOG/$tag.rwall"
-      awk -v c="$capb" '$5 > 0 { printf "%.4f\n", $4 / $5 / c }' "$LOG/$tag.runs" > "$LOG/$tag.rserver"
+      : > "$LOG/$tag.rxfer"; : > "$LOG/$tag.burst"
+      for r in $(seq "$RUNS"); do   # from the request's start (nginx) to the sample where the client had its last byte
+        rs=$(awk -v r="$r" 'NR == r { print $9 }' "$LOG/$tag.runs")
+        awk -v s="$rs" -v c="$capb" -v M=$MIB '$1 >= s && $2 > 0 { if ($2 > mb) { mb = $2; tm = $1 }
+            lead = $2 - c * ($1 - s); if (lead > ml) ml = lead }
+          END { if (tm > s) printf "%.4f %.3f\n", mb / (tm - s) / c, ml / M; else print "nan nan" }' \
+          "$LOG/$tag.run$r.samples" > "$LOG/$tag.run$r.res"
+        read -r x y < "$LOG/$tag.run$r.res"; echo "$x" >> "$LOG/$tag.rxfer"; echo "$y" >> "$LOG/$tag.burst"
+      done
+      sed -i '/nan/d' "$LOG/$tag.rxfer" "$LOG/$tag.burst"
       figm "${tag}_ratio_wall" x %.3f "$LOG/$tag.rwall"
-      figm "${tag}_ratio_server" x %.3f "$LOG/$tag.rserver"
+      figm "${tag}_ratio_transfer" x %.3f "$LOG/$tag.rxfer"
+      figm "${tag}_ahead_of_cap" MiB %.2f "$LOG/$tag.burst"
       fig "${tag}_ok_runs" "$(okruns "$LOG/$tag.runs")/$RUNS" runs
     done
   done
@@ -294,7 +330,9 @@ resume_variant() { # NAME ; arrays R1 (killed run) and R2 (resume run)
   done
   awk -v M=$MIB -v sz="$MID_B" '$1 == 1 { printf "%.2f\n", ($5 + $6 - sz) / M }' "$LOG/$name.runs" > "$LOG/$name.refetch"
   awk -v sz="$MID_B" '$1 == 1 { printf "%.1f\n", $4 * 100 / sz }' "$LOG/$name.runs" > "$LOG/$name.killpct"
+  awk -v M=$MIB -v sz="$MID_B" '$1 == 1 { printf "%.2f\n", ($6 - (sz - $4)) / M }' "$LOG/$name.runs" > "$LOG/$name.lost"
   figm "${name}_refetched" MiB %.2f "$LOG/$name.refetch"
+  figm "${name}_lost_client_bytes" MiB %.2f "$LOG/$name.lost"
   figm "${name}_kill_at" % %.1f "$LOG/$name.killpct"
   fig "${name}_ok_runs" "$(awk '$1 == 1 && $2 == 0 && $3 == 1 { n++ } END { print n + 0 }' "$LOG/$name.runs")/$RUNS" runs
 }
@@ -346,19 +384,25 @@ row() { local label=$1 q=$2 c=$3 a=$4
     row "${BIG_MIB} MiB to disk, wall s" "$(get a_qmgr_big_wall)" "$(get a_curl_big_wall)" "$(get a_aria2c_big_wall)"
     row "${BIG_MIB} MiB to disk, MiB/s over wall time" "$(get a_qmgr_big_rate)" "$(get a_curl_big_rate)" "$(get a_aria2c_big_rate)"
     row "${BIG_MIB} MiB, MiB/s server side (nginx log)" "$(get a_qmgr_big_server_rate)" "$(get a_curl_big_server_rate)" "$(get a_aria2c_big_server_rate)"
+    row "${BIG_MIB} MiB: process start to request, s" "$(get a_qmgr_big_start_to_request)" "$(get a_curl_big_start_to_request)" "$(get a_aria2c_big_start_to_request)"
+    row "${BIG_MIB} MiB: last byte sent to process exit, s" "$(get a_qmgr_big_response_to_exit)" "$(get a_curl_big_response_to_exit)" "$(get a_aria2c_big_response_to_exit)"
     row "4 KiB file, wall s (start-up)" "$(get a_qmgr_tiny_wall)" "$(get a_curl_tiny_wall)" "$(get a_aria2c_tiny_wall)"
   fi
   if has b; then
     row "cap ${CAP_MIB} MiB/s, ${MID_MIB} MiB: achieved/cap, wall" "$(get b_qmgr_cap${CAP_MIB}M_ratio_wall)" "$(get b_curl_cap${CAP_MIB}M_ratio_wall)" "$(get b_aria2c_cap${CAP_MIB}M_ratio_wall)"
-    row "cap ${CAP_MIB} MiB/s: achieved/cap, server side" "$(get b_qmgr_cap${CAP_MIB}M_ratio_server)" "$(get b_curl_cap${CAP_MIB}M_ratio_server)" "$(get b_aria2c_cap${CAP_MIB}M_ratio_server)"
+    row "cap ${CAP_MIB} MiB/s: achieved/cap, request to last byte" "$(get b_qmgr_cap${CAP_MIB}M_ratio_transfer)" "$(get b_curl_cap${CAP_MIB}M_ratio_transfer)" "$(get b_aria2c_cap${CAP_MIB}M_ratio_transfer)"
+    row "cap ${CAP_MIB} MiB/s: most MiB ahead of the cap line" "$(get b_qmgr_cap${CAP_MIB}M_ahead_of_cap)" "$(get b_curl_cap${CAP_MIB}M_ahead_of_cap)" "$(get b_aria2c_cap${CAP_MIB}M_ahead_of_cap)"
     if [ "$SMALL_CAP_MIB" != 0 ]; then
       row "cap ${SMALL_CAP_MIB} MiB/s, ${SMALL_MIB} MiB: achieved/cap, wall" "$(get b_qmgr_cap${SMALL_CAP_MIB}M_ratio_wall)" "$(get b_curl_cap${SMALL_CAP_MIB}M_ratio_wall)" "$(get b_aria2c_cap${SMALL_CAP_MIB}M_ratio_wall)"
-      row "cap ${SMALL_CAP_MIB} MiB/s: achieved/cap, server side" "$(get b_qmgr_cap${SMALL_CAP_MIB}M_ratio_server)" "$(get b_curl_cap${SMALL_CAP_MIB}M_ratio_server)" "$(get b_aria2c_cap${SMALL_CAP_MIB}M_ratio_server)"
+      row "cap ${SMALL_CAP_MIB} MiB/s: achieved/cap, request to last byte" "$(get b_qmgr_cap${SMALL_CAP_MIB}M_ratio_transfer)" "$(get b_curl_cap${SMALL_CAP_MIB}M_ratio_transfer)" "$(get b_aria2c_cap${SMALL_CAP_MIB}M_ratio_transfer)"
+      row "cap ${SMALL_CAP_MIB} MiB/s: most MiB ahead of the cap line" "$(get b_qmgr_cap${SMALL_CAP_MIB}M_ahead_of_cap)" "$(get b_curl_cap${SMALL_CAP_MIB}M_ahead_of_cap)" "$(get b_aria2c_cap${SMALL_CAP_MIB}M_ahead_of_cap)"
     fi
   fi
   if has c; then
     row "SIGKILL at ${KILL_PCT} % of ${MID_MIB} MiB: re-fetched MiB (aria2c default saves)" "$(get c_qmgr_refetched)" "$(get c_curl_refetched)" "$(get c_aria2c_refetched)"
     row "same, aria2c --auto-save-interval=1" "$(get c_qmgr_refetched)" "$(get c_curl_refetched)" "$(get c_aria2c_save1s_refetched)"
+    row "re-fetched of what the client had read before the kill, MiB (aria2c default saves)" "$(get c_qmgr_lost_client_bytes)" "$(get c_curl_lost_client_bytes)" "$(get c_aria2c_lost_client_bytes)"
+    row "same, aria2c --auto-save-interval=1" "$(get c_qmgr_lost_client_bytes)" "$(get c_curl_lost_client_bytes)" "$(get c_aria2c_save1s_lost_client_bytes)"
     row "resumed file sha256 ok (runs)" "$(get c_qmgr_ok_runs)" "$(get c_curl_ok_runs)" "$(get c_aria2c_ok_runs) ($(get c_aria2c_save1s_ok_runs) save1s)"
   fi
   if has d; then
