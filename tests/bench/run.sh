@@ -28,8 +28,8 @@
 #      b  rate-cap accuracy: CAP_MIB MiB/s on mid.bin and SMALL_CAP_MIB MiB/s on small.bin
 #         (curl --limit-rate, aria2c --max-overall-download-limit, qmgr --max-bandwidth in bytes/s);
 #         ratio_wall = size / process wall time / cap (for qmgr this includes its start-up);
-#         ratio_transfer = bytes the client had read / (time of the 50 ms ss sample where it had read
-#         its last byte - the request's start in the nginx log) / cap (fair to qmgr);
+#         ratio_transfer = size / (end - the request's start in the nginx log) / cap (fair to qmgr),
+#         end = the first 50 ms ss sample where the client had read the whole file, else its exit;
 #         ahead_of_cap = the most the client was ever ahead of the line cap * (t - request start), MiB.
 #      c  resume after SIGKILL at KILL_PCT % of mid.bin (measured as bytes the client has taken off
 #         its sockets, via ss) at the CAP_MIB cap; the resume run keeps the cap (qmgr keeps it
@@ -283,11 +283,13 @@ if has b; then
       for _ in $(seq "$RUNS"); do timed_run "$tool" "$file" "$capb" "$tag" 1; done
       awk -v b="$sz" -v c="$capb" '{ printf "%.4f\n", b / $1 / c }' "$LOG/$tag.runs" > "$LOG/$tag.rwall"
       : > "$LOG/$tag.rxfer"; : > "$LOG/$tag.burst"
-      for r in $(seq "$RUNS"); do   # from the request's start (nginx) to the sample where the client had its last byte
-        rs=$(awk -v r="$r" 'NR == r { print $9 }' "$LOG/$tag.runs")
-        awk -v s="$rs" -v c="$capb" -v M=$MIB '$1 >= s && $2 > 0 { if ($2 > mb) { mb = $2; tm = $1 }
-            lead = $2 - c * ($1 - s); if (lead > ml) ml = lead }
-          END { if (tm > s) printf "%.4f %.3f\n", mb / (tm - s) / c, ml / M; else print "nan nan" }' \
+      for r in $(seq "$RUNS"); do
+        # from the request's start (nginx) to the first sample where the client had read the whole
+        # file, or to the process's exit if no sample saw that (curl and aria2c close at once)
+        read -r rs pe < <(awk -v r="$r" 'NR == r { print $9, $8 }' "$LOG/$tag.runs")
+        awk -v s="$rs" -v pe="$pe" -v sz="$sz" -v c="$capb" -v M=$MIB '$1 >= s && $2 > 0 {
+            if ($2 >= sz && !te) te = $1; lead = $2 - c * ($1 - s); if (lead > ml) ml = lead }
+          END { if (!te) te = pe; if (te > s) printf "%.4f %.3f\n", sz / (te - s) / c, ml / M; else print "nan nan" }' \
           "$LOG/$tag.run$r.samples" > "$LOG/$tag.run$r.res"
         read -r x y < "$LOG/$tag.run$r.res"; echo "$x" >> "$LOG/$tag.rxfer"; echo "$y" >> "$LOG/$tag.burst"
       done
