@@ -31,10 +31,24 @@ namespace Qmgr.Transport;
 /// </list>
 /// <para>Choices where the design left room:</para>
 /// <list type="bullet">
-/// <item>A 206 whose <c>Content-Range</c> does not start at the requested offset, or whose total differs from
-/// <see cref="DownloadRequest.ExpectedSize"/>, and a 416 that does not mean "already complete", restart the file from
-/// byte 0 with a plain GET (reason <see cref="FileRestartReason.ValidatorChanged"/>). This happens at most once per
-/// call; a second one is a transient <see cref="BitsErrors.InvalidServerResponse"/>.</item>
+/// <item>Every request sends <c>Accept-Encoding: identity</c> (RFC 9110 §12.5.3); a server that encodes anyway has its
+/// representation stored verbatim, so lengths and ranges stay those of the bytes on disk (fault case C21).</item>
+/// <item>A resume without a strong ETag or Last-Modified asks for <see cref="OverlapBytes"/> before the offset and compares
+/// them with the disk (C13, C12). Any 206 that starts before the offset has its repeated bytes compared, not written
+/// (C03a); a difference restarts the file.</item>
+/// <item>A 206 starting after the offset is asked for once more, then the file restarts (C03b); a 206 that ends early is
+/// continued with a new range (C03c). A 206 whose total differs from <see cref="DownloadRequest.ExpectedSize"/>, a
+/// malformed <c>Content-Range</c>, and a 416 that does not mean "already complete" (or carries a different strong ETag)
+/// restart the file from byte 0 with a plain GET (reason <see cref="FileRestartReason.ValidatorChanged"/>). This happens
+/// at most once per call; a second one is a transient <see cref="BitsErrors.InvalidServerResponse"/>.</item>
+/// <item>A restart never discards the bytes on disk before the replacing 200 has arrived: if the plain GET fails, the
+/// partial and <see cref="DownloadOutcome.Failed.BytesOnDisk"/> are kept (C26).</item>
+/// <item>A non-transient 4xx (other than 416) to a ranged GET first asks for half the range, down to
+/// <see cref="MinRangeLength"/>; an accepted smaller size is remembered per scheme://host:port for this instance (C08).
+/// Then one plain GET is tried, and its 200 restarts the file (<see cref="FileRestartReason.RangeIgnored"/>, C07). Only if
+/// that fails too is the 4xx returned. Under <see cref="DownloadRequest.StrictRangeSupport"/> the 4xx is returned at once.</item>
+/// <item>For 429/503 without <c>Retry-After</c>, an IETF <c>RateLimit</c> <c>t=</c> (or <c>RateLimit-Reset</c>) gives
+/// <see cref="TransferError.RetryAfter"/> (C24).</item>
 /// <item>Under <see cref="DownloadRequest.StrictRangeSupport"/> a 200 to a resume is fatal
 /// (<see cref="BitsErrors.InsufficientRangeSupport"/>) only when the validators did not change; a 200 carrying new
 /// validators is the normal If-Range answer for a changed file, and BITS restarts a changed file rather than failing
