@@ -228,7 +228,7 @@ public sealed class LoopbackFileServer : IAsyncDisposable
     }
 
     /// <summary>
-    /// Serves <paramref name="length"/> bytes of <see cref="GeneratedByte"/> at <paramref name="path"/> without storing them
+    /// Serves <paramref name="length"/> bytes of <see cref="GeneratedBytes"/> at <paramref name="path"/> without storing them
     /// (sizes beyond 4 GiB). Gzip and <see cref="LoopbackFileOptions.Versions"/> are not supported for generated files.
     /// </summary>
     public Uri AddGenerated(string path, long length, int seed, LoopbackFileOptions? options = null)
