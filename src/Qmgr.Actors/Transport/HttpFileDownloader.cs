@@ -1,4 +1,6 @@
 using System.Buffers;
+using System.Collections.Concurrent;
+using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Sockets;
@@ -29,10 +31,24 @@ namespace Qmgr.Transport;
 /// </list>
 /// <para>Choices where the design left room:</para>
 /// <list type="bullet">
-/// <item>A 206 whose <c>Content-Range</c> does not start at the requested offset, or whose total differs from
-/// <see cref="DownloadRequest.ExpectedSize"/>, and a 416 that does not mean "already complete", restart the file from
-/// byte 0 with a plain GET (reason <see cref="FileRestartReason.ValidatorChanged"/>). This happens at most once per
-/// call; a second one is a transient <see cref="BitsErrors.InvalidServerResponse"/>.</item>
+/// <item>Every request sends <c>Accept-Encoding: identity</c> (RFC 9110 §12.5.3); a server that encodes anyway has its
+/// representation stored verbatim, so lengths and ranges stay those of the bytes on disk (fault case C21).</item>
+/// <item>A resume without a strong ETag or Last-Modified asks for <see cref="OverlapBytes"/> before the offset and compares
+/// them with the disk (C13, C12). Any 206 that starts before the offset has its repeated bytes compared, not written
+/// (C03a); a difference restarts the file.</item>
+/// <item>A 206 starting after the offset is asked for once more, then the file restarts (C03b); a 206 that ends early is
+/// continued with a new range (C03c). A 206 whose total differs from <see cref="DownloadRequest.ExpectedSize"/>, a
+/// malformed <c>Content-Range</c>, and a 416 that does not mean "already complete" (or carries a different strong ETag)
+/// restart the file from byte 0 with a plain GET (reason <see cref="FileRestartReason.ValidatorChanged"/>). This happens
+/// at most once per call; a second one is a transient <see cref="BitsErrors.InvalidServerResponse"/>.</item>
+/// <item>A restart never discards the bytes on disk before the replacing 200 has arrived: if the plain GET fails, the
+/// partial and <see cref="DownloadOutcome.Failed.BytesOnDisk"/> are kept (C26).</item>
+/// <item>A non-transient 4xx (other than 416) to a ranged GET first asks for half the range, down to
+/// <see cref="MinRangeLength"/>; an accepted smaller size is remembered per scheme://host:port for this instance (C08).
+/// Then one plain GET is tried, and its 200 restarts the file (<see cref="FileRestartReason.RangeIgnored"/>, C07). Only if
+/// that fails too is the 4xx returned. Under <see cref="DownloadRequest.StrictRangeSupport"/> the 4xx is returned at once.</item>
+/// <item>For 429/503 without <c>Retry-After</c>, an IETF <c>RateLimit</c> <c>t=</c> (or <c>RateLimit-Reset</c>) gives
+/// <see cref="TransferError.RetryAfter"/> (C24).</item>
 /// <item>Under <see cref="DownloadRequest.StrictRangeSupport"/> a 200 to a resume is fatal
 /// (<see cref="BitsErrors.InsufficientRangeSupport"/>) only when the validators did not change; a 200 carrying new
 /// validators is the normal If-Range answer for a changed file, and BITS restarts a changed file rather than failing
@@ -52,8 +68,18 @@ public sealed class HttpFileDownloader : IFileDownloader
     /// <summary>Bytes read from the network, throttled and written per step (64 KiB).</summary>
     public const int BufferSize = 64 * 1024;
 
+    /// <summary>
+    /// Bytes before the resume offset asked for again and compared with the bytes on disk when the file has no usable
+    /// validator (no strong ETag, no Last-Modified), so a file that changed under the same URL is detected (4 KiB).
+    /// </summary>
+    public const int OverlapBytes = 4 * 1024;
+
+    /// <summary>The smallest range length tried when a server rejects large ranges (256 KiB).</summary>
+    public const long MinRangeLength = 256 * 1024;
+
     private readonly HttpClient _http;
     private readonly TimeProvider _time;
+    private readonly ConcurrentDictionary<string, long> _hostRangeLimits = new(StringComparer.OrdinalIgnoreCase);
 
     /// <summary>Creates a downloader over <paramref name="httpClient"/> using the system clock.</summary>
     public HttpFileDownloader(HttpClient httpClient)
@@ -217,7 +243,41 @@ public sealed class HttpFileDownloader : IFileDownloader
             return wait < TimeSpan.Zero ? TimeSpan.Zero : wait;
         }
 
-        return null;
+        return RateLimitResetOf(response);
+    }
+
+    /// <summary>
+    /// The reset time of an IETF rate-limit header when no <c>Retry-After</c> came: <c>RateLimit: "policy";r=0;t=S</c>
+    /// (draft-ietf-httpapi-ratelimit-headers-08 and later, structured fields) or <c>RateLimit-Reset: S</c> (drafts up to
+    /// -07), both delta-seconds. The smallest <c>t</c> of the listed items is taken.
+    /// </summary>
+    private static TimeSpan? RateLimitResetOf(HttpResponseMessage response)
+    {
+        TimeSpan? best = null;
+        if (response.Headers.TryGetValues("RateLimit", out var values))
+        {
+            foreach (var item in values.SelectMany(v => v.Split(',')))
+            {
+                foreach (var parameter in item.Split(';').Skip(1))
+                {
+                    var pair = parameter.Trim();
+                    if (pair.StartsWith("t=", StringComparison.Ordinal)
+                        && long.TryParse(pair[2..], NumberStyles.None, CultureInfo.InvariantCulture, out var seconds)
+                        && (best is null || seconds < best.Value.TotalSeconds))
+                    {
+                        best = TimeSpan.FromSeconds(seconds);
+                    }
+                }
+            }
+        }
+
+        if (best is null && response.Headers.TryGetValues("RateLimit-Reset", out var resets)
+            && long.TryParse(resets.First().Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var reset))
+        {
+            best = TimeSpan.FromSeconds(reset);
+        }
+
+        return best;
     }
 
     private static Validators ValidatorsOf(HttpResponseMessage response) =>
@@ -252,6 +312,11 @@ public sealed class HttpFileDownloader : IFileDownloader
         private Validators _validators = request.Validators ?? Validators.None;
         private bool _unknownLength;
         private int _protocolRestarts;
+        private int _misplacedRanges;
+        private (FileRestartReason Reason, string Detail)? _pendingRestart;
+        private bool _rangeFallbackTried;
+        private long? _rangeLength = owner._hostRangeLimits.TryGetValue(HostKey(request.Url), out var limit) ? limit : null;
+        private bool _rangeLengthReduced;
         private long _sinceCheckpoint;
         private long _lastCheckpointAt;
 
@@ -259,6 +324,8 @@ public sealed class HttpFileDownloader : IFileDownloader
         public long SafeOffset => _offset;
 
         private TimeSpan IdleTimeout => request.IdleTimeout > TimeSpan.Zero ? request.IdleTimeout : Timeout.InfiniteTimeSpan;
+
+        private static string HostKey(Uri url) => url.IsAbsoluteUri ? $"{url.Scheme}://{url.Authority}" : "";
 
         public async Task<DownloadOutcome> RunAsync(CancellationToken ct)
         {
@@ -360,8 +427,12 @@ public sealed class HttpFileDownloader : IFileDownloader
             Truncate();
         }
 
-        /// <summary>A restart that needs a new request; allowed once per call, then a transient invalid-response fault.</summary>
-        private Step ProtocolRestart(string detail)
+        /// <summary>
+        /// The bytes on disk cannot be continued: the next request is a plain GET, and the bytes are discarded only when
+        /// its 200 arrives, so a failing server never costs the partial file. Allowed once per call, then a transient
+        /// invalid-response fault.
+        /// </summary>
+        private Step ProtocolRestart(string detail, FileRestartReason reason = FileRestartReason.ValidatorChanged)
         {
             if (_protocolRestarts++ > 0)
             {
@@ -369,9 +440,13 @@ public sealed class HttpFileDownloader : IFileDownloader
                     $"Invalid server response for {Redacted(request.Url)}: {detail}", IsTransient: true, RetryAfter: null));
             }
 
-            Restart(FileRestartReason.ValidatorChanged, detail);
+            _pendingRestart = (reason, detail);
             return Step.Again;
         }
+
+        /// <summary>Where the next ranged request starts: the offset, or <see cref="OverlapBytes"/> before it without a usable validator.</summary>
+        private long RequestStart =>
+            _validators.IsStrongETag || _validators.LastModified is not null ? _offset : _offset - Math.Min(_offset, OverlapBytes);
 
         private async Task<Step> AttemptAsync(CancellationToken ct)
         {
@@ -384,15 +459,22 @@ public sealed class HttpFileDownloader : IFileDownloader
 
             if (_offset > 0 && _unknownLength)
             {
-                Restart(FileRestartReason.UnknownLength, $"length unknown, {_offset} bytes cannot be resumed");
-                _unknownLength = false;
+                _pendingRestart ??= (FileRestartReason.UnknownLength, $"length unknown, {_offset} bytes cannot be resumed");
             }
 
-            var ranged = _offset > 0;
+            var ranged = _offset > 0 && _pendingRestart is null;
+            var requestStart = ranged ? RequestStart : 0;
+            long? requestEnd = null;
             using var message = new HttpRequestMessage(HttpMethod.Get, request.Url);
+            message.Headers.AcceptEncoding.Add(new StringWithQualityHeaderValue("identity"));
             if (ranged)
             {
-                message.Headers.Range = new RangeHeaderValue(_offset, null);
+                if (_rangeLength is { } maxLength && _expectedSize is { } size && size - requestStart > maxLength)
+                {
+                    requestEnd = requestStart + maxLength - 1;
+                }
+
+                message.Headers.Range = new RangeHeaderValue(requestStart, requestEnd);
                 if (_validators.IsStrongETag && EntityTagHeaderValue.TryParse(_validators.ETag, out var etag))
                 {
                     message.Headers.IfRange = new RangeConditionHeaderValue(etag);
@@ -421,57 +503,73 @@ public sealed class HttpFileDownloader : IFileDownloader
                 idle.CancelAfter(Timeout.InfiniteTimeSpan);
                 var status = (int)response.StatusCode;
                 var validators = ValidatorsOf(response);
+                var asked = ranged ? $"Range: bytes={requestStart}-{requestEnd}" : "a plain GET";
                 switch (status)
                 {
                     case 200:
-                        if (ranged)
+                        var changed = Differ(_validators, validators);
+                        if (ranged && request.StrictRangeSupport && !changed)
                         {
-                            var changed = Differ(_validators, validators);
-                            if (request.StrictRangeSupport && !changed)
-                            {
-                                return Step.Fault(new TransferError(ErrorContext.RemoteFile, BitsErrors.InsufficientRangeSupport, 200,
-                                    $"Server ignored Range: bytes={_offset}- (HTTP 200) for {Redacted(request.Url)}",
-                                    IsTransient: false, RetryAfter: null));
-                            }
-
-                            Restart(changed ? FileRestartReason.ValidatorChanged : FileRestartReason.RangeIgnored,
-                                changed
-                                    ? $"validators changed from {Describe(_validators)} to {Describe(validators)}; HTTP 200 to Range: bytes={_offset}-"
-                                    : $"HTTP 200 to Range: bytes={_offset}-");
+                            return Step.Fault(new TransferError(ErrorContext.RemoteFile, BitsErrors.InsufficientRangeSupport, 200,
+                                $"Server ignored {asked} (HTTP 200) for {Redacted(request.Url)}",
+                                IsTransient: false, RetryAfter: null));
                         }
 
+                        if (_offset > 0)
+                        {
+                            var (reason, detail) = _pendingRestart ?? (changed
+                                ? (FileRestartReason.ValidatorChanged,
+                                    $"validators changed from {Describe(_validators)} to {Describe(validators)}; HTTP 200 to {asked}")
+                                : (FileRestartReason.RangeIgnored, $"HTTP 200 to {asked}"));
+                            Restart(reason, detail);
+                        }
+
+                        _pendingRestart = null;
                         var length = response.Content.Headers.ContentLength;
-                        return await AcceptAsync(response, 200, length, length, validators, ct).ConfigureAwait(false);
+                        return await AcceptAsync(response, 200, 0, length, length, validators, ct).ConfigureAwait(false);
+
+                    case 206 when _pendingRestart is not null:
+                        return Step.Fault(new TransferError(ErrorContext.RemoteFile, BitsErrors.InvalidServerResponse, 206,
+                            $"HTTP 206 to a plain GET from {Redacted(request.Url)}", IsTransient: true, RetryAfter: null));
 
                     case 206:
                         var range = response.Content.Headers.ContentRange;
                         if (range is null || !range.HasRange || range.From is not { } from
-                            || !string.Equals(range.Unit, "bytes", StringComparison.OrdinalIgnoreCase))
+                            || !string.Equals(range.Unit, "bytes", StringComparison.OrdinalIgnoreCase)
+                            || range.To is { } last && last < from)
                         {
-                            return ProtocolRestart($"HTTP 206 without a usable Content-Range ({range?.ToString() ?? "none"})");
+                            return ProtocolRestart($"HTTP 206 without a usable Content-Range ({range?.ToString() ?? "none"}) to {asked}");
                         }
 
-                        if (from != _offset)
-                        {
-                            return ProtocolRestart($"HTTP 206 Content-Range {range} does not start at {_offset}");
-                        }
-
-                        if (range.HasLength && _expectedSize is { } expected && range.Length != expected && ranged)
+                        if (range.HasLength && _expectedSize is { } expected && range.Length != expected)
                         {
                             return ProtocolRestart($"size changed from {expected} to {range.Length} bytes");
                         }
 
+                        if (from > _offset)
+                        {
+                            // Starts after the bytes we have (a hole): ask once more, then restart.
+                            return _misplacedRanges++ == 0
+                                ? Step.Again
+                                : ProtocolRestart($"HTTP 206 Content-Range {range} does not match {asked}");
+                        }
+
+                        if (_rangeLengthReduced && _rangeLength is { } accepted)
+                        {
+                            owner._hostRangeLimits[HostKey(request.Url)] = accepted;
+                        }
+
                         var bodyLength = response.Content.Headers.ContentLength
                             ?? (range.To is { } to ? to - from + 1 : null);
-                        var total = range.HasLength ? range.Length : null;
+                        var total = range.HasLength ? range.Length : _expectedSize;
 
-                        return await AcceptAsync(response, 206, bodyLength, total, validators.IsEmpty ? _validators : validators, ct)
+                        return await AcceptAsync(response, 206, from, bodyLength, total, validators.IsEmpty ? _validators : validators, ct)
                             .ConfigureAwait(false);
 
                     case 416 when ranged:
                         var unsatisfied = response.Content.Headers.ContentRange;
                         var remoteSize = unsatisfied?.HasLength == true ? unsatisfied.Length : _expectedSize;
-                        if (_expectedSize == _offset && remoteSize == _offset)
+                        if (_expectedSize == _offset && remoteSize == _offset && !(validators.IsStrongETag && Differ(_validators, validators)))
                         {
                             if (!validators.IsEmpty)
                             {
@@ -482,12 +580,45 @@ public sealed class HttpFileDownloader : IFileDownloader
                         }
 
                         return ProtocolRestart(
-                            $"HTTP 416 to Range: bytes={_offset}- (remote size {remoteSize?.ToString() ?? "unknown"})");
+                            $"HTTP 416 to {asked} (remote size {remoteSize?.ToString(CultureInfo.InvariantCulture) ?? "unknown"}, validators {Describe(validators)})");
+
+                    case >= 400 and <= 499 when ranged && !BitsErrors.IsTransientHttpStatus(status):
+                        return RangeRejected(response, status, requestStart, requestEnd, asked);
 
                     default:
                         return Step.Fault(HttpError(response, status));
                 }
             }
+        }
+
+        /// <summary>
+        /// A 4xx to a ranged GET (C07, C08): first ask for smaller ranges (halving down to <see cref="MinRangeLength"/>,
+        /// remembered per host once one is accepted), then one plain GET; the bytes on disk are dropped only if that GET
+        /// answers 200. Under <see cref="DownloadRequest.StrictRangeSupport"/> the 4xx is returned as it is.
+        /// </summary>
+        private Step RangeRejected(HttpResponseMessage response, int status, long requestStart, long? requestEnd, string asked)
+        {
+            if (request.StrictRangeSupport)
+            {
+                return Step.Fault(HttpError(response, status));
+            }
+
+            var askedLength = (requestEnd ?? (_expectedSize is { } size ? size - 1 : long.MaxValue - 1)) - requestStart + 1;
+            if (_expectedSize is not null && askedLength > MinRangeLength)
+            {
+                _rangeLength = Math.Max(MinRangeLength, askedLength / 2);
+                _rangeLengthReduced = true;
+                return Step.Again;
+            }
+
+            if (!_rangeFallbackTried)
+            {
+                _rangeFallbackTried = true;
+                _pendingRestart = (FileRestartReason.RangeIgnored, $"HTTP {status} to {asked}; a plain GET answered instead");
+                return Step.Again;
+            }
+
+            return Step.Fault(HttpError(response, status));
         }
 
         private TransferError HttpError(HttpResponseMessage response, int status)
@@ -509,18 +640,23 @@ public sealed class HttpFileDownloader : IFileDownloader
         private static string Describe(Validators v) =>
             v.IsEmpty ? "none" : string.Join(' ', new[] { v.ETag, v.LastModified?.ToString("R") }.Where(s => s is not null));
 
-        /// <summary>Writes an accepted 200/206 body at <see cref="_offset"/>.</summary>
+        /// <summary>
+        /// Writes an accepted 200/206 body that starts at file offset <paramref name="bodyStart"/> ≤ <see cref="_offset"/>:
+        /// the bytes before <see cref="_offset"/> are compared with the ones on disk (never written twice); a difference
+        /// means the remote file changed, and the file restarts with a plain GET.
+        /// </summary>
         /// <param name="bodyLength">bytes the body must have (Content-Length), or null when framed by the connection/chunks.</param>
         /// <param name="total">total file size, or null when unknown.</param>
         private async Task<Step> AcceptAsync(
-            HttpResponseMessage response, int status, long? bodyLength, long? total, Validators validators, CancellationToken ct)
+            HttpResponseMessage response, int status, long bodyStart, long? bodyLength, long? total, Validators validators, CancellationToken ct)
         {
+            var previousValidators = _validators;
             _validators = validators;
             _expectedSize = total;
             _unknownLength = total is null;
             file.Position = _offset;
-            var start = _offset;
-            observer.OnResponse(new ResponseInfo(status, start, total, validators));
+            var overlap = _offset - bodyStart;
+            observer.OnResponse(new ResponseInfo(status, _offset, total, validators));
             _lastCheckpointAt = owner._time.GetTimestamp();
 
             using var idle = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -536,7 +672,9 @@ public sealed class HttpFileDownloader : IFileDownloader
             }
 
             long received = 0;
+            long written = 0;
             var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
+            var onDisk = overlap > 0 ? ArrayPool<byte>.Shared.Rent(BufferSize) : null;
             try
             {
                 await using (body.ConfigureAwait(false))
@@ -560,11 +698,35 @@ public sealed class HttpFileDownloader : IFileDownloader
                             break;
                         }
 
-                        await throttle(n, ct).ConfigureAwait(false);
-                        await file.WriteAsync(buffer.AsMemory(0, n), ct).ConfigureAwait(false);
-                        _offset += n;
                         received += n;
-                        _sinceCheckpoint += n;
+                        var fresh = 0;
+                        if (overlap > 0)
+                        {
+                            var compare = (int)Math.Min(overlap, n);
+                            file.Position = _offset - overlap;
+                            await file.ReadExactlyAsync(onDisk.AsMemory(0, compare), ct).ConfigureAwait(false);
+                            file.Position = _offset;
+                            if (!buffer.AsSpan(0, compare).SequenceEqual(onDisk.AsSpan(0, compare)))
+                            {
+                                _validators = previousValidators;
+                                return ProtocolRestart(
+                                    $"bytes {bodyStart}-{_offset - 1} sent again by the server differ from the ones on disk (remote file changed)");
+                            }
+
+                            overlap -= compare;
+                            fresh = compare;
+                        }
+
+                        if (fresh == n)
+                        {
+                            continue;
+                        }
+
+                        await throttle(n - fresh, ct).ConfigureAwait(false);
+                        await file.WriteAsync(buffer.AsMemory(fresh, n - fresh), ct).ConfigureAwait(false);
+                        _offset += n - fresh;
+                        written += n - fresh;
+                        _sinceCheckpoint += n - fresh;
                         MaybeCheckpoint();
                     }
                 }
@@ -572,6 +734,10 @@ public sealed class HttpFileDownloader : IFileDownloader
             finally
             {
                 ArrayPool<byte>.Shared.Return(buffer);
+                if (onDisk is not null)
+                {
+                    ArrayPool<byte>.Shared.Return(onDisk);
+                }
             }
 
             if (bodyLength is { } expected && received < expected)
@@ -582,11 +748,16 @@ public sealed class HttpFileDownloader : IFileDownloader
 
             if (total is { } size && _offset < size)
             {
-                // A 206 that ended before the file did (RFC 9110 §14.4): ask for the rest at once when bytes came.
-                return received > 0
+                // A 206 that ended before the file did (RFC 9110 §14.4): ask for the rest at once when new bytes came.
+                return written > 0
                     ? Step.Again
                     : Step.Fault(new TransferError(ErrorContext.RemoteFile, BitsErrors.InvalidServerResponse, status,
                         $"HTTP {status} ended at {_offset} of {size} bytes from {Redacted(request.Url)}", IsTransient: true, RetryAfter: null));
+            }
+
+            if (total is { } exact && _offset > exact)
+            {
+                return ProtocolRestart($"HTTP {status} body ran past the {exact}-byte size it announced");
             }
 
             return Step.Completed;

@@ -10,7 +10,9 @@ namespace Qmgr.Transport;
 public static class TempFiles
 {
     /// <summary>
-    /// The temp path for <paramref name="targetPath"/>: same directory, name <c>.NAME.qmgr-XXXXXXXX.tmp</c>.
+    /// The temp path for <paramref name="targetPath"/>: same directory, name <c>.NAME.qmgr-XXXXXXXX.tmp</c>, with NAME cut
+    /// to <see cref="MaxNameBytes"/> − <see cref="TempNameOverheadBytes"/> UTF-8 bytes when longer. Only the caller's target
+    /// chooses the path: nothing a server sends (Content-Disposition, redirects) is ever part of it.
     /// </summary>
     /// <param name="targetPath">the final path the caller named (made absolute with <see cref="Path.GetFullPath(string)"/>).</param>
     /// <param name="suffix8hex">exactly 8 hexadecimal characters (lower-cased in the result), e.g. from <see cref="NewSuffix"/>.</param>
@@ -32,7 +34,41 @@ public static class TempFiles
             throw new ArgumentException($"'{targetPath}' does not name a file.", nameof(targetPath));
         }
 
-        return Path.Combine(directory, $".{name}.qmgr-{suffix8hex.ToLowerInvariant()}.tmp");
+        return Path.Combine(directory, $".{Shorten(name, MaxNameBytes - TempNameOverheadBytes)}.qmgr-{suffix8hex.ToLowerInvariant()}.tmp");
+    }
+
+    /// <summary>The longest file name, in UTF-8 bytes, that Linux, macOS and Windows file systems accept (NAME_MAX = 255).</summary>
+    public const int MaxNameBytes = 255;
+
+    /// <summary>Bytes the temp name adds to the target's name: <c>.</c> + <c>.qmgr-XXXXXXXX.tmp</c> (19).</summary>
+    public const int TempNameOverheadBytes = 19;
+
+    /// <summary>
+    /// <paramref name="name"/> cut to at most <paramref name="maxBytes"/> UTF-8 bytes on a character (rune) boundary, so the
+    /// temp name of a target whose own name is up to <see cref="MaxNameBytes"/> long still fits (fault case C36); the
+    /// suffix keeps temp names of targets that share a long prefix apart.
+    /// </summary>
+    private static string Shorten(string name, int maxBytes)
+    {
+        if (System.Text.Encoding.UTF8.GetByteCount(name) <= maxBytes)
+        {
+            return name;
+        }
+
+        var kept = new System.Text.StringBuilder();
+        var bytes = 0;
+        foreach (var rune in name.EnumerateRunes())
+        {
+            if (bytes + rune.Utf8SequenceLength > maxBytes)
+            {
+                break;
+            }
+
+            bytes += rune.Utf8SequenceLength;
+            kept.Append(rune.ToString());
+        }
+
+        return kept.ToString();
     }
 
     /// <summary>A fresh random 8-character lower-case hex suffix for <see cref="TempPathFor"/>.</summary>

@@ -73,7 +73,8 @@ public enum FileRestartReason
 
 /// <summary>What the server said in the response that is now being written.</summary>
 /// <param name="HttpStatus">200 or 206.</param>
-/// <param name="StartOffset">byte offset the body starts at.</param>
+/// <param name="StartOffset">file offset in bytes where this response's new bytes go (a 206 that starts earlier has
+/// its repeated bytes compared with the disk, not written, so progress is never counted twice).</param>
 /// <param name="TotalSize">total file size in bytes, or null when unknown.</param>
 /// <param name="Validators">the ETag / Last-Modified the response carried (or the recorded ones when it carried none).</param>
 public sealed record ResponseInfo(int HttpStatus, long StartOffset, long? TotalSize, Validators Validators);

@@ -1,20 +1,42 @@
 using System.Collections.Concurrent;
 using System.Globalization;
+using System.IO.Compression;
 using System.Net;
+using System.Net.Sockets;
 using System.Security.Cryptography;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace Qmgr.Tests.Support;
 
+/// <summary>How <see cref="LoopbackFileOptions.Gzip"/> encodes a file on the fly.</summary>
+public enum GzipMode
+{
+    /// <summary>Identity: bytes as stored.</summary>
+    None,
+    /// <summary><c>Content-Encoding: gzip</c> whatever the client's <c>Accept-Encoding</c> says.</summary>
+    Always,
+    /// <summary>gzip only when the request's <c>Accept-Encoding</c> names gzip.</summary>
+    WhenAccepted,
+}
+
+/// <summary>A canned answer for one request index: status, extra headers and an optional text body.</summary>
+public sealed record StatusReply(int Status, IReadOnlyDictionary<string, string>? Headers = null, string? Body = null);
+
+/// <summary>The file as served from request index <see cref="FromRequest"/> on (F → F' between requests).</summary>
+public sealed record ContentVersion(int FromRequest, byte[] Content, string? ETag, DateTimeOffset LastModified);
+
 /// <summary>
 /// Per-file behaviour of <see cref="LoopbackFileServer"/>. Request indexes count GETs/HEADs to one path from 0.
+/// Byte positions (<c>k</c>) count body bytes of the response, not file offsets.
 /// </summary>
 public sealed record LoopbackFileOptions
 {
@@ -30,11 +52,17 @@ public sealed record LoopbackFileOptions
     /// <summary>ETag value with quotes (and <c>W/</c> when weak); null = <c>"sha256-prefix"</c> of the content.</summary>
     public string? ETag { get; init; }
 
+    /// <summary>A different strong ETag on every request (<c>"rot-INDEX"</c>) for the same content (a CDN with unsynchronised nodes).</summary>
+    public bool RotateETag { get; init; }
+
     /// <summary>Send <c>Last-Modified</c> = <see cref="LastModified"/>.</summary>
     public bool SendLastModified { get; init; } = true;
 
     /// <summary>The Last-Modified date (whole seconds).</summary>
     public DateTimeOffset LastModified { get; init; } = new(2024, 1, 2, 3, 4, 5, TimeSpan.Zero);
+
+    /// <summary>Later versions of the file: from request index <see cref="ContentVersion.FromRequest"/> on, serve that content and validators.</summary>
+    public IReadOnlyList<ContentVersion> Versions { get; init; } = [];
 
     /// <summary>Answer every request with this status and an empty body (e.g. 404, 410, 503).</summary>
     public int? StatusOverride { get; init; }
@@ -48,8 +76,23 @@ public sealed record LoopbackFileOptions
     /// <summary>Raw <c>Retry-After</c> value sent with <see cref="StatusOverride"/> / <see cref="FailFirst"/> answers.</summary>
     public string? RetryAfter { get; init; }
 
-    /// <summary>Request index → abort the connection after that many body bytes.</summary>
+    /// <summary>Request index → a canned answer instead of the file (status sequences, <c>Retry-After</c>, <c>RateLimit</c>, HTML pages).</summary>
+    public IReadOnlyDictionary<int, StatusReply> StatusAt { get; init; } = new Dictionary<int, StatusReply>();
+
+    /// <summary>Any request carrying <c>Range</c> gets this status (a range probe rejected while a plain GET works).</summary>
+    public int? RejectRangeStatus { get; init; }
+
+    /// <summary>A range longer than this many bytes (open ranges count to the end of the file) gets 403.</summary>
+    public long? MaxRangeLength { get; init; }
+
+    /// <summary>Request index → abort the connection (Kestrel abort) after that many body bytes.</summary>
     public IReadOnlyDictionary<int, long> CutAfter { get; init; } = new Dictionary<int, long>();
+
+    /// <summary>Request index → clean close (FIN) after that many body bytes.</summary>
+    public IReadOnlyDictionary<int, long> CloseAfter { get; init; } = new Dictionary<int, long>();
+
+    /// <summary>Request index → TCP reset (RST, linger 0) after that many body bytes.</summary>
+    public IReadOnlyDictionary<int, long> ResetAfter { get; init; } = new Dictionary<int, long>();
 
     /// <summary>Request index → stop sending after that many body bytes and keep the connection open until the client leaves.</summary>
     public IReadOnlyDictionary<int, long> StallAfter { get; init; } = new Dictionary<int, long>();
@@ -60,16 +103,70 @@ public sealed record LoopbackFileOptions
     /// <summary>No <c>Content-Length</c>: the body goes out chunked (HTTP/1.1).</summary>
     public bool Chunked { get; init; }
 
-    /// <summary>A 206 claims (and serves) a range starting this many bytes after the requested one (a lying cache).</summary>
+    /// <summary>Request indexes whose chunked body ends with a reset instead of the terminating zero-length chunk.</summary>
+    public IReadOnlySet<int> ChunkedNoTerminatorAt { get; init; } = new HashSet<int>();
+
+    /// <summary>A 206 claims (and serves) a range starting this many bytes after (negative: before) the requested one.</summary>
     public long RangeStartShift { get; init; }
 
-    /// <summary>Answer 302 with this <c>Location</c> instead of content.</summary>
+    /// <summary>Request index → <see cref="RangeStartShift"/> for that request only.</summary>
+    public IReadOnlyDictionary<int, long> RangeStartShiftAt { get; init; } = new Dictionary<int, long>();
+
+    /// <summary>A 206 carries at most this many bytes (<c>Content-Range: a-c/T</c> with c before the end asked for).</summary>
+    public long? MaxPartLength { get; init; }
+
+    /// <summary>Sent verbatim as the <c>Content-Range</c> of a 206 (a malformed or lying header); the body is the asked range.</summary>
+    public string? ContentRangeOverride { get; init; }
+
+    /// <summary>A 416 goes out without <c>Content-Range: bytes */T</c> (RFC 9110 only says SHOULD).</summary>
+    public bool Omit416ContentRange { get; init; }
+
+    /// <summary>gzip on the fly; <c>Content-Length</c> and ranges are those of the compressed representation.</summary>
+    public GzipMode Gzip { get; init; }
+
+    /// <summary>Answer with this status (302 default, 301/303/307/308) and <see cref="RedirectTo"/> as <c>Location</c>, verbatim.</summary>
     public string? RedirectTo { get; init; }
+
+    /// <summary>Status of the <see cref="RedirectTo"/> answer.</summary>
+    public int RedirectStatus { get; init; } = 302;
+
+    /// <summary><c>Set-Cookie</c> sent with the redirect; a request that carries this cookie (name=value) gets the file instead.</summary>
+    public string? RedirectSetCookie { get; init; }
+
+    /// <summary>400 "Only one auth mechanism allowed" when the request has an <c>Authorization</c> header (S3 presigned URLs).</summary>
+    public bool RejectAuthorization { get; init; }
+
+    /// <summary>401 unless <c>Authorization</c> equals this value.</summary>
+    public string? RequireAuthorization { get; init; }
+
+    /// <summary>HEAD answers without <c>Content-Length</c> (HEAD/GET divergence).</summary>
+    public bool HeadOmitsLength { get; init; }
+
+    /// <summary><c>Content-Type</c> of the file.</summary>
+    public string ContentType { get; init; } = "application/octet-stream";
+
+    /// <summary>Raw <c>Content-Disposition</c> header (e.g. a path-traversal file name).</summary>
+    public string? ContentDisposition { get; init; }
 }
 
 /// <summary>One request the server saw, with the status it chose (for aborted responses, the status that was started).</summary>
 public sealed record LoggedRequest(
-    int Index, string Method, string Path, string? Range, string? IfRange, int Status, DateTimeOffset Time);
+    int Index, string Method, string Path, string? Range, string? IfRange, int Status, DateTimeOffset Time)
+{
+    /// <summary>The request-target exactly as sent (still percent-encoded).</summary>
+    public string RawTarget { get; init; } = "";
+
+    /// <summary>Kestrel's connection id (same id = a reused keep-alive connection).</summary>
+    public string ConnectionId { get; init; } = "";
+
+    public string? Authorization { get; init; }
+
+    public string? AcceptEncoding { get; init; }
+
+    public string? Cookie { get; init; }
+
+    public string? IfMatch { get; init; }
+}
 
 /// <summary>
 /// A Kestrel file server on 127.0.0.1 (ephemeral port) with fault injection per file, for transport and end-to-end
@@ -77,7 +174,7 @@ public sealed record LoggedRequest(
 /// </summary>
 public sealed class LoopbackFileServer : IAsyncDisposable
 {
-    private sealed record Entry(byte[] Content, LoopbackFileOptions Options)
+    private sealed record Entry(IServedBody Body, LoopbackFileOptions Options)
     {
         public int Requests;
     }
@@ -86,11 +183,15 @@ public sealed class LoopbackFileServer : IAsyncDisposable
     private readonly ConcurrentQueue<LoggedRequest> _log = new();
     private readonly CancellationTokenSource _stopping = new();
     private readonly WebApplication _app;
+    private int _inFlight;
 
     private LoopbackFileServer(WebApplication app) => _app = app;
 
     /// <summary>Base address, e.g. <c>http://127.0.0.1:41234/</c>.</summary>
     public Uri BaseAddress { get; private set; } = null!;
+
+    /// <summary>Connection cap: a request arriving while this many are being answered gets 429 with <c>Retry-After: 1</c>.</summary>
+    public int? MaxConcurrentRequests { get; set; }
 
     /// <summary>Requests in arrival order (a snapshot).</summary>
     public IReadOnlyList<LoggedRequest> Requests => _log.ToArray();
@@ -122,7 +223,18 @@ public sealed class LoopbackFileServer : IAsyncDisposable
     public Uri Add(string path, byte[] content, LoopbackFileOptions? options = null)
     {
         var key = Normalize(path);
-        _files[key] = new Entry(content, options ?? new LoopbackFileOptions());
+        _files[key] = new Entry(new ByteBody(content), options ?? new LoopbackFileOptions());
+        return new Uri(BaseAddress, key.TrimStart('/'));
+    }
+
+    /// <summary>
+    /// Serves <paramref name="length"/> bytes of <see cref="GeneratedBytes"/> at <paramref name="path"/> without storing them
+    /// (sizes beyond 4 GiB). Gzip and <see cref="LoopbackFileOptions.Versions"/> are not supported for generated files.
+    /// </summary>
+    public Uri AddGenerated(string path, long length, int seed, LoopbackFileOptions? options = null)
+    {
+        var key = Normalize(path);
+        _files[key] = new Entry(new GeneratedBody(length, seed), options ?? new LoopbackFileOptions());
         return new Uri(BaseAddress, key.TrimStart('/'));
     }
 
@@ -145,6 +257,20 @@ public sealed class LoopbackFileServer : IAsyncDisposable
         return bytes;
     }
 
+    /// <summary>Fills <paramref name="destination"/> with the generated bytes at <paramref name="offset"/> (splitmix64 per 8-byte word; random access).</summary>
+    public static void GeneratedBytes(int seed, long offset, Span<byte> destination)
+    {
+        for (var i = 0; i < destination.Length; i++)
+        {
+            var position = offset + i;
+            var z = ((ulong)(position >> 3) + 0x9E3779B97F4A7C15UL * (ulong)(uint)(seed + 1));
+            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+            z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+            z ^= z >> 31;
+            destination[i] = (byte)(z >> (int)((position & 7) * 8));
+        }
+    }
+
     /// <summary>Stops the server, releasing stalled responses.</summary>
     public async ValueTask DisposeAsync()
     {
@@ -162,17 +288,49 @@ public sealed class LoopbackFileServer : IAsyncDisposable
 
     private static string Normalize(string path) => path.StartsWith('/') ? path : "/" + path;
 
+    private static string? Header(HttpContext context, string name) =>
+        context.Request.Headers.TryGetValue(name, out var value) && value.Count > 0 ? value.ToString() : null;
+
     private void Log(int index, HttpContext context, int status) =>
         _log.Enqueue(new LoggedRequest(
             index,
             context.Request.Method,
             context.Request.Path.Value ?? "/",
-            context.Request.Headers.Range.Count > 0 ? context.Request.Headers.Range.ToString() : null,
-            context.Request.Headers.IfRange.Count > 0 ? context.Request.Headers.IfRange.ToString() : null,
+            Header(context, "Range"),
+            Header(context, "If-Range"),
             status,
-            DateTimeOffset.UtcNow));
+            DateTimeOffset.UtcNow)
+        {
+            RawTarget = context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? "",
+            ConnectionId = context.Connection.Id,
+            Authorization = Header(context, "Authorization"),
+            AcceptEncoding = Header(context, "Accept-Encoding"),
+            Cookie = Header(context, "Cookie"),
+            IfMatch = Header(context, "If-Match"),
+        });
 
     private async Task HandleAsync(HttpContext context)
+    {
+        if (Interlocked.Increment(ref _inFlight) > (MaxConcurrentRequests ?? int.MaxValue))
+        {
+            Interlocked.Decrement(ref _inFlight);
+            Log(-1, context, 429);
+            context.Response.StatusCode = 429;
+            context.Response.Headers.RetryAfter = "1";
+            return;
+        }
+
+        try
+        {
+            await ServeAsync(context).ConfigureAwait(false);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _inFlight);
+        }
+    }
+
+    private async Task ServeAsync(HttpContext context)
     {
         var path = context.Request.Path.Value ?? "/";
         if (!_files.TryGetValue(path, out var entry))
@@ -184,31 +342,68 @@ public sealed class LoopbackFileServer : IAsyncDisposable
 
         var index = Interlocked.Increment(ref entry.Requests) - 1;
         var options = entry.Options;
-        var content = entry.Content;
         var response = context.Response;
+        var authorization = Header(context, "Authorization");
 
-        if (options.RedirectTo is { } location)
+        if (options.RejectAuthorization && authorization is not null)
         {
-            Log(index, context, 302);
-            response.StatusCode = 302;
+            await ReplyAsync(index, context, new StatusReply(400, Body: "Only one auth mechanism allowed")).ConfigureAwait(false);
+            return;
+        }
+
+        if (options.RequireAuthorization is { } required && authorization != required)
+        {
+            await ReplyAsync(index, context, new StatusReply(401)).ConfigureAwait(false);
+            return;
+        }
+
+        if (options.RedirectTo is { } location
+            && !(options.RedirectSetCookie is { } cookie && (Header(context, "Cookie") ?? "").Split("; ").Contains(cookie.Split(';')[0])))
+        {
+            Log(index, context, options.RedirectStatus);
+            response.StatusCode = options.RedirectStatus;
             response.Headers.Location = location;
+            if (options.RedirectSetCookie is { } setCookie)
+            {
+                response.Headers.SetCookie = setCookie;
+            }
+
+            return;
+        }
+
+        if (options.StatusAt.TryGetValue(index, out var canned))
+        {
+            await ReplyAsync(index, context, canned).ConfigureAwait(false);
             return;
         }
 
         var failStatus = options.StatusOverride ?? (index < options.FailFirst ? options.FailStatus : (int?)null);
         if (failStatus is { } fail)
         {
-            Log(index, context, fail);
-            response.StatusCode = fail;
-            if (options.RetryAfter is { } retryAfter)
-            {
-                response.Headers.RetryAfter = retryAfter;
-            }
-
+            var headers = options.RetryAfter is { } retryAfter ? new Dictionary<string, string> { ["Retry-After"] = retryAfter } : null;
+            await ReplyAsync(index, context, new StatusReply(fail, headers)).ConfigureAwait(false);
             return;
         }
 
-        var etag = options.ETag ?? $"\"{Convert.ToHexString(SHA256.HashData(content))[..16].ToLowerInvariant()}\"";
+        var rangeHeader = Header(context, "Range");
+        if (rangeHeader is not null && options.RejectRangeStatus is { } rejectRange)
+        {
+            await ReplyAsync(index, context, new StatusReply(rejectRange)).ConfigureAwait(false);
+            return;
+        }
+
+        var version = options.Versions.Where(v => v.FromRequest <= index).MaxBy(v => v.FromRequest);
+        var body = version is null ? entry.Body : new ByteBody(version.Content);
+        var lastModified = version?.LastModified ?? options.LastModified;
+        var gzip = options.Gzip == GzipMode.Always
+            || (options.Gzip == GzipMode.WhenAccepted && (Header(context, "Accept-Encoding") ?? "").Contains("gzip", StringComparison.OrdinalIgnoreCase));
+        if (gzip)
+        {
+            body = ((ByteBody)body).Gzipped();
+            response.Headers.ContentEncoding = "gzip";
+        }
+
+        var etag = options.RotateETag ? $"\"rot-{index}\"" : version?.ETag ?? options.ETag ?? body.StrongETag;
         if (options.SendETag)
         {
             response.Headers.ETag = etag;
@@ -216,69 +411,120 @@ public sealed class LoopbackFileServer : IAsyncDisposable
 
         if (options.SendLastModified)
         {
-            response.Headers.LastModified = options.LastModified.ToString("R", CultureInfo.InvariantCulture);
+            response.Headers.LastModified = lastModified.ToString("R", CultureInfo.InvariantCulture);
         }
 
         response.Headers.AcceptRanges = options.HonourRange ? "bytes" : "none";
+        response.ContentType = options.ContentType;
+        if (options.ContentDisposition is { } disposition)
+        {
+            response.Headers.ContentDisposition = disposition;
+        }
 
         long start = 0;
-        long end = content.Length - 1;
+        var end = body.Length - 1;
         var status = 200;
-        if (options.HonourRange && TryParseRange(context.Request.Headers.Range.ToString(), out var from, out var to)
-            && (!options.HonourIfRange || IfRangeMatches(context.Request.Headers.IfRange.ToString(), options, etag)))
+        if (options.HonourRange && TryParseRange(rangeHeader ?? "", out var from, out var to)
+            && (!options.HonourIfRange || IfRangeMatches(Header(context, "If-Range") ?? "", options, etag, lastModified)))
         {
-            if (from >= content.Length)
+            if (from >= body.Length)
             {
                 Log(index, context, 416);
                 response.StatusCode = 416;
-                response.Headers.ContentRange = $"bytes */{content.Length}";
+                if (!options.Omit416ContentRange)
+                {
+                    response.Headers.ContentRange = $"bytes */{body.Length}";
+                }
+
                 return;
             }
 
-            start = Math.Min(from + options.RangeStartShift, content.Length - 1);
-            end = Math.Min(to ?? content.Length - 1, content.Length - 1);
+            var asked = Math.Min(to ?? body.Length - 1, body.Length - 1) - from + 1;
+            if (options.MaxRangeLength is { } maxRange && asked > maxRange)
+            {
+                await ReplyAsync(index, context, new StatusReply(403, Body: "range too large")).ConfigureAwait(false);
+                return;
+            }
+
+            var shift = options.RangeStartShiftAt.TryGetValue(index, out var shiftAt) ? shiftAt : options.RangeStartShift;
+            start = Math.Clamp(from + shift, 0, body.Length - 1);
+            end = Math.Min(to ?? body.Length - 1, body.Length - 1);
+            if (options.MaxPartLength is { } maxPart)
+            {
+                end = Math.Min(end, start + maxPart - 1);
+            }
+
             status = 206;
-            response.Headers.ContentRange = $"bytes {start}-{end}/{content.Length}";
+            response.Headers.ContentRange = options.ContentRangeOverride ?? $"bytes {start}-{end}/{body.Length}";
         }
 
         Log(index, context, status);
         response.StatusCode = status;
         var length = Math.Max(0, end - start + 1);
-        if (!options.Chunked)
+        var chunked = options.Chunked || options.ChunkedNoTerminatorAt.Contains(index);
+        if (HttpMethods.IsHead(context.Request.Method))
+        {
+            if (!options.HeadOmitsLength && !chunked)
+            {
+                response.ContentLength = length;
+            }
+
+            return;
+        }
+
+        if (!chunked)
         {
             response.ContentLength = length;
         }
 
+        await SendBodyAsync(context, options, index, body, start, length, chunked).ConfigureAwait(false);
+    }
+
+    private async Task SendBodyAsync(HttpContext context, LoopbackFileOptions options, int index, IServedBody body, long start, long length, bool chunked)
+    {
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, _stopping.Token);
         var ct = linked.Token;
+        var response = context.Response;
         var limit = length;
         var cut = options.CutAfter.TryGetValue(index, out var cutAt);
+        var close = options.CloseAfter.TryGetValue(index, out var closeAt);
+        var reset = options.ResetAfter.TryGetValue(index, out var resetAt);
         var stall = options.StallAfter.TryGetValue(index, out var stallAt);
-        if (cut)
-        {
-            limit = Math.Min(limit, cutAt);
-        }
+        limit = Math.Min(limit, cut ? cutAt : long.MaxValue);
+        limit = Math.Min(limit, close ? closeAt : long.MaxValue);
+        limit = Math.Min(limit, reset ? resetAt : long.MaxValue);
+        limit = Math.Min(limit, stall ? stallAt : long.MaxValue);
 
-        if (stall)
-        {
-            limit = Math.Min(limit, stallAt);
-        }
-
+        var buffer = new byte[64 * 1024];
         try
         {
             await response.StartAsync(ct).ConfigureAwait(false);
             var sent = 0L;
-            var slice = options.TrickleBytesPerSecond is { } rate ? (int)Math.Max(1, rate / 20) : 64 * 1024;
+            var slice = options.TrickleBytesPerSecond is { } rate ? (int)Math.Clamp(rate / 20, 1, buffer.Length) : buffer.Length;
             while (sent < limit)
             {
                 var n = (int)Math.Min(slice, limit - sent);
-                await response.Body.WriteAsync(content.AsMemory((int)(start + sent), n), ct).ConfigureAwait(false);
+                body.CopyTo(start + sent, buffer.AsSpan(0, n));
+                await response.Body.WriteAsync(buffer.AsMemory(0, n), ct).ConfigureAwait(false);
                 await response.Body.FlushAsync(ct).ConfigureAwait(false);
                 sent += n;
                 if (options.TrickleBytesPerSecond is not null && sent < limit)
                 {
                     await Task.Delay(TimeSpan.FromMilliseconds(50), ct).ConfigureAwait(false);
                 }
+            }
+
+            if (reset && resetAt < length || chunked && options.ChunkedNoTerminatorAt.Contains(index))
+            {
+                Reset(context);
+                return;
+            }
+
+            if (close && closeAt < length)
+            {
+                context.Features.Get<IConnectionSocketFeature>()?.Socket.Shutdown(SocketShutdown.Send);
+                context.Abort();
+                return;
             }
 
             if (cut && cutAt < length)
@@ -299,6 +545,34 @@ public sealed class LoopbackFileServer : IAsyncDisposable
         catch (IOException)
         {
             context.Abort();
+        }
+    }
+
+    /// <summary>TCP RST: linger 0, then close the socket under Kestrel.</summary>
+    private static void Reset(HttpContext context)
+    {
+        if (context.Features.Get<IConnectionSocketFeature>()?.Socket is { } socket)
+        {
+            socket.LingerState = new LingerOption(true, 0);
+            socket.Close();
+        }
+
+        context.Abort();
+    }
+
+    private async Task ReplyAsync(int index, HttpContext context, StatusReply reply)
+    {
+        Log(index, context, reply.Status);
+        context.Response.StatusCode = reply.Status;
+        foreach (var (name, value) in reply.Headers ?? new Dictionary<string, string>())
+        {
+            context.Response.Headers[name] = value;
+        }
+
+        if (reply.Body is { } text)
+        {
+            context.Response.ContentType ??= "text/plain";
+            await context.Response.WriteAsync(text).ConfigureAwait(false);
         }
     }
 
@@ -333,7 +607,7 @@ public sealed class LoopbackFileServer : IAsyncDisposable
         return true;
     }
 
-    private static bool IfRangeMatches(string ifRange, LoopbackFileOptions options, string etag)
+    private static bool IfRangeMatches(string ifRange, LoopbackFileOptions options, string etag, DateTimeOffset lastModified)
     {
         if (string.IsNullOrEmpty(ifRange))
         {
@@ -352,6 +626,51 @@ public sealed class LoopbackFileServer : IAsyncDisposable
 
         return options.SendLastModified
             && DateTimeOffset.TryParseExact(ifRange, "R", CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var date)
-            && date == options.LastModified;
+            && date == lastModified;
+    }
+
+    private interface IServedBody
+    {
+        long Length { get; }
+
+        string StrongETag { get; }
+
+        void CopyTo(long offset, Span<byte> destination);
+    }
+
+    private sealed class ByteBody(byte[] content) : IServedBody
+    {
+        private ByteBody? _gzipped;
+
+        public long Length => content.Length;
+
+        public string StrongETag => $"\"{Convert.ToHexString(SHA256.HashData(content))[..16].ToLowerInvariant()}\"";
+
+        public void CopyTo(long offset, Span<byte> destination) => content.AsSpan((int)offset, destination.Length).CopyTo(destination);
+
+        public ByteBody Gzipped()
+        {
+            if (_gzipped is null)
+            {
+                using var output = new MemoryStream();
+                using (var gzip = new GZipStream(output, CompressionLevel.Fastest, leaveOpen: true))
+                {
+                    gzip.Write(content);
+                }
+
+                _gzipped = new ByteBody(output.ToArray());
+            }
+
+            return _gzipped;
+        }
+    }
+
+    private sealed class GeneratedBody(long length, int seed) : IServedBody
+    {
+        public long Length => length;
+
+        public string StrongETag => $"\"gen-{seed}-{length}\"";
+
+        public void CopyTo(long offset, Span<byte> destination) => GeneratedBytes(seed, offset, destination);
     }
 }
