@@ -152,7 +152,9 @@ public sealed class BackgroundCopyQMgr : IBackgroundCopyQMgr, IDisposable
                         await RetryAsync(() => callback.OnStatus(legacyGroup, null, -1, QM_STATUS_GROUP_COMPLETE, 0, 0, 0), ct);
                     break;
                 case QmgrNotification.Progress:
-                    var percent = (uint)LegacyView.Progress(QM_PROGRESS_PERCENT_DONE, LegacyView.Jobs(state), state.CreationTime, DateTimeOffset.UtcNow);
+                    // the group's percent as it was when this checkpoint was persisted
+                    var jobs = LegacyView.Jobs(state).Select(j => j.Id == job.Id ? job : j).ToList();
+                    var percent = (uint)LegacyView.Progress(QM_PROGRESS_PERCENT_DONE, jobs, state.CreationTime, DateTimeOffset.UtcNow);
                     var file = job.NextFileIndex ?? -1;
                     _ = (flags & QM_NOTIFY_USE_PROGRESSEX) != 0
                         ? await callback.OnProgressEx(QM_PROGRESS_PERCENT_DONE, legacyGroup, legacyJob, file, percent, [])
