@@ -155,6 +155,16 @@ public static class GroupDecisions
                     return (CommandResult.Rejected(HResults.E_INVALIDARG, "MaxBytesPerSecond must be 0 (no cap) or a positive number of bytes per second"), []);
                 value = rate.ToString(System.Globalization.CultureInfo.InvariantCulture);
                 break;
+            case GroupProperty.NotifyFlags:
+                if (!int.TryParse(set.Value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var notify))
+                    return (CommandResult.Rejected(HResults.E_INVALIDARG, "NotifyFlags must be a non-negative integer"), []);
+                value = notify.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                break;
+            case GroupProperty.NotifyClsid:
+                if (set.Value.Length > 0 && !Guid.TryParse(set.Value, out _))
+                    return (CommandResult.Rejected(HResults.E_INVALIDARG, "NotifyClsid must be a GUID or empty"), []);
+                value = set.Value.Length == 0 ? "" : Guid.Parse(set.Value).ToString("B").ToUpperInvariant();
+                break;
             default:
                 return (CommandResult.Rejected(HResults.E_INVALIDARG, $"unknown group property {set.Property}"), []);
         }
@@ -163,6 +173,8 @@ public static class GroupDecisions
             GroupProperty.DisplayName => state.DisplayName,
             GroupProperty.Description => state.Description,
             GroupProperty.Priority => state.Priority.ToString(),
+            GroupProperty.NotifyFlags => state.QmNotifyFlags.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            GroupProperty.NotifyClsid => state.NotifyClsid,
             _ => state.MaxBytesPerSecond.ToString(System.Globalization.CultureInfo.InvariantCulture),
         };
         if (current == value) return (CommandResult.NoOp, []);

@@ -19,6 +19,10 @@ public enum GroupProperty
     Priority,
     /// <summary>this group's cap in bytes per second, 0 = none (Decision 4).</summary>
     MaxBytesPerSecond,
+    /// <summary>BITS 1.0 GROUPPROP_NOTIFYFLAGS: QM_NOTIFY_* bits as a decimal integer, default 0 (the legacy facade reads it).</summary>
+    NotifyFlags,
+    /// <summary>BITS 1.0 GROUPPROP_NOTIFYCLSID: the callback class id in registry form <c>{…}</c>, or empty (none).</summary>
+    NotifyClsid,
 }
 
 /// <summary>The group's events, one record per kind of fact.</summary>

@@ -20,6 +20,12 @@ public sealed record GroupState(
     DateTimeOffset CreationTime,
     ImmutableList<Job> Jobs) : IQmgrMessage
 {
+    /// <summary>BITS 1.0 GROUPPROP_NOTIFYFLAGS (QM_NOTIFY_* bits); 0 until set.</summary>
+    public int QmNotifyFlags { get; init; }
+
+    /// <summary>BITS 1.0 GROUPPROP_NOTIFYCLSID in registry form, or empty.</summary>
+    public string NotifyClsid { get; init; } = "";
+
     /// <summary>The state before <see cref="GroupCreated"/>.</summary>
     public static GroupState Empty(Guid id) => new(id, false, "", "", "", JobPriority.Normal, 0, default, ImmutableList<Job>.Empty);
 
@@ -43,6 +49,8 @@ public sealed record GroupState(
             GroupProperty.Description => this with { Description = p.Value },
             GroupProperty.Priority => this with { Priority = Enum.Parse<JobPriority>(p.Value) },
             GroupProperty.MaxBytesPerSecond => this with { MaxBytesPerSecond = long.Parse(p.Value, CultureInfo.InvariantCulture) },
+            GroupProperty.NotifyFlags => this with { QmNotifyFlags = int.Parse(p.Value, CultureInfo.InvariantCulture) },
+            GroupProperty.NotifyClsid => this with { NotifyClsid = p.Value },
             _ => throw new ArgumentOutOfRangeException(nameof(e), p.Property, "unknown group property"),
         },
         JobCreated c => this with
