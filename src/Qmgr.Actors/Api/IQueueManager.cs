@@ -43,6 +43,10 @@ public interface IGroup
     /// <summary>Sets a property (<see cref="GroupProperty"/>; value as invariant text). A priority applies to unfinished jobs too.</summary>
     Task SetPropertyAsync(GroupProperty property, string value, CancellationToken cancellationToken = default);
 
+    /// <summary>Cancels the group: its unfinished jobs are cancelled (Decision 9, modern semantics), then the group is
+    /// gone (BG_E_NOT_FOUND) for every later call. The journal keeps its history.</summary>
+    Task CancelAsync(CancellationToken cancellationToken = default);
+
     /// <summary>Creates a job in Suspended. <paramref name="priority"/> null = the group's priority.</summary>
     Task<IJob> CreateJobAsync(string displayName, JobOptions? options = null, JobPriority? priority = null, Guid? jobId = null, CancellationToken cancellationToken = default);
 

@@ -51,7 +51,7 @@ public sealed class QueueManager : IQueueManager
     public async Task<IGroup> GetGroupAsync(Guid groupId, CancellationToken cancellationToken = default)
     {
         var state = await _client.GetGroupAsync(groupId, cancellationToken);
-        if (!state.Exists || (!IsAdministrator && state.Owner != Caller))
+        if (!state.Exists || state.Cancelled || (!IsAdministrator && state.Owner != Caller))
             throw new QmgrException(HResults.BG_E_NOT_FOUND, $"no group {groupId:D}");
         // an administrator acts on the group as its owner would (Decision 11)
         return new Group(this, groupId, state.Owner);
@@ -61,7 +61,7 @@ public sealed class QueueManager : IQueueManager
     {
         var ids = await _client.GetGroupIdsAsync(cancellationToken);
         var states = await Task.WhenAll(ids.Select(id => _client.GetGroupAsync(id, cancellationToken)));
-        return states.Where(s => s.Exists && (IsAdministrator || s.Owner == Caller))
+        return states.Where(s => s.Exists && !s.Cancelled && (IsAdministrator || s.Owner == Caller))
             .OrderBy(s => s.CreationTime)
             .Select(s => (IGroup)new Group(this, s.Id, s.Owner))
             .ToList();
@@ -77,6 +77,9 @@ public sealed class QueueManager : IQueueManager
 
         public async Task SetPropertyAsync(GroupProperty property, string value, CancellationToken cancellationToken = default) =>
             QmgrException.ThrowIfRejected(await qm._client.SendAsync(new SetGroupProperty(id, owner, property, value), cancellationToken));
+
+        public async Task CancelAsync(CancellationToken cancellationToken = default) =>
+            QmgrException.ThrowIfRejected(await qm._client.SendAsync(new CancelGroup(id, owner), cancellationToken));
 
         public async Task<IJob> CreateJobAsync(string displayName, JobOptions? options = null, JobPriority? priority = null, Guid? jobId = null, CancellationToken cancellationToken = default)
         {

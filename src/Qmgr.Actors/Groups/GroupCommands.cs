@@ -51,6 +51,12 @@ public static class GroupCommands
     /// <summary>Sets custom request headers as ciphertext, or clears them with null (<c>IBackgroundCopyJobHttpOptions::SetCustomHeaders</c>).</summary>
     public sealed record SetJobCustomHeaders(Guid GroupId, string Caller, Guid JobId, string? Protected) : IGroupCommand;
 
+    /// <summary>
+    /// Cancels the group (BITS 1.0 <c>IBackgroundCopyGroup::CancelGroup</c>, modern semantics of Decision 9 for its jobs):
+    /// every unfinished job is cancelled (temp files and uncompleted results deleted), then the group is gone.
+    /// </summary>
+    public sealed record CancelGroup(Guid GroupId, string Caller) : IGroupCommand;
+
     /// <summary>Creates a job in state Suspended (BITS T1). <paramref name="Priority"/> null = the group's priority (Decision 3).</summary>
     public sealed record CreateJob(Guid GroupId, string Caller, Guid JobId, string DisplayName, JobPriority? Priority, JobOptions Options) : IGroupCommand;
 

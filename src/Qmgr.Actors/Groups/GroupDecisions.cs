@@ -20,6 +20,8 @@ public static class GroupDecisions
     {
         if (command is CreateGroup create)
         {
+            if (state.Cancelled)
+                return (CommandResult.Rejected(HResults.E_INVALIDARG, $"group id {create.GroupId:D} belonged to a cancelled group"), []);
             if (state.Exists)
                 return state.Owner == create.Caller && state.DisplayName == create.DisplayName
                     ? (CommandResult.NoOp, [])
@@ -31,10 +33,15 @@ public static class GroupDecisions
             return (CommandResult.Ok, [new GroupCreated(create.GroupId, create.Caller, create.DisplayName, create.Priority, create.MaxBytesPerSecond, now)]);
         }
 
-        if (!state.Exists)
+        if (!state.Exists || state.Cancelled)
             return (CommandResult.Rejected(HResults.BG_E_NOT_FOUND, $"no group {command.GroupId:D}"), []);
         if (state.Owner != command.Caller)
             return (CommandResult.Rejected(HResults.E_ACCESSDENIED, $"group {command.GroupId:D} belongs to another owner"), []);
+
+        if (command is CancelGroup)
+            return (CommandResult.Ok, [
+                .. state.Jobs.Where(j => !j.State.IsFinal()).Select(j => (IGroupEvent)new JobCancelled(j.Id, now)),
+                new GroupCancelled(now)]);
 
         if (command is SetGroupProperty setGroup)
             return DecideGroupProperty(state, setGroup, now);
@@ -106,7 +113,7 @@ public static class GroupDecisions
     /// </summary>
     public static (Job? Job, CommandResult? Rejected) CheckJob(this GroupState state, IGroupCommand command)
     {
-        if (!state.Exists)
+        if (!state.Exists || state.Cancelled)
             return (null, CommandResult.Rejected(HResults.BG_E_NOT_FOUND, $"no group {command.GroupId:D}"));
         if (state.Owner != command.Caller)
             return (null, CommandResult.Rejected(HResults.E_ACCESSDENIED, $"group {command.GroupId:D} belongs to another owner"));

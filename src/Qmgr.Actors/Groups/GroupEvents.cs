@@ -34,6 +34,10 @@ public static class GroupEvents
     /// <summary>The group exists, owned by <paramref name="Owner"/> (Decision 11).</summary>
     public sealed record GroupCreated(Guid GroupId, string Owner, string DisplayName, JobPriority Priority, long MaxBytesPerSecond, DateTimeOffset At) : IGroupEvent;
 
+    /// <summary>The group was cancelled: its unfinished jobs were cancelled with it (listed by their own events) and the
+    /// group is gone for every caller; the journal keeps it.</summary>
+    public sealed record GroupCancelled(DateTimeOffset At) : IGroupEvent;
+
     /// <summary>A group property changed; <paramref name="Value"/> is the invariant-culture text of the new value.</summary>
     public sealed record GroupPropertyChanged(GroupProperty Property, string Value, DateTimeOffset At) : IGroupEvent;
 

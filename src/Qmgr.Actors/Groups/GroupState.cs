@@ -26,6 +26,9 @@ public sealed record GroupState(
     /// <summary>BITS 1.0 GROUPPROP_NOTIFYCLSID in registry form, or empty.</summary>
     public string NotifyClsid { get; init; } = "";
 
+    /// <summary>True once <see cref="GroupCancelled"/> is persisted: every command is then BG_E_NOT_FOUND.</summary>
+    public bool Cancelled { get; init; }
+
     /// <summary>The state before <see cref="GroupCreated"/>.</summary>
     public static GroupState Empty(Guid id) => new(id, false, "", "", "", JobPriority.Normal, 0, default, ImmutableList<Job>.Empty);
 
@@ -43,6 +46,7 @@ public sealed record GroupState(
             Exists = true, Owner = c.Owner, DisplayName = c.DisplayName, Priority = c.Priority,
             MaxBytesPerSecond = c.MaxBytesPerSecond, CreationTime = c.At,
         },
+        GroupCancelled => this with { Cancelled = true },
         GroupPropertyChanged p => p.Property switch
         {
             GroupProperty.DisplayName => this with { DisplayName = p.Value },

@@ -128,7 +128,7 @@ public sealed class BackgroundCopyQMgr : IBackgroundCopyQMgr, IDisposable
             var ct = _stopping.Token;
             var group = await _qm.GetGroupAsync(n.GroupId, ct);
             var state = await group.GetStateAsync(ct);
-            if (LegacyView.IsCancelled(state) || n.Job.Id == LegacyView.CancelMarkerId(state.Id)) return;
+            if (LegacyView.IsCancelled(state)) return;
             if (!LegacyView.IsGroupComplete(state)) _groupDoneReported.TryRemove(state.Id, out _);
             var callback = CallbackFor(state);
             var flags = (uint)state.QmNotifyFlags;
@@ -332,9 +332,8 @@ public sealed class BackgroundCopyQMgr : IBackgroundCopyQMgr, IDisposable
             if (LegacyView.IsCancelled(state)) return;
             foreach (var j in state.Jobs.Where(j => !j.State.IsFinal()))
                 await CancelKeepingTransferredAsync(group, j, cancellationToken);
-            // the marker goes last: if this call dies half-way the group is still there and CancelGroup can be repeated
-            var marker = await Call(() => group.CreateJobAsync(LegacyView.CancelMarkerName, jobId: LegacyView.CancelMarkerId(group.Id), cancellationToken: cancellationToken));
-            await Call(() => marker.CancelAsync(cancellationToken));
+            // the group goes last: if this call dies half-way the group is still there and CancelGroup can be repeated
+            await Call(() => group.CancelAsync(cancellationToken));
         }
 
         public async Task<long> SizeAsync(CancellationToken cancellationToken = default) =>
@@ -343,8 +342,6 @@ public sealed class BackgroundCopyQMgr : IBackgroundCopyQMgr, IDisposable
         public async Task<IBackgroundCopyJob1> CreateJobAsync(Guid jobId, CancellationToken cancellationToken = default)
         {
             await StateAsync(cancellationToken);
-            if (jobId == LegacyView.CancelMarkerId(group.Id))
-                throw new QmgrException(E_INVALIDARG, "that job id is reserved");
             await Call(() => group.CreateJobAsync("", new JobOptions(AutoComplete: true, Overwrite: true), jobId: jobId, cancellationToken: cancellationToken));
             return new Job(this, jobId);
         }

@@ -1,5 +1,3 @@
-using System.Security.Cryptography;
-using System.Text;
 using Qmgr.Api;
 using Qmgr.Groups;
 using Qmgr.Jobs;
@@ -12,16 +10,8 @@ namespace Qmgr.Legacy;
 /// </summary>
 internal static class LegacyView
 {
-    /// <summary>
-    /// The marker job a legacy CancelGroup leaves in the group (the domain has no group-level cancel): a job with this
-    /// deterministic id, cancelled at once. A group that holds it is gone for the legacy surface; the journal keeps the record.
-    /// </summary>
-    public static Guid CancelMarkerId(Guid groupId) =>
-        new(MD5.HashData(Encoding.UTF8.GetBytes($"qmgr-legacy-cancelgroup/{groupId:N}")));
-
-    public const string CancelMarkerName = "legacy CancelGroup";
-
-    public static bool IsCancelled(GroupState g) => g.FindJob(CancelMarkerId(g.Id)) is not null;
+    /// <summary>A group a CancelGroup ended (<see cref="GroupState.Cancelled"/>): gone for the legacy surface; the journal keeps it.</summary>
+    public static bool IsCancelled(GroupState g) => g.Cancelled;
 
     /// <summary>A job that legacy CancelJob/CancelGroup (or a modern Cancel or partial Complete) ended: left out of legacy views.</summary>
     public static bool IsGone(Job j) =>
@@ -29,7 +19,7 @@ internal static class LegacyView
 
     /// <summary>The jobs the legacy surface shows, in creation order.</summary>
     public static IReadOnlyList<Job> Jobs(GroupState g) =>
-        g.Jobs.Where(j => j.Id != CancelMarkerId(g.Id) && !IsGone(j)).ToList();
+        g.Jobs.Where(j => !IsGone(j)).ToList();
 
     public static bool IsComplete(Job j) => j.State is JobState.Transferred or JobState.Acknowledged;
 

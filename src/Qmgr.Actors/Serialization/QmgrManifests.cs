@@ -16,6 +16,7 @@ public static class QmgrManifests
         // journaled events (frozen)
         ["group-created"] = typeof(GroupEvents.GroupCreated),
         ["group-property-changed"] = typeof(GroupEvents.GroupPropertyChanged),
+        ["group-cancelled"] = typeof(GroupEvents.GroupCancelled),
         ["job-created"] = typeof(GroupEvents.JobCreated),
         ["job-property-changed"] = typeof(GroupEvents.JobPropertyChanged),
         ["files-added"] = typeof(GroupEvents.FilesAdded),
@@ -36,6 +37,7 @@ public static class QmgrManifests
         // wire messages between nodes
         ["create-group"] = typeof(GroupCommands.CreateGroup),
         ["create-job"] = typeof(GroupCommands.CreateJob),
+        ["cancel-group"] = typeof(GroupCommands.CancelGroup),
         ["add-files"] = typeof(GroupCommands.AddFiles),
         ["set-group-property"] = typeof(GroupCommands.SetGroupProperty),
         ["set-job-property"] = typeof(GroupCommands.SetJobProperty),

@@ -97,6 +97,29 @@ public sealed class EmbeddingApiSpecs : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task Cancelling_a_group_cancels_its_unfinished_jobs_and_the_group_is_gone()
+    {
+        // arrange
+        var group = await _alice.CreateGroupAsync("to cancel");
+        var job = await group.CreateJobAsync("slow");
+        await job.AddFilesAsync([(_server.Add("/gc.bin", LoopbackFileServer.Content(500_000, 44), new LoopbackFileOptions { TrickleBytesPerSecond = 100_000 }).ToString(), _dir.File("gc.bin"))]);
+        await job.ResumeAsync();
+        var running = await job.WaitAsync(j => j.BytesTransferred > 0, new CancellationTokenSource(Deadline).Token);
+
+        // act
+        await group.CancelAsync();
+        var reopen = await Assert.ThrowsAsync<QmgrException>(() => _alice.GetGroupAsync(group.Id));
+        var reuse = await Assert.ThrowsAsync<QmgrException>(() => _alice.CreateGroupAsync("again", groupId: group.Id));
+
+        // assert
+        Assert.Equal(HResults.BG_E_NOT_FOUND, reopen.HResult);
+        Assert.Equal(HResults.E_INVALIDARG, reuse.HResult);
+        Assert.Equal(JobState.Cancelled, (await job.GetAsync()).State);
+        Assert.False(File.Exists(running.Files[0].TempName));
+        Assert.DoesNotContain(group.Id, (await _alice.EnumGroupsAsync()).Select(g => g.Id));
+    }
+
+    [Fact]
     public async Task Notifications_stream_state_changes_and_progress_of_the_callers_jobs_only()
     {
         // arrange
