@@ -60,8 +60,9 @@ public static class GroupCommands
     /// <summary>Creates a job in state Suspended (BITS T1). <paramref name="Priority"/> null = the group's priority (Decision 3).</summary>
     public sealed record CreateJob(Guid GroupId, string Caller, Guid JobId, string DisplayName, JobPriority? Priority, JobOptions Options) : IGroupCommand;
 
-    /// <summary>A file to add: absolute http(s) URL and absolute local path whose directory exists.</summary>
-    public sealed record FileSpec(string RemoteName, string LocalName);
+    /// <summary>A file to add: absolute http(s) URL, absolute local path whose directory exists, and optionally the
+    /// file's expected SHA-256 (64 hex digits), checked before the file counts as transferred.</summary>
+    public sealed record FileSpec(string RemoteName, string LocalName, string? Sha256 = null);
 
     /// <summary>Adds files to a job (<c>IBackgroundCopyJob::AddFileSet</c>); allowed in any non-final state.</summary>
     public sealed record AddFiles(Guid GroupId, string Caller, Guid JobId, ImmutableList<FileSpec> Files) : IGroupCommand;

@@ -264,7 +264,14 @@ public static class GroupDecisions
             var local = Path.GetFullPath(f.LocalName);
             if (job.Files.Any(x => x.LocalName == local) || files.Any(x => x.LocalName == local))
                 return (CommandResult.Rejected(HResults.E_INVALIDARG, $"local name is already used in this job: {local}"), []);
-            files.Add(new NewFile(uri.AbsoluteUri, local, TempFiles.TempPathFor(local, TempSuffix(job.Id, job.Files.Count + files.Count))));
+            string? sha256 = null;
+            if (f.Sha256 is { } hash)
+            {
+                if (hash.Length != 64 || !hash.All(Uri.IsHexDigit))
+                    return (CommandResult.Rejected(HResults.E_INVALIDARG, $"SHA-256 must be 64 hex digits: {hash}"), []);
+                sha256 = hash.ToLowerInvariant();
+            }
+            files.Add(new NewFile(uri.AbsoluteUri, local, TempFiles.TempPathFor(local, TempSuffix(job.Id, job.Files.Count + files.Count)), sha256));
         }
         return (CommandResult.Ok, [new FilesAdded(job.Id, files.ToImmutable(), now)]);
     }

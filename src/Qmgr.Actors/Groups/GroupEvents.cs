@@ -58,7 +58,7 @@ public static class GroupEvents
     public sealed record JobCustomHeadersSet(Guid JobId, string? Protected, DateTimeOffset At) : IGroupEvent;
 
     /// <summary>A file to add: absolute URL, absolute local path and the temp file beside it (Decision 14).</summary>
-    public sealed record NewFile(string RemoteName, string LocalName, string TempName);
+    public sealed record NewFile(string RemoteName, string LocalName, string TempName, string? ExpectedSha256 = null);
 
     /// <summary>Files appended to a job, in order.</summary>
     public sealed record FilesAdded(Guid JobId, ImmutableList<NewFile> Files, DateTimeOffset At) : IGroupEvent;

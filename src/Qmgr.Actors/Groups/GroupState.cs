@@ -87,7 +87,7 @@ public sealed record GroupState(
         JobCustomHeadersSet h => Update(h.JobId, j => j with { ProtectedCustomHeaders = h.Protected, ModificationTime = h.At }),
         FilesAdded a => Update(a.JobId, j => j with
         {
-            Files = j.Files.AddRange(a.Files.Select(f => new JobFile(f.RemoteName, f.LocalName, f.TempName, null, 0, false, false, Transport.Validators.None))),
+            Files = j.Files.AddRange(a.Files.Select(f => new JobFile(f.RemoteName, f.LocalName, f.TempName, null, 0, false, false, Transport.Validators.None, f.ExpectedSha256))),
             ModificationTime = a.At,
         }),
         JobStateChanged s => Update(s.JobId, j => ActiveClock(j, s) with

@@ -93,7 +93,8 @@ public static class QmgrHostingExtensions
             (_, _, resolver) =>
             {
                 var downloader = new HttpFileDownloader(resolver.GetService<IHttpClientFactory>().CreateClient(HttpClientName));
-                return _ => TransferActor.Props(downloader, settings.TransferPassivateAfter);
+                var secrets = resolver.GetService<Jobs.SecretProtector>();
+                return _ => TransferActor.Props(downloader, settings.TransferPassivateAfter, secrets);
             },
             new TransferMessageExtractor(), shardOptions);
         builder.WithShardRegion<GroupRegion>("qmgr-group",

@@ -131,10 +131,14 @@ public sealed class JobActor : ReceiveActor, IWithTimers
         var file = _job.Files[index];
         var request = new DownloadRequest(new Uri(file.RemoteName), file.TempName, file.BytesTransferred, file.Validators, file.BytesTotal,
             _job.Options.StrictRangeSupport, _settings.CheckpointBytes, _settings.CheckpointInterval, _settings.QuickRetryDelays,
-            _settings.MaxQuickRetryAfter, _settings.IdleTimeout);
+            _settings.MaxQuickRetryAfter, _settings.IdleTimeout) { ExpectedSha256 = file.ExpectedSha256 };
         _active = (Guid.NewGuid(), index);
         _log.Info("Job [{JobId}] file {FileIndex} {Url} -> {LocalName} from byte {Offset}", _job.Id, index, file.RemoteName, file.LocalName, file.BytesTransferred);
-        _transferRegion.Tell(new StartTransfer(_active.Value.TransferId, _groupId, _job.Id, index, request, _job.Priority, _groupMax, Self));
+        _transferRegion.Tell(new StartTransfer(_active.Value.TransferId, _groupId, _job.Id, index, request, _job.Priority, _groupMax, Self)
+        {
+            Credentials = _job.Credentials,
+            ProtectedCustomHeaders = _job.ProtectedCustomHeaders,
+        });
     }
 
     private void CancelActive()

@@ -50,7 +50,8 @@ public sealed record JobFile(
     long BytesTransferred,
     bool Transferred,
     bool Completed,
-    Validators Validators);
+    Validators Validators,
+    string? ExpectedSha256 = null);
 
 /// <summary>
 /// The error record of a job in Error or TransientError (BITS <c>IBackgroundCopyError</c>): context, HRESULT, the HTTP

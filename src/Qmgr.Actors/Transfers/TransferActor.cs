@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Cluster.Sharding;
 using Akka.Event;
+using Qmgr.Jobs;
 using Qmgr.Transport;
 using static Qmgr.Transfers.TransferProtocol;
 
@@ -18,9 +19,12 @@ public sealed class TransferActor : ReceiveActor
     private readonly BandwidthGovernor _governor;
     private (Guid Id, CancellationTokenSource Cts)? _running;
 
-    public TransferActor(IFileDownloader downloader, TimeSpan passivateAfter)
+    private readonly SecretProtector? _secrets;
+
+    public TransferActor(IFileDownloader downloader, TimeSpan passivateAfter, SecretProtector? secrets)
     {
         _downloader = downloader;
+        _secrets = secrets;
         _governor = BandwidthGovernor.Get(Context.System);
         Context.SetReceiveTimeout(passivateAfter);
 
@@ -42,8 +46,9 @@ public sealed class TransferActor : ReceiveActor
     }
 
     /// <summary>Props for one entity; <paramref name="passivateAfter"/> is <c>qmgr.transfer.passivate-after</c>.</summary>
-    public static Props Props(IFileDownloader downloader, TimeSpan passivateAfter) =>
-        Akka.Actor.Props.Create(() => new TransferActor(downloader, passivateAfter));
+    /// <param name="secrets">decrypts job credentials and custom headers; null when the node has no key ring (then jobs with secrets fail).</param>
+    public static Props Props(IFileDownloader downloader, TimeSpan passivateAfter, SecretProtector? secrets) =>
+        Akka.Actor.Props.Create(() => new TransferActor(downloader, passivateAfter, secrets));
 
     private void Start(StartTransfer start)
     {
@@ -63,7 +68,8 @@ public sealed class TransferActor : ReceiveActor
         using var slot = await _governor.AcquireSlotAsync(start.Request.Url, ct).ConfigureAwait(false);
         start.ReplyTo.Tell(new TransferConnecting(start.TransferId));
         var observer = new Observer(start.TransferId, start.ReplyTo);
-        return await _downloader.DownloadAsync(start.Request, observer, throttle, ct).ConfigureAwait(false);
+        var request = start.Request with { Headers = RequestHeaders.From(start.Credentials, start.ProtectedCustomHeaders, _secrets) };
+        return await _downloader.DownloadAsync(request, observer, throttle, ct).ConfigureAwait(false);
     }
 
     private static DownloadOutcome Unexpected(Exception ex) =>

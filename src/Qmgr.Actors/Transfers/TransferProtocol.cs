@@ -19,7 +19,14 @@ public static class TransferProtocol
     /// Replaces any transfer of the same job still running. Facts go to <paramref name="ReplyTo"/>.
     /// </summary>
     public sealed record StartTransfer(Guid TransferId, Guid GroupId, Guid JobId, int FileIndex, DownloadRequest Request,
-        JobPriority Priority, long GroupMaxBytesPerSecond, IActorRef ReplyTo) : IWithTransferKey, IQmgrMessage;
+        JobPriority Priority, long GroupMaxBytesPerSecond, IActorRef ReplyTo) : IWithTransferKey, IQmgrMessage
+    {
+        /// <summary>The job's credentials as ciphertext; the transferring node decrypts them (never sent in clear).</summary>
+        public System.Collections.Immutable.ImmutableList<ProtectedCredentials> Credentials { get; init; } = [];
+
+        /// <summary>The job's custom headers as ciphertext, or null.</summary>
+        public string? ProtectedCustomHeaders { get; init; }
+    }
 
     /// <summary>Stops the transfer <paramref name="TransferId"/> of the job if it is still running; its temp file stays as flushed.</summary>
     public sealed record CancelTransfer(Guid JobId, Guid TransferId) : IWithTransferKey, IQmgrMessage;

@@ -71,6 +71,13 @@ public static class BitsErrors
     /// <summary><c>E_FAIL</c> (0x80004005): a local I/O fault with no better code.</summary>
     public const int Fail = unchecked((int)0x80004005);
 
+    /// <summary>
+    /// HRESULT_FROM_WIN32(ERROR_CRC), "data error": the finished file's SHA-256 differs from the expected one (the
+    /// caller's <c>--sha256</c> or the server's <c>Repr-Digest</c>/<c>Content-Digest</c>, RFC 9530). Fatal; the file's
+    /// bytes are dropped (as BITS resets a file whose validation failed, T27).
+    /// </summary>
+    public const int ContentVerificationFailed = unchecked((int)0x80070017);
+
     /// <summary>The <c>BG_E_HTTP_ERROR_xxx</c> HRESULT for an HTTP status code (0x80190000 + <paramref name="status"/>).</summary>
     public static int ForHttpStatus(int status) => HttpErrorBase + status;
 

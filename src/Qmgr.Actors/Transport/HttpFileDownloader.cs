@@ -311,6 +311,7 @@ public sealed class HttpFileDownloader : IFileDownloader
         private long? _expectedSize = request.ExpectedSize;
         private Validators _validators = request.Validators ?? Validators.None;
         private bool _unknownLength;
+        private byte[]? _serverSha256;
         private int _protocolRestarts;
         private int _misplacedRanges;
         private (FileRestartReason Reason, string Detail)? _pendingRestart;
@@ -338,6 +339,11 @@ public sealed class HttpFileDownloader : IFileDownloader
                 if (step.Kind == StepKind.Completed)
                 {
                     file.Flush(flushToDisk: true);
+                    if (await VerifyAsync(ct).ConfigureAwait(false) is { } mismatch)
+                    {
+                        return mismatch;
+                    }
+
                     return new DownloadOutcome.Completed(_offset, _validators);
                 }
 
@@ -448,6 +454,50 @@ public sealed class HttpFileDownloader : IFileDownloader
         private long RequestStart =>
             _validators.IsStrongETag || _validators.LastModified is not null ? _offset : _offset - Math.Min(_offset, OverlapBytes);
 
+        /// <summary>
+        /// Checks the finished temp file against the caller's SHA-256 and the server's RFC 9530 digest, if any. A
+        /// mismatch drops the file's bytes (reported as a restart) and is a fatal <see cref="BitsErrors.ContentVerificationFailed"/>.
+        /// </summary>
+        private async Task<DownloadOutcome?> VerifyAsync(CancellationToken ct)
+        {
+            byte[]? expected = null;
+            string? source = null;
+            if (request.ExpectedSha256 is { } hex)
+            {
+                expected = Convert.FromHexString(hex);
+                source = "the expected SHA-256";
+            }
+
+            if (expected is null && _serverSha256 is not null)
+            {
+                expected = _serverSha256;
+                source = "the server's digest (RFC 9530)";
+            }
+
+            if (expected is null)
+            {
+                return null;
+            }
+
+            file.Position = 0;
+            var actual = await System.Security.Cryptography.SHA256.HashDataAsync(file, ct).ConfigureAwait(false);
+            var serverDisagrees = _serverSha256 is not null && !_serverSha256.AsSpan().SequenceEqual(actual);
+            if (actual.AsSpan().SequenceEqual(expected) && !serverDisagrees)
+            {
+                return null;
+            }
+
+            var detail = serverDisagrees && actual.AsSpan().SequenceEqual(expected)
+                ? $"SHA-256 {Convert.ToHexStringLower(actual)} differs from the server's digest (RFC 9530)"
+                : $"SHA-256 {Convert.ToHexStringLower(actual)} differs from {source} {Convert.ToHexStringLower(expected)}";
+            file.SetLength(0);
+            file.Flush(flushToDisk: true);
+            _offset = 0;
+            observer.OnRestarted(FileRestartReason.VerificationFailed, detail);
+            return new DownloadOutcome.Failed(new TransferError(ErrorContext.RemoteFile, BitsErrors.ContentVerificationFailed, null,
+                $"{Redacted(request.Url)}: {detail}", IsTransient: false, RetryAfter: null), 0);
+        }
+
         private async Task<Step> AttemptAsync(CancellationToken ct)
         {
             if (!request.Url.IsAbsoluteUri || request.Url.Scheme is not ("http" or "https"))
@@ -467,6 +517,10 @@ public sealed class HttpFileDownloader : IFileDownloader
             long? requestEnd = null;
             using var message = new HttpRequestMessage(HttpMethod.Get, request.Url);
             message.Headers.AcceptEncoding.Add(new StringWithQualityHeaderValue("identity"));
+            foreach (var (name, value) in request.Headers)
+            {
+                message.Headers.TryAddWithoutValidation(name, value);
+            }
             if (ranged)
             {
                 if (_rangeLength is { } maxLength && _expectedSize is { } size && size - requestStart > maxLength)
@@ -652,6 +706,9 @@ public sealed class HttpFileDownloader : IFileDownloader
         {
             var previousValidators = _validators;
             _validators = validators;
+            // RFC 9530: Repr-Digest covers the whole representation (200 or 206); Content-Digest only this message's
+            // content, which is the whole file for a 200 with identity encoding.
+            _serverSha256 = ContentDigest.Sha256Of(response, status == 200) ?? _serverSha256;
             _expectedSize = total;
             _unknownLength = total is null;
             file.Position = _offset;

@@ -56,7 +56,15 @@ public sealed record DownloadRequest(
     TimeSpan CheckpointInterval,
     IReadOnlyList<TimeSpan> QuickRetryDelays,
     TimeSpan MaxQuickRetryAfter,
-    TimeSpan IdleTimeout);
+    TimeSpan IdleTimeout)
+{
+    /// <summary>Extra request headers sent with every request of this transfer (custom headers, <c>Authorization</c>).
+    /// Built in the transferring process from encrypted job secrets; never journaled.</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> Headers { get; init; } = [];
+
+    /// <summary>Expected SHA-256 of the whole file as 64 hex digits, or null. Checked before the file is reported complete.</summary>
+    public string? ExpectedSha256 { get; init; }
+}
 
 /// <summary>Why a file's bytes on disk were thrown away and the file restarted from byte 0.</summary>
 public enum FileRestartReason
@@ -69,6 +77,8 @@ public enum FileRestartReason
     UnknownLength,
     /// <summary>the temp file on disk is shorter than the journaled offset.</summary>
     TempFileShort,
+    /// <summary>the finished file failed its SHA-256 check (the caller's or the server's RFC 9530 digest); its bytes were dropped.</summary>
+    VerificationFailed,
 }
 
 /// <summary>What the server said in the response that is now being written.</summary>

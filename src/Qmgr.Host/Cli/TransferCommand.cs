@@ -21,21 +21,30 @@ public static class TransferCommand
         var maxBandwidth = new Option<long>("--max-bandwidth") { Description = "the group's cap in bytes per second (0 = none)" };
         var displayName = new Option<string?>("--display-name") { Description = "display name of the group and job" };
         var overwrite = new Option<bool>("--overwrite") { Description = "allow replacing existing local files on complete" };
+        var sha256 = new Option<string[]>("--sha256") { Description = "expected SHA-256 (64 hex digits) of each file, in file order; repeat once per file", Arity = ArgumentArity.ZeroOrMore };
         var pairs = new Argument<string[]>("URL FILE") { Arity = ArgumentArity.OneOrMore, Description = "remote URL and local file, repeated" };
         var command = new Command("transfer", "Download files in one job and wait for them (like bitsadmin /transfer)")
         {
-            dataDirOption, priority, maxBandwidth, displayName, overwrite, pairs,
+            dataDirOption, priority, maxBandwidth, displayName, overwrite, sha256, pairs,
         };
         command.SetAction((parse, _) => RunAsync(
             parse.GetValue(dataDirOption), parse.GetValue(priority), parse.GetValue(maxBandwidth),
-            parse.GetValue(displayName), parse.GetValue(overwrite), parse.GetValue(pairs) ?? []));
+            parse.GetValue(displayName), parse.GetValue(overwrite), parse.GetValue(sha256) ?? [], parse.GetValue(pairs) ?? []));
         return command;
     }
 
-    private static async Task<int> RunAsync(string? dataDirOption, JobPriority priority, long maxBandwidth, string? displayName, bool overwrite, string[] pairs)
+    private static async Task<int> RunAsync(string? dataDirOption, JobPriority priority, long maxBandwidth, string? displayName, bool overwrite, string[] sha256, string[] pairs)
     {
         if (!TryParseFiles(pairs, overwrite, out var files, out var error))
             return Program.Fail(ExitCodes.Usage, error);
+        if (sha256.Length > 0)
+        {
+            if (sha256.Length != files.Count)
+                return Program.Fail(ExitCodes.Usage, $"--sha256 given {sha256.Length} times for {files.Count} files: give it once per file, in file order");
+            if (sha256.FirstOrDefault(h => h.Length != 64 || !h.All(Uri.IsHexDigit)) is { } bad)
+                return Program.Fail(ExitCodes.Usage, $"--sha256 must be 64 hex digits: {bad}");
+            files = files.Select((f, i) => f with { Sha256 = sha256[i] }).ToImmutableList();
+        }
         if (maxBandwidth < 0) return Program.Fail(ExitCodes.Usage, "--max-bandwidth must be 0 (no cap) or a positive number of bytes per second");
 
         var dataDir = DataDirectory.Resolve(dataDirOption);

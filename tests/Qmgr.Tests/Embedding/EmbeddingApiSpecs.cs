@@ -202,6 +202,35 @@ public sealed class EmbeddingApiSpecs : IAsyncLifetime, IDisposable
         Assert.Contains(new Journal(_node.DataDirectory).Events(), e => e is Qmgr.Groups.GroupEvents.JobCredentialsSet);
     }
 
+    [Fact]
+    public async Task Basic_credentials_and_custom_headers_reach_the_server_and_a_job_without_them_gets_401()
+    {
+        // arrange
+        var content = LoopbackFileServer.Content(20_000, 45);
+        var expected = "Basic " + Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes("alice:s3cret:with:colons"));
+        var url = _server.Add("/private.bin", content, new LoopbackFileOptions { RequireAuthorization = expected });
+        var group = await _alice.CreateGroupAsync("auth");
+        var withCredentials = await group.CreateJobAsync("with", new JobOptions(AutoComplete: true));
+        await withCredentials.SetCredentialsAsync(AuthTarget.Server, AuthScheme.Basic, "alice", "s3cret:with:colons");
+        await withCredentials.SetCustomHeadersAsync("X-Tenant: blue\r\nX-Trace: 42");
+        await withCredentials.AddFilesAsync([(url.ToString(), _dir.File("private.bin"))]);
+        var without = await group.CreateJobAsync("without");
+        await without.AddFilesAsync([(url.ToString(), _dir.File("denied.bin"))]);
+
+        // act
+        await withCredentials.ResumeAsync();
+        await without.ResumeAsync();
+        var done = await withCredentials.WaitAsync(j => j.State is JobState.Acknowledged or JobState.Error, new CancellationTokenSource(Deadline).Token);
+        var denied = await without.WaitAsync(j => j.State is JobState.Error, new CancellationTokenSource(Deadline).Token);
+
+        // assert
+        Assert.Equal(JobState.Acknowledged, done.State);
+        Assert.Equal(content, File.ReadAllBytes(_dir.File("private.bin")));
+        Assert.Equal(401, denied.Error!.HttpStatus);
+        Assert.Contains(_server.RequestsFor("/private.bin"), r => r.Authorization == expected
+            && r.Headers.GetValueOrDefault("X-Tenant") == "blue" && r.Headers.GetValueOrDefault("X-Trace") == "42");
+    }
+
     private static async Task AwaitAsync(Func<bool> condition)
     {
         using var timeout = new CancellationTokenSource(Deadline);

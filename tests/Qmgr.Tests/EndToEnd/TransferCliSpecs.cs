@@ -195,6 +195,32 @@ public sealed class TransferCliSpecs : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task Sha256_of_the_right_file_completes_and_a_wrong_or_html_body_fails_leaving_no_final_file()
+    {
+        // arrange
+        var content = LoopbackFileServer.Content(300_000, seed: 9);
+        var good = _server.Add("/good.bin", content);
+        var portal = _server.Add("/portal.bin", "<html>log in first</html>"u8.ToArray(), new LoopbackFileOptions { ContentType = "text/html" });
+        var hash = Convert.ToHexStringLower(SHA256.HashData(content));
+        var outDir = _dir.Sub("out");
+
+        // act
+        var ok = await QmgrProcess.RunAsync(Deadline, "transfer", "--data-dir", DataDir, "--sha256", hash, good.ToString(), Path.Combine(outDir, "good.bin"));
+        var html = await QmgrProcess.RunAsync(Deadline, "transfer", "--data-dir", DataDir, "--sha256", hash, portal.ToString(), Path.Combine(outDir, "portal.bin"));
+        var wrong = await QmgrProcess.RunAsync(Deadline, "transfer", "--data-dir", DataDir, "--sha256", new string('0', 64), good.ToString(), Path.Combine(outDir, "wrong.bin"));
+
+        // assert
+        Assert.True(ok.ExitCode == 0, ok.ToString());
+        Assert.Equal(content, File.ReadAllBytes(Path.Combine(outDir, "good.bin")));
+        Assert.True(html.ExitCode == 1, html.ToString());
+        Assert.True(wrong.ExitCode == 1, wrong.ToString());
+        Assert.Contains("0x80070017", html.Stderr);
+        Assert.Contains("differs from the expected SHA-256", wrong.Stderr);
+        Assert.False(File.Exists(Path.Combine(outDir, "portal.bin")));
+        Assert.False(File.Exists(Path.Combine(outDir, "wrong.bin")));
+    }
+
+    [Fact]
     public async Task Interrupt_cancels_the_job_removes_its_temp_file_and_exits_130()
     {
         // arrange

@@ -136,6 +136,9 @@ public sealed record LoopbackFileOptions
     /// <summary>400 "Only one auth mechanism allowed" when the request has an <c>Authorization</c> header (S3 presigned URLs).</summary>
     public bool RejectAuthorization { get; init; }
 
+    /// <summary>Headers added to every content response as given (e.g. <c>Repr-Digest</c>).</summary>
+    public IReadOnlyDictionary<string, string> ExtraHeaders { get; init; } = new Dictionary<string, string>();
+
     /// <summary>401 unless <c>Authorization</c> equals this value.</summary>
     public string? RequireAuthorization { get; init; }
 
@@ -155,6 +158,9 @@ public sealed record LoggedRequest(
 {
     /// <summary>The request-target exactly as sent (still percent-encoded).</summary>
     public string RawTarget { get; init; } = "";
+
+    /// <summary>Every request header (case-insensitive names; repeated values joined with commas).</summary>
+    public IReadOnlyDictionary<string, string> Headers { get; init; } = new Dictionary<string, string>();
 
     /// <summary>Kestrel's connection id (same id = a reused keep-alive connection).</summary>
     public string ConnectionId { get; init; } = "";
@@ -307,6 +313,7 @@ public sealed class LoopbackFileServer : IAsyncDisposable
             AcceptEncoding = Header(context, "Accept-Encoding"),
             Cookie = Header(context, "Cookie"),
             IfMatch = Header(context, "If-Match"),
+            Headers = context.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase),
         });
 
     private async Task HandleAsync(HttpContext context)
@@ -419,6 +426,11 @@ public sealed class LoopbackFileServer : IAsyncDisposable
         if (options.ContentDisposition is { } disposition)
         {
             response.Headers.ContentDisposition = disposition;
+        }
+
+        foreach (var (name, value) in options.ExtraHeaders)
+        {
+            response.Headers[name] = value;
         }
 
         long start = 0;
