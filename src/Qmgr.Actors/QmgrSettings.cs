@@ -25,7 +25,8 @@ public sealed record QmgrSettings(
     TimeSpan MaximumDownloadTime,
     TimeSpan InactivityTimeout,
     int MaxFilesPerJob,
-    int MaxUrlLength)
+    int MaxUrlLength,
+    IReadOnlyList<string> AllowedRoots)
 {
     /// <summary>The embedded hocon/qmgr.conf: every qmgr.* key with its default.</summary>
     public static Config DefaultConfig() => ConfigurationFactory.FromResource("Qmgr.qmgr.conf", typeof(QmgrSettings).Assembly);
@@ -64,7 +65,8 @@ public sealed record QmgrSettings(
             c.GetTimeSpan("job.maximum-download-time"),
             c.GetTimeSpan("job.inactivity-timeout"),
             c.GetInt("limits.max-files-per-job"),
-            c.GetInt("limits.max-url-length"));
+            c.GetInt("limits.max-url-length"),
+            c.GetStringList("paths.allowed-roots").Select(r => Path.TrimEndingDirectorySeparator(Path.GetFullPath(r))).ToArray());
     }
 }
 

@@ -262,6 +262,8 @@ public static class GroupDecisions
             if (!Path.IsPathFullyQualified(f.LocalName) || Path.GetFileName(f.LocalName).Length == 0)
                 return (CommandResult.Rejected(HResults.E_INVALIDARG, $"local name is not an absolute file path: {f.LocalName}"), []);
             var local = Path.GetFullPath(f.LocalName);
+            if (!PathPolicy.IsAllowed(local, settings.AllowedRoots))
+                return (CommandResult.Rejected(HResults.E_ACCESSDENIED, $"local name is outside the allowed roots (qmgr.paths.allowed-roots): {local}"), []);
             if (job.Files.Any(x => x.LocalName == local) || files.Any(x => x.LocalName == local))
                 return (CommandResult.Rejected(HResults.E_INVALIDARG, $"local name is already used in this job: {local}"), []);
             string? sha256 = null;
