@@ -2,7 +2,7 @@ namespace Qmgr.Legacy;
 
 // The BITS 1.0 (qmgr.h) surface as task-based C# interfaces named after the COM ones (bits-spec part 1).
 // A failed call throws Qmgr.Api.QmgrException whose HResult is the code the 1.0 pages give (QM_E_*, E_*).
-// Members marked "done-better" do more than BITS 1.0 did behind the same member; MEMBERS.md lists every row.
+// Members marked "done-better" do more than BITS 1.0 did behind the same member; the README lists every row.
 
 /// <summary><c>IBackgroundCopyQMgr</c>: create, open and enumerate the caller's groups. Obtain with <see cref="BackgroundCopyQMgr"/>.</summary>
 public interface IBackgroundCopyQMgr

@@ -2,7 +2,7 @@
 #pragma warning disable CA1707, IDE1006
 namespace Qmgr.Legacy;
 
-/// <summary>BITS 1.0 group properties (qmgr.h <c>GROUPPROP</c>, values from bits-spec §1.7). See MEMBERS.md for what each does here.</summary>
+/// <summary>BITS 1.0 group properties (qmgr.h <c>GROUPPROP</c>, values from bits-spec §1.7). The README lists what each does here.</summary>
 public enum GROUPPROP
 {
     GROUPPROP_PRIORITY = 0,
