@@ -43,6 +43,13 @@ public interface IGroup
     /// <summary>Sets a property (<see cref="GroupProperty"/>; value as invariant text). A priority applies to unfinished jobs too.</summary>
     Task SetPropertyAsync(GroupProperty property, string value, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Sets the group's server credentials (Basic), encrypted here; every unfinished and later job of the group gets
+    /// them. Both null clears them. Errors: BG_E_USERNAME_TOO_LARGE (&gt; 300), BG_E_PASSWORD_TOO_LARGE (&gt; 65,535),
+    /// E_INVALIDARG (only one of the two given).
+    /// </summary>
+    Task SetCredentialsAsync(string? userName, string? password, CancellationToken cancellationToken = default);
+
     /// <summary>Cancels the group: its unfinished jobs are cancelled (Decision 9, modern semantics), then the group is
     /// gone (BG_E_NOT_FOUND) for every later call. The journal keeps its history.</summary>
     Task CancelAsync(CancellationToken cancellationToken = default);

@@ -78,6 +78,15 @@ public sealed class QueueManager : IQueueManager
         public async Task SetPropertyAsync(GroupProperty property, string value, CancellationToken cancellationToken = default) =>
             QmgrException.ThrowIfRejected(await qm._client.SendAsync(new SetGroupProperty(id, owner, property, value), cancellationToken));
 
+        public async Task SetCredentialsAsync(string? userName, string? password, CancellationToken cancellationToken = default)
+        {
+            if ((userName is null) != (password is null)) throw new QmgrException(HResults.E_INVALIDARG, "give both a user name and a password, or neither");
+            if (userName is { Length: > 300 }) throw new QmgrException(HResults.BG_E_USERNAME_TOO_LARGE, "user name longer than 300 characters");
+            if (password is { Length: > 65_535 }) throw new QmgrException(HResults.BG_E_PASSWORD_TOO_LARGE, "password longer than 65,535 characters");
+            var protectedText = userName is null ? null : qm._secrets.Protect(new PlainCredentials(userName, password!));
+            QmgrException.ThrowIfRejected(await qm._client.SendAsync(new SetGroupCredentials(id, owner, protectedText), cancellationToken));
+        }
+
         public async Task CancelAsync(CancellationToken cancellationToken = default) =>
             QmgrException.ThrowIfRejected(await qm._client.SendAsync(new CancelGroup(id, owner), cancellationToken));
 

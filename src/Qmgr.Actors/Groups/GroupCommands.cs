@@ -57,6 +57,13 @@ public static class GroupCommands
     /// </summary>
     public sealed record CancelGroup(Guid GroupId, string Caller) : IGroupCommand;
 
+    /// <summary>
+    /// Sets (ciphertext of <see cref="PlainCredentials"/>) or clears (null) the group's server credentials; every
+    /// unfinished job and every later job of the group gets them as Basic server credentials (BITS 1.0
+    /// GROUPPROP_REMOTEUSERID / _REMOTEUSERPWD, done better: encrypted, per group).
+    /// </summary>
+    public sealed record SetGroupCredentials(Guid GroupId, string Caller, string? Protected) : IGroupCommand;
+
     /// <summary>Creates a job in state Suspended (BITS T1). <paramref name="Priority"/> null = the group's priority (Decision 3).</summary>
     public sealed record CreateJob(Guid GroupId, string Caller, Guid JobId, string DisplayName, JobPriority? Priority, JobOptions Options) : IGroupCommand;
 

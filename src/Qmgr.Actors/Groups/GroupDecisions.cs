@@ -43,6 +43,18 @@ public static class GroupDecisions
                 .. state.Jobs.Where(j => !j.State.IsFinal()).Select(j => (IGroupEvent)new JobCancelled(j.Id, now)),
                 new GroupCancelled(now)]);
 
+        if (command is SetGroupCredentials credentials)
+        {
+            if (credentials.Protected == state.ProtectedCredentials) return (CommandResult.NoOp, []);
+            var unfinished = state.Jobs.Where(j => !j.State.IsFinal());
+            return (CommandResult.Ok, [
+                new GroupCredentialsSet(credentials.Protected, now),
+                .. credentials.Protected is { } p
+                    ? unfinished.Select(j => (IGroupEvent)new JobCredentialsSet(j.Id, AuthTarget.Server, AuthScheme.Basic, p, now))
+                    : unfinished.Where(j => j.Credentials.Any(c => c is { Target: AuthTarget.Server, Scheme: AuthScheme.Basic }))
+                        .Select(j => (IGroupEvent)new JobCredentialsRemoved(j.Id, AuthTarget.Server, AuthScheme.Basic, now))]);
+        }
+
         if (command is SetGroupProperty setGroup)
             return DecideGroupProperty(state, setGroup, now);
 
@@ -52,8 +64,11 @@ public static class GroupDecisions
                 return (CommandResult.Rejected(HResults.E_INVALIDARG, $"job {createJob.JobId:D} already exists"), []);
             if (createJob.DisplayName.Length > MaxDisplayNameLength)
                 return (CommandResult.Rejected(HResults.E_INVALIDARG, $"display name longer than {MaxDisplayNameLength} characters"), []);
-            return (CommandResult.Ok, [new JobCreated(createJob.JobId, createJob.DisplayName, createJob.Priority ?? state.Priority,
-                createJob.Options, settings.MinimumRetryDelay, settings.NoProgressTimeout, settings.MaximumDownloadTime, now)]);
+            IGroupEvent created = new JobCreated(createJob.JobId, createJob.DisplayName, createJob.Priority ?? state.Priority,
+                createJob.Options, settings.MinimumRetryDelay, settings.NoProgressTimeout, settings.MaximumDownloadTime, now);
+            return state.ProtectedCredentials is { } inherited
+                ? (CommandResult.Ok, [created, new JobCredentialsSet(createJob.JobId, AuthTarget.Server, AuthScheme.Basic, inherited, now)])
+                : (CommandResult.Ok, [created]);
         }
 
         var (job, rejected) = state.CheckJob(command);
@@ -167,6 +182,11 @@ public static class GroupDecisions
                     return (CommandResult.Rejected(HResults.E_INVALIDARG, "NotifyFlags must be a non-negative integer"), []);
                 value = notify.ToString(System.Globalization.CultureInfo.InvariantCulture);
                 break;
+            case GroupProperty.RemoteUserId when set.Value.Length > 300:
+                return (CommandResult.Rejected(HResults.BG_E_USERNAME_TOO_LARGE, "user name longer than 300 characters"), []);
+            case GroupProperty.RemoteUserId:
+                value = set.Value;
+                break;
             case GroupProperty.NotifyClsid:
                 if (set.Value.Length > 0 && !Guid.TryParse(set.Value, out _))
                     return (CommandResult.Rejected(HResults.E_INVALIDARG, "NotifyClsid must be a GUID or empty"), []);
@@ -182,6 +202,7 @@ public static class GroupDecisions
             GroupProperty.Priority => state.Priority.ToString(),
             GroupProperty.NotifyFlags => state.QmNotifyFlags.ToString(System.Globalization.CultureInfo.InvariantCulture),
             GroupProperty.NotifyClsid => state.NotifyClsid,
+            GroupProperty.RemoteUserId => state.RemoteUserId,
             _ => state.MaxBytesPerSecond.ToString(System.Globalization.CultureInfo.InvariantCulture),
         };
         if (current == value) return (CommandResult.NoOp, []);

@@ -23,6 +23,8 @@ public enum GroupProperty
     NotifyFlags,
     /// <summary>BITS 1.0 GROUPPROP_NOTIFYCLSID: the callback class id in registry form <c>{…}</c>, or empty (none).</summary>
     NotifyClsid,
+    /// <summary>the user name of the group's server credentials (BITS 1.0 GROUPPROP_REMOTEUSERID; ≤ 300 characters, not secret).</summary>
+    RemoteUserId,
 }
 
 /// <summary>The group's events, one record per kind of fact.</summary>
@@ -37,6 +39,10 @@ public static class GroupEvents
     /// <summary>The group was cancelled: its unfinished jobs were cancelled with it (listed by their own events) and the
     /// group is gone for every caller; the journal keeps it.</summary>
     public sealed record GroupCancelled(DateTimeOffset At) : IGroupEvent;
+
+    /// <summary>The group's server credentials (ciphertext of user name and password) were set, or cleared with null;
+    /// the group's unfinished and future jobs carry them (their own <see cref="JobCredentialsSet"/> events).</summary>
+    public sealed record GroupCredentialsSet(string? Protected, DateTimeOffset At) : IGroupEvent;
 
     /// <summary>A group property changed; <paramref name="Value"/> is the invariant-culture text of the new value.</summary>
     public sealed record GroupPropertyChanged(GroupProperty Property, string Value, DateTimeOffset At) : IGroupEvent;

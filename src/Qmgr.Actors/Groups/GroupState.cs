@@ -26,6 +26,12 @@ public sealed record GroupState(
     /// <summary>BITS 1.0 GROUPPROP_NOTIFYCLSID in registry form, or empty.</summary>
     public string NotifyClsid { get; init; } = "";
 
+    /// <summary>GROUPPROP_REMOTEUSERID: the user name of the group's server credentials, or empty.</summary>
+    public string RemoteUserId { get; init; } = "";
+
+    /// <summary>The group's server credentials as ciphertext (Basic), inherited by its jobs; null when none.</summary>
+    public string? ProtectedCredentials { get; init; }
+
     /// <summary>True once <see cref="GroupCancelled"/> is persisted: every command is then BG_E_NOT_FOUND.</summary>
     public bool Cancelled { get; init; }
 
@@ -47,6 +53,7 @@ public sealed record GroupState(
             MaxBytesPerSecond = c.MaxBytesPerSecond, CreationTime = c.At,
         },
         GroupCancelled => this with { Cancelled = true },
+        GroupCredentialsSet c => this with { ProtectedCredentials = c.Protected },
         GroupPropertyChanged p => p.Property switch
         {
             GroupProperty.DisplayName => this with { DisplayName = p.Value },
@@ -55,6 +62,7 @@ public sealed record GroupState(
             GroupProperty.MaxBytesPerSecond => this with { MaxBytesPerSecond = long.Parse(p.Value, CultureInfo.InvariantCulture) },
             GroupProperty.NotifyFlags => this with { QmNotifyFlags = int.Parse(p.Value, CultureInfo.InvariantCulture) },
             GroupProperty.NotifyClsid => this with { NotifyClsid = p.Value },
+            GroupProperty.RemoteUserId => this with { RemoteUserId = p.Value },
             _ => throw new ArgumentOutOfRangeException(nameof(e), p.Property, "unknown group property"),
         },
         JobCreated c => this with

@@ -230,6 +230,9 @@ public sealed class BackgroundCopyQMgr : IBackgroundCopyQMgr, IDisposable
                 GROUPPROP.GROUPPROP_PROGRESSTIME => LegacyView.Progress(QM_PROGRESS_TIME_DONE, jobs, state.CreationTime, DateTimeOffset.UtcNow),
                 GROUPPROP.GROUPPROP_DISPLAYNAME => state.DisplayName,
                 GROUPPROP.GROUPPROP_DESCRIPTION => state.Description,
+                GROUPPROP.GROUPPROP_REMOTEUSERID => state.RemoteUserId,
+                // never readable (BITS: credentials are write-only); empty, as for "no password"
+                GROUPPROP.GROUPPROP_REMOTEUSERPWD => "",
                 _ => throw NotSupported(property),
             };
         }
@@ -266,6 +269,19 @@ public sealed class BackgroundCopyQMgr : IBackgroundCopyQMgr, IDisposable
                 case GROUPPROP.GROUPPROP_DESCRIPTION:
                     await Call(() => group.SetPropertyAsync(GroupProperty.Description, Text(property, value), cancellationToken));
                     break;
+                case GROUPPROP.GROUPPROP_REMOTEUSERID:
+                    // a new user name clears the stored credentials: the password must be set again for it
+                    var user = Text(property, value);
+                    await Call(() => group.SetPropertyAsync(GroupProperty.RemoteUserId, user, cancellationToken));
+                    await Call(() => group.SetCredentialsAsync(null, null, cancellationToken));
+                    break;
+                case GROUPPROP.GROUPPROP_REMOTEUSERPWD:
+                    var password = Text(property, value);
+                    var userId = (await StateAsync(cancellationToken)).RemoteUserId;
+                    if (userId.Length == 0)
+                        throw new QmgrException(E_INVALIDARG, "set GROUPPROP_REMOTEUSERID before GROUPPROP_REMOTEUSERPWD");
+                    await Call(() => group.SetCredentialsAsync(userId, password, cancellationToken));
+                    break;
                 case GROUPPROP.GROUPPROP_PROGRESSSIZE or GROUPPROP.GROUPPROP_PROGRESSPERCENT or GROUPPROP.GROUPPROP_PROGRESSTIME:
                     throw new QmgrException(E_NOTIMPL, $"{property} is read-only");
                 default:
@@ -275,8 +291,8 @@ public sealed class BackgroundCopyQMgr : IBackgroundCopyQMgr, IDisposable
 
         private static QmgrException NotSupported(GROUPPROP property) => property switch
         {
-            GROUPPROP.GROUPPROP_REMOTEUSERID or GROUPPROP.GROUPPROP_REMOTEUSERPWD or GROUPPROP.GROUPPROP_LOCALUSERID or GROUPPROP.GROUPPROP_LOCALUSERPWD =>
-                new QmgrException(E_NOTIMPL, $"{property} is not supported yet: the transport sends no credentials and Qmgr has no key store to encrypt a password"),
+            GROUPPROP.GROUPPROP_LOCALUSERID or GROUPPROP.GROUPPROP_LOCALUSERPWD =>
+                new QmgrException(E_NOTIMPL, $"{property} is not applicable: it named a local Windows account to impersonate for SMB copies; Qmgr copies over HTTP as the process user"),
             _ => new QmgrException(E_NOTIMPL, $"GROUPPROP {(int)property} is not a supported property"),
         };
 

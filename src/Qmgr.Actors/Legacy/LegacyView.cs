@@ -109,7 +109,7 @@ internal static class LegacyView
     {
         HResults.BG_E_NOT_FOUND => QM_E_ITEM_NOT_FOUND,
         HResults.BG_E_INVALID_STATE or HResults.BG_E_EMPTY => QM_E_INVALID_STATE,
-        HResults.BG_E_STRING_TOO_LONG or HResults.BG_E_TOO_MANY_FILES_IN_JOB => E_INVALIDARG,
+        HResults.BG_E_STRING_TOO_LONG or HResults.BG_E_TOO_MANY_FILES_IN_JOB or HResults.BG_E_USERNAME_TOO_LARGE or HResults.BG_E_PASSWORD_TOO_LARGE => E_INVALIDARG,
         _ => hresult,
     };
 }

@@ -186,8 +186,8 @@ public sealed class LegacySurfaceSpecs : LegacyNode
         var badPriority = await HResultOf(() => group.SetPropAsync(GROUPPROP.GROUPPROP_PRIORITY, 7, Within()));
         var badNotify = await HResultOf(() => group.SetPropAsync(GROUPPROP.GROUPPROP_NOTIFYFLAGS, 0x8, Within()));
         var badClsid = await HResultOf(() => group.SetPropAsync(GROUPPROP.GROUPPROP_NOTIFYCLSID, "not a clsid", Within()));
-        var user = await HResultOf(() => group.SetPropAsync(GROUPPROP.GROUPPROP_REMOTEUSERID, "alice", Within()));
-        var password = await HResultOf(() => group.SetPropAsync(GROUPPROP.GROUPPROP_REMOTEUSERPWD, "secret", Within()));
+        var passwordFirst = await HResultOf(() => group.SetPropAsync(GROUPPROP.GROUPPROP_REMOTEUSERPWD, "secret", Within()));
+        var longUser = await HResultOf(() => group.SetPropAsync(GROUPPROP.GROUPPROP_REMOTEUSERID, new string('u', 301), Within()));
         var localUser = await HResultOf(() => group.GetPropAsync(GROUPPROP.GROUPPROP_LOCALUSERID, Within()));
         var localPassword = await HResultOf(() => group.GetPropAsync(GROUPPROP.GROUPPROP_LOCALUSERPWD, Within()));
         var readOnly = await HResultOf(() => group.SetPropAsync(GROUPPROP.GROUPPROP_PROGRESSPERCENT, 50, Within()));
@@ -202,8 +202,8 @@ public sealed class LegacySurfaceSpecs : LegacyNode
         Assert.Equal(E_INVALIDARG, badPriority);
         Assert.Equal(E_INVALIDARG, badNotify);
         Assert.Equal(E_INVALIDARG, badClsid);
-        Assert.Equal(E_NOTIMPL, user);
-        Assert.Equal(E_NOTIMPL, password);
+        Assert.Equal(E_INVALIDARG, passwordFirst);
+        Assert.Equal(E_INVALIDARG, longUser);
         Assert.Equal(E_NOTIMPL, localUser);
         Assert.Equal(E_NOTIMPL, localPassword);
         Assert.Equal(E_NOTIMPL, readOnly);

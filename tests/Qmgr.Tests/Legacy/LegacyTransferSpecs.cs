@@ -90,6 +90,33 @@ public sealed class LegacyTransferSpecs : LegacyNode
     }
 
     [Fact]
+    public async Task Remote_user_and_password_authenticate_every_job_of_the_group_and_are_never_readable_or_stored_in_clear()
+    {
+        // arrange: the server wants Basic alice:pa55; the group's first job exists before the credentials, the second after
+        var content = LoopbackFileServer.Content(30_000, 71);
+        var basic = "Basic " + Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes("alice:pa55"));
+        var url = Server.Add("/auth.bin", content, new LoopbackFileOptions { RequireAuthorization = basic });
+        var group = await QMgr.CreateGroupAsync(Guid.NewGuid(), Within());
+        var before = await group.CreateJobAsync(Guid.NewGuid(), Within());
+        await before.AddFilesAsync([new FILESETINFO(url.ToString(), Dir.File("before.bin"), 0)], Within());
+
+        // act
+        await group.SetPropAsync(GROUPPROP.GROUPPROP_REMOTEUSERID, "alice", Within());
+        await group.SetPropAsync(GROUPPROP.GROUPPROP_REMOTEUSERPWD, "pa55", Within());
+        var after = await group.CreateJobAsync(Guid.NewGuid(), Within());
+        await after.AddFilesAsync([new FILESETINFO(url.ToString(), Dir.File("after.bin"), 0)], Within());
+        await group.ResumeGroupAsync(Within());
+        await UntilAsync(async () => ((await group.GetStatusAsync(Within())).Status & QM_STATUS_GROUP_COMPLETE) != 0);
+
+        // assert
+        Assert.Equal(content, System.IO.File.ReadAllBytes(Dir.File("before.bin")));
+        Assert.Equal(content, System.IO.File.ReadAllBytes(Dir.File("after.bin")));
+        Assert.Equal("alice", await group.GetPropAsync(GROUPPROP.GROUPPROP_REMOTEUSERID, Within()));
+        Assert.Equal("", await group.GetPropAsync(GROUPPROP.GROUPPROP_REMOTEUSERPWD, Within()));
+        Assert.DoesNotContain(new Journal(Node.DataDirectory).Events(), e => System.Text.Json.JsonSerializer.Serialize(e, e.GetType()).Contains("pa55"));
+    }
+
+    [Fact]
     public async Task CancelGroup_keeps_the_files_already_transferred_and_discards_the_rest()
     {
         // arrange: a fast first file, a slow second one in the same job
