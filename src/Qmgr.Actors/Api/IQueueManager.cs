@@ -102,6 +102,9 @@ public interface IJob
     /// <summary>Removes the credentials for (target, scheme) (<c>RemoveCredentials</c>).</summary>
     Task RemoveCredentialsAsync(AuthTarget target, AuthScheme scheme, CancellationToken cancellationToken = default);
 
+    /// <summary>Sets the job's proxy settings (BITS <c>SetProxySettings</c>); E_INVALIDARG as <see cref="Groups.GroupCommands.SetJobProxy"/> says.</summary>
+    Task SetProxySettingsAsync(ProxySettings proxy, CancellationToken cancellationToken = default);
+
     /// <summary>Sets custom header lines sent with every request (CRLF-separated, ≤ 16,384 characters; null clears),
     /// stored encrypted (<c>IBackgroundCopyJobHttpOptions::SetCustomHeaders</c>). BG_E_STRING_TOO_LONG beyond.</summary>
     Task SetCustomHeadersAsync(string? headers, CancellationToken cancellationToken = default);

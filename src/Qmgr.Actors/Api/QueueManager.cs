@@ -144,6 +144,9 @@ public sealed class QueueManager : IQueueManager
         public Task RemoveCredentialsAsync(AuthTarget target, AuthScheme scheme, CancellationToken cancellationToken = default) =>
             SendAsync(new RemoveJobCredentials(groupId, owner, jobId, target, scheme), cancellationToken);
 
+        public Task SetProxySettingsAsync(ProxySettings proxy, CancellationToken cancellationToken = default) =>
+            SendAsync(new SetJobProxy(groupId, owner, jobId, proxy), cancellationToken);
+
         public Task SetCustomHeadersAsync(string? headers, CancellationToken cancellationToken = default)
         {
             if (headers is { Length: > 16_384 }) throw new QmgrException(HResults.BG_E_STRING_TOO_LONG, "custom headers longer than 16,384 characters");

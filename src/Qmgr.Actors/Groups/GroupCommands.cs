@@ -48,6 +48,10 @@ public static class GroupCommands
     /// <summary>Removes the credentials for (target, scheme) (<c>RemoveCredentials</c>); no-op when none were set.</summary>
     public sealed record RemoveJobCredentials(Guid GroupId, string Caller, Guid JobId, AuthTarget Target, AuthScheme Scheme) : IGroupCommand;
 
+    /// <summary>Sets the job's proxy settings (BITS <c>SetProxySettings</c>). E_INVALIDARG: lists with a usage other than
+    /// Override, Override without a proxy list, an unparsable proxy, a list over 4,000 characters.</summary>
+    public sealed record SetJobProxy(Guid GroupId, string Caller, Guid JobId, ProxySettings Proxy) : IGroupCommand;
+
     /// <summary>Sets custom request headers as ciphertext, or clears them with null (<c>IBackgroundCopyJobHttpOptions::SetCustomHeaders</c>).</summary>
     public sealed record SetJobCustomHeaders(Guid GroupId, string Caller, Guid JobId, string? Protected) : IGroupCommand;
 

@@ -95,6 +95,12 @@ public static class GroupDecisions
                     ? (CommandResult.Ok, [new JobCredentialsRemoved(jobId, r.Target, r.Scheme, now)])
                     : (CommandResult.NoOp, []);
 
+            case SetJobProxy x:
+                if (ProxyError(x.Proxy) is { } invalid) return (CommandResult.Rejected(HResults.E_INVALIDARG, invalid), []);
+                return x.Proxy == (job.Proxy ?? ProxySettings.Preconfig)
+                    ? (CommandResult.NoOp, [])
+                    : (CommandResult.Ok, [new JobProxyChanged(jobId, x.Proxy, now)]);
+
             case SetJobCustomHeaders h:
                 return h.Protected == job.ProtectedCustomHeaders
                     ? (CommandResult.NoOp, [])
@@ -139,6 +145,7 @@ public static class GroupDecisions
             SetJobCredentials c => c.JobId,
             RemoveJobCredentials c => c.JobId,
             SetJobCustomHeaders h => h.JobId,
+            SetJobProxy x => x.JobId,
             ResumeJob r => r.JobId,
             SuspendJob s => s.JobId,
             CancelJob c => c.JobId,
@@ -261,6 +268,27 @@ public static class GroupDecisions
         return current == value
             ? (CommandResult.NoOp, [])
             : (CommandResult.Ok, [new JobPropertyChanged(job.Id, set.Property, value, now)]);
+    }
+
+    /// <summary>Why <paramref name="proxy"/> is invalid (bits-spec §2.9: lists only with Override, Override needs a list,
+    /// each list ≤ 4,000 characters; the first proxy must parse as host:port or an http URL), or null.</summary>
+    public static string? ProxyError(ProxySettings proxy)
+    {
+        if (!Enum.IsDefined(proxy.Usage)) return $"undefined proxy usage {(int)proxy.Usage}";
+        if (proxy.Usage != ProxyUsage.Override)
+            return proxy.ProxyList is null && proxy.BypassList is null ? null : "proxy and bypass lists are only for the Override usage";
+        if (string.IsNullOrWhiteSpace(proxy.ProxyList)) return "the Override usage needs a proxy list";
+        if (proxy.ProxyList.Length > 4000 || proxy.BypassList is { Length: > 4000 }) return "proxy and bypass lists are at most 4,000 characters";
+        return ProxyUri(proxy.ProxyList) is null ? $"cannot read a proxy from '{proxy.ProxyList}'" : null;
+    }
+
+    /// <summary>The first proxy of a BITS proxy list (<c>host:port</c> or <c>http://host:port</c>, space/semicolon separated).</summary>
+    public static Uri? ProxyUri(string proxyList)
+    {
+        var first = proxyList.Split([' ', ';'], StringSplitOptions.RemoveEmptyEntries).FirstOrDefault();
+        if (first is null) return null;
+        var text = first.Contains("://", StringComparison.Ordinal) ? first : "http://" + first;
+        return Uri.TryCreate(text, UriKind.Absolute, out var uri) && uri.Scheme == Uri.UriSchemeHttp && uri.Host.Length > 0 ? uri : null;
     }
 
     /// <summary>A priority by name (any case) or BG_JOB_PRIORITY number; false for anything undefined.</summary>

@@ -60,6 +60,9 @@ public static class GroupEvents
     /// <summary>Credentials for (target, scheme) were removed.</summary>
     public sealed record JobCredentialsRemoved(Guid JobId, AuthTarget Target, AuthScheme Scheme, DateTimeOffset At) : IGroupEvent;
 
+    /// <summary>The job's proxy settings changed (BITS <c>SetProxySettings</c>).</summary>
+    public sealed record JobProxyChanged(Guid JobId, ProxySettings Proxy, DateTimeOffset At) : IGroupEvent;
+
     /// <summary>Custom headers were set (ciphertext) or cleared (null).</summary>
     public sealed record JobCustomHeadersSet(Guid JobId, string? Protected, DateTimeOffset At) : IGroupEvent;
 

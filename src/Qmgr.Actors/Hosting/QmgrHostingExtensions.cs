@@ -57,16 +57,19 @@ public static class QmgrHostingExtensions
     public static IServiceCollection AddQmgrHttpClient(this IServiceCollection services)
     {
         services.AddHttpClient(HttpClientName, c => c.Timeout = Timeout.InfiniteTimeSpan)
-            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler
-            {
-                AutomaticDecompression = DecompressionMethods.None,
-                AllowAutoRedirect = true,
-                MaxAutomaticRedirections = 10,
-                ConnectTimeout = TimeSpan.FromSeconds(30),
-                PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30),
-            });
+            .ConfigurePrimaryHttpMessageHandler(CreateTransferHandler);
         return services;
     }
+
+    /// <summary>The transfer pool's handler settings, shared by the default client and the per-proxy ones.</summary>
+    public static SocketsHttpHandler CreateTransferHandler() => new()
+    {
+        AutomaticDecompression = DecompressionMethods.None,
+        AllowAutoRedirect = true,
+        MaxAutomaticRedirections = 10,
+        ConnectTimeout = TimeSpan.FromSeconds(30),
+        PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30),
+    };
 
     /// <summary>Adds Qmgr's HOCON, serializer, cluster membership and shard regions to an Akka.Hosting builder.</summary>
     public static AkkaConfigurationBuilder AddQmgr(this AkkaConfigurationBuilder builder, QmgrOptions options, IServiceProvider services)
@@ -92,7 +95,7 @@ public static class QmgrHostingExtensions
         builder.WithShardRegion<TransferRegion>("qmgr-transfer",
             (_, _, resolver) =>
             {
-                var downloader = new HttpFileDownloader(resolver.GetService<IHttpClientFactory>().CreateClient(HttpClientName));
+                var downloader = new ProxyRoutingDownloader(resolver.GetService<IHttpClientFactory>().CreateClient(HttpClientName), CreateTransferHandler);
                 var secrets = resolver.GetService<Jobs.SecretProtector>();
                 return _ => TransferActor.Props(downloader, settings.TransferPassivateAfter, secrets);
             },

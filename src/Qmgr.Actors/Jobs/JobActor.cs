@@ -131,7 +131,7 @@ public sealed class JobActor : ReceiveActor, IWithTimers
         var file = _job.Files[index];
         var request = new DownloadRequest(new Uri(file.RemoteName), file.TempName, file.BytesTransferred, file.Validators, file.BytesTotal,
             _job.Options.StrictRangeSupport, _settings.CheckpointBytes, _settings.CheckpointInterval, _settings.QuickRetryDelays,
-            _settings.MaxQuickRetryAfter, _settings.IdleTimeout) { ExpectedSha256 = file.ExpectedSha256 };
+            _settings.MaxQuickRetryAfter, _settings.IdleTimeout) { ExpectedSha256 = file.ExpectedSha256, Proxy = RouteFor(_job.Proxy) };
         _active = (Guid.NewGuid(), index);
         _log.Info("Job [{JobId}] file {FileIndex} {Url} -> {LocalName} from byte {Offset}", _job.Id, index, file.RemoteName, file.LocalName, file.BytesTransferred);
         _transferRegion.Tell(new StartTransfer(_active.Value.TransferId, _groupId, _job.Id, index, request, _job.Priority, _groupMax, Self)
@@ -140,6 +140,15 @@ public sealed class JobActor : ReceiveActor, IWithTimers
             ProtectedCustomHeaders = _job.ProtectedCustomHeaders,
         });
     }
+
+    /// <summary>The transport's route for BITS proxy settings (Preconfig and AutoDetect: the process default).</summary>
+    private static ProxyRoute RouteFor(ProxySettings? proxy) => proxy?.Usage switch
+    {
+        ProxyUsage.NoProxy => ProxyRoute.Direct,
+        ProxyUsage.Override => new ProxyRoute(false, Groups.GroupDecisions.ProxyUri(proxy.ProxyList!),
+            (proxy.BypassList ?? "").Split([' ', ';'], StringSplitOptions.RemoveEmptyEntries)),
+        _ => ProxyRoute.Default,
+    };
 
     private void CancelActive()
     {

@@ -88,6 +88,28 @@ public enum JobProperty
     MaximumDownloadTime,
 }
 
+/// <summary>How a job reaches the network, with BITS's <c>BG_JOB_PROXY_USAGE</c> values.</summary>
+public enum ProxyUsage
+{
+    /// <summary>the process's default (HTTP_PROXY / HTTPS_PROXY / NO_PROXY environment variables on Linux).</summary>
+    Preconfig = 0,
+    /// <summary>connect directly.</summary>
+    NoProxy = 1,
+    /// <summary>use <see cref="ProxySettings.ProxyList"/> (first entry) and <see cref="ProxySettings.BypassList"/>.</summary>
+    Override = 2,
+    /// <summary>auto-detect; .NET has no WPAD on Linux, so this behaves as <see cref="Preconfig"/>.</summary>
+    AutoDetect = 3,
+}
+
+/// <summary>
+/// A job's proxy settings (BITS <c>SetProxySettings</c>): lists are null unless <see cref="ProxyUsage.Override"/>, which
+/// needs a proxy list (space- or semicolon-separated <c>host:port</c> or URLs, ≤ 4,000 characters each list).
+/// </summary>
+public sealed record ProxySettings(ProxyUsage Usage, string? ProxyList, string? BypassList)
+{
+    public static readonly ProxySettings Preconfig = new(ProxyUsage.Preconfig, null, null);
+}
+
 /// <summary>BITS <c>BG_NOTIFY_*</c> flags (bits.h).</summary>
 [Flags]
 public enum NotifyFlags
@@ -126,6 +148,7 @@ public sealed record Job(
     DateTimeOffset? FirstTransientErrorAt,
     ImmutableList<ProtectedCredentials> Credentials,
     string? ProtectedCustomHeaders,
+    ProxySettings? Proxy = null,
     TimeSpan ActiveTime = default,
     DateTimeOffset? ActiveSince = null,
     DateTimeOffset? LastActivity = null)

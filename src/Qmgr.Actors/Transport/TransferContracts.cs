@@ -64,6 +64,23 @@ public sealed record DownloadRequest(
 
     /// <summary>Expected SHA-256 of the whole file as 64 hex digits, or null. Checked before the file is reported complete.</summary>
     public string? ExpectedSha256 { get; init; }
+
+    /// <summary>How to reach the server: the process default, directly, or through a given proxy.</summary>
+    public ProxyRoute Proxy { get; init; } = ProxyRoute.Default;
+}
+
+/// <summary>
+/// How a transfer reaches the network: <see cref="Default"/> (the process's proxy settings: HTTP_PROXY, HTTPS_PROXY,
+/// NO_PROXY), <see cref="Direct"/> (no proxy) or through <paramref name="Proxy"/> except for hosts in
+/// <paramref name="Bypass"/> (host names or <c>*.suffix</c> patterns; <c>&lt;local&gt;</c> = names without a dot).
+/// </summary>
+public sealed record ProxyRoute(bool DirectConnection, Uri? Proxy, IReadOnlyList<string> Bypass)
+{
+    public static readonly ProxyRoute Default = new(false, null, []);
+    public static readonly ProxyRoute Direct = new(true, null, []);
+
+    /// <summary>A stable key for caching one HTTP client per route.</summary>
+    public string Key => DirectConnection ? "direct" : Proxy is null ? "default" : $"{Proxy}|{string.Join(';', Bypass)}";
 }
 
 /// <summary>Why a file's bytes on disk were thrown away and the file restarted from byte 0.</summary>

@@ -231,6 +231,32 @@ public sealed class EmbeddingApiSpecs : IAsyncLifetime, IDisposable
             && r.Headers.GetValueOrDefault("X-Tenant") == "blue" && r.Headers.GetValueOrDefault("X-Trace") == "42");
     }
 
+    [Fact]
+    public async Task Override_proxy_settings_send_the_transfer_through_the_proxy_and_bad_settings_are_refused()
+    {
+        // arrange: the loopback server plays the proxy for a host that does not resolve
+        var content = LoopbackFileServer.Content(40_000, 46);
+        _server.Add("/via-proxy.bin", content);
+        var group = await _alice.CreateGroupAsync("proxied");
+        var job = await group.CreateJobAsync("p", new JobOptions(AutoComplete: true));
+        var proxy = $"127.0.0.1:{_server.BaseAddress.Port}";
+
+        // act
+        var listWithoutOverride = await Assert.ThrowsAsync<QmgrException>(() => job.SetProxySettingsAsync(new ProxySettings(ProxyUsage.NoProxy, proxy, null)));
+        var overrideWithoutList = await Assert.ThrowsAsync<QmgrException>(() => job.SetProxySettingsAsync(new ProxySettings(ProxyUsage.Override, null, null)));
+        await job.SetProxySettingsAsync(new ProxySettings(ProxyUsage.Override, proxy, "<local> *.example.internal"));
+        await job.AddFilesAsync([("http://files.qmgr-test.invalid/via-proxy.bin", _dir.File("via-proxy.bin"))]);
+        await job.ResumeAsync();
+        var done = await job.WaitAsync(j => j.State is JobState.Acknowledged or JobState.Error, new CancellationTokenSource(Deadline).Token);
+
+        // assert
+        Assert.Equal(HResults.E_INVALIDARG, listWithoutOverride.HResult);
+        Assert.Equal(HResults.E_INVALIDARG, overrideWithoutList.HResult);
+        Assert.Equal(JobState.Acknowledged, done.State);
+        Assert.Equal(content, File.ReadAllBytes(_dir.File("via-proxy.bin")));
+        Assert.StartsWith("http://files.qmgr-test.invalid/", _server.RequestsFor("/via-proxy.bin").First().RawTarget); // absolute-form: a proxy request
+    }
+
     private static async Task AwaitAsync(Func<bool> condition)
     {
         using var timeout = new CancellationTokenSource(Deadline);
