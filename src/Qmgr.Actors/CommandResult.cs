@@ -49,6 +49,8 @@ public static class HResults
     public const int BG_E_INVALID_AUTH_TARGET = unchecked((int)0x80200027);
     /// <summary>BG_E_INVALID_AUTH_SCHEME: an undefined BG_AUTH_SCHEME.</summary>
     public const int BG_E_INVALID_AUTH_SCHEME = unchecked((int)0x80200028);
+    /// <summary>BG_E_TOO_MANY_JOBS_PER_USER: the owner has <c>qmgr.limits.max-jobs-per-owner</c> unfinished jobs.</summary>
+    public const int BG_E_TOO_MANY_JOBS_PER_USER = unchecked((int)0x80200049);
     /// <summary>BG_E_TOO_MANY_FILES_IN_JOB: <c>qmgr.limits.max-files-per-job</c> reached.</summary>
     public const int BG_E_TOO_MANY_FILES_IN_JOB = unchecked((int)0x80200051);
     /// <summary>BG_E_MAXDOWNLOAD_TIMEOUT (bitsmsg.h 0x80200053): Connecting + Transferring time exceeded MaximumDownloadTime (T23).</summary>

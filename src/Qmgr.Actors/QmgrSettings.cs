@@ -25,6 +25,7 @@ public sealed record QmgrSettings(
     TimeSpan MaximumDownloadTime,
     TimeSpan InactivityTimeout,
     int MaxFilesPerJob,
+    int MaxJobsPerOwner,
     int MaxUrlLength,
     IReadOnlyList<string> AllowedRoots)
 {
@@ -65,6 +66,7 @@ public sealed record QmgrSettings(
             c.GetTimeSpan("job.maximum-download-time"),
             c.GetTimeSpan("job.inactivity-timeout"),
             c.GetInt("limits.max-files-per-job"),
+            c.GetInt("limits.max-jobs-per-owner"),
             c.GetInt("limits.max-url-length"),
             c.GetStringList("paths.allowed-roots").Select(r => Path.TrimEndingDirectorySeparator(Path.GetFullPath(r))).ToArray());
     }

@@ -67,6 +67,22 @@ public sealed class QueueManager : IQueueManager
             .ToList();
     }
 
+    /// <summary>
+    /// BITS MaxJobsPerUser: BG_E_TOO_MANY_JOBS_PER_USER when <paramref name="owner"/> already has
+    /// <c>qmgr.limits.max-jobs-per-owner</c> unfinished jobs across its groups. Administrators are exempt. A count at
+    /// creation time: two creations racing on different nodes may both pass.
+    /// </summary>
+    internal async Task CheckJobsPerOwnerAsync(string owner, CancellationToken ct)
+    {
+        if (IsAdministrator) return;
+        var limit = QmgrSettings.Create(_system).MaxJobsPerOwner;
+        var ids = await _client.GetGroupIdsAsync(ct);
+        var states = await Task.WhenAll(ids.Select(id => _client.GetGroupAsync(id, ct)));
+        var unfinished = states.Where(s => s.Exists && !s.Cancelled && s.Owner == owner).Sum(s => s.Jobs.Count(j => !j.State.IsFinal()));
+        if (unfinished >= limit)
+            throw new QmgrException(HResults.BG_E_TOO_MANY_JOBS_PER_USER, $"{owner} already has {unfinished} unfinished jobs (qmgr.limits.max-jobs-per-owner = {limit})");
+    }
+
     public IObservable<QmgrNotification> Notifications => new NotificationObservable(_system, n => IsAdministrator || n.Owner == Caller);
 
     private sealed class Group(QueueManager qm, Guid id, string owner) : IGroup
@@ -92,6 +108,7 @@ public sealed class QueueManager : IQueueManager
 
         public async Task<IJob> CreateJobAsync(string displayName, JobOptions? options = null, JobPriority? priority = null, Guid? jobId = null, CancellationToken cancellationToken = default)
         {
+            await qm.CheckJobsPerOwnerAsync(owner, cancellationToken);
             var job = jobId ?? Guid.NewGuid();
             QmgrException.ThrowIfRejected(await qm._client.SendAsync(new CreateJob(id, owner, job, displayName, priority, options ?? JobOptions.Default), cancellationToken));
             return new JobHandle(qm, id, job, owner);
