@@ -48,13 +48,23 @@ public sealed class DataDirectory
             var stream = new FileStream(LockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
             File.WriteAllText(PidPath, Environment.ProcessId.ToString());
             reason = "";
-            return stream;
+            return new Held(stream, PidPath);
         }
         catch (IOException)
         {
             var pid = File.Exists(PidPath) ? File.ReadAllText(PidPath).Trim() : "unknown";
             reason = $"data directory {Path} is in use by another qmgr process (pid {pid})";
             return null;
+        }
+    }
+
+    // Releasing the lock removes the pid file first, so a later loser never names a dead holder.
+    private sealed class Held(FileStream lockStream, string pidPath) : IDisposable
+    {
+        public void Dispose()
+        {
+            try { File.Delete(pidPath); } catch (IOException) { }
+            lockStream.Dispose();
         }
     }
 }

@@ -18,7 +18,8 @@ public static class Program
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
-            foreach (var error in parse.Errors) Console.Error.WriteLine($"qmgr: {error.Message.Split('\n')[0].Trim()}");
+            foreach (var error in parse.Errors)
+                Console.Error.WriteLine($"qmgr: {string.Join(' ', error.Message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))}");
             Console.Error.WriteLine("qmgr: see 'qmgr --help'");
             return ExitCodes.Usage;
         }

@@ -20,6 +20,8 @@ public static class QmgrHost
             .MinimumLevel.Information()
             .MinimumLevel.Override("Microsoft", LogEventLevel.Warning)
             .MinimumLevel.Override("System.Net.Http", LogEventLevel.Warning)
+            // "no XML encryptor configured" on every new key ring: expected on Linux (README: Data directory)
+            .MinimumLevel.Override("Microsoft.AspNetCore.DataProtection", LogEventLevel.Error)
             .WriteTo.Console(restrictedToMinimumLevel: consoleLevel, standardErrorFromLevel: LogEventLevel.Verbose,
                 outputTemplate: "[{Timestamp:HH:mm:ss} {Level:u3}] {Message:lj}{NewLine}{Exception}")
             .WriteTo.File(Path.Combine(dataDir.LogsPath, "qmgr-.log"), rollingInterval: RollingInterval.Day, retainedFileCountLimit: 7,
@@ -38,7 +40,6 @@ public static class QmgrHost
                 setup.LogLevel = LogLevel.InfoLevel;
                 setup.ClearLoggers();
                 setup.AddLogger<SerilogLogger>();
-                setup.WithDefaultLogMessageFormatter<SerilogLogMessageFormatter>();
             }));
         var host = builder.Build();
         await host.StartAsync(cancellationToken);

@@ -36,9 +36,14 @@ public static class QmgrHostingExtensions
     {
         services.AddQmgrHttpClient();
         // job secrets (credentials, custom headers) are encrypted at rest with a key ring in the data directory
+        // the key ring itself is plain XML (no certificate or DPAPI on Linux): it lives in a directory only the
+        // process user can read, beside the journal it protects
+        var keys = Path.Combine(options.DataDirectory, "keys");
+        if (OperatingSystem.IsWindows()) Directory.CreateDirectory(keys);
+        else Directory.CreateDirectory(keys, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         services.AddDataProtection()
             .SetApplicationName("qmgr")
-            .PersistKeysToFileSystem(new DirectoryInfo(Path.Combine(options.DataDirectory, "keys")));
+            .PersistKeysToFileSystem(new DirectoryInfo(keys));
         services.AddSingleton<Jobs.SecretProtector>();
         services.AddSingleton<Api.IQueueManager>(sp => Api.QueueManager.Create(sp.GetRequiredService<ActorSystem>()));
         services.AddAkka("qmgr", (builder, sp) =>

@@ -46,6 +46,8 @@ public sealed class TransferActor : ReceiveActor
     }
 
     /// <summary>Props for one entity; <paramref name="passivateAfter"/> is <c>qmgr.transfer.passivate-after</c>.</summary>
+    /// <param name="downloader">runs each transfer (HTTP over the route of its proxy settings).</param>
+    /// <param name="passivateAfter">idle time before the entity stops (<c>qmgr.transfer.passivate-after</c>).</param>
     /// <param name="secrets">decrypts job credentials and custom headers; null when the node has no key ring (then jobs with secrets fail).</param>
     public static Props Props(IFileDownloader downloader, TimeSpan passivateAfter, SecretProtector? secrets) =>
         Akka.Actor.Props.Create(() => new TransferActor(downloader, passivateAfter, secrets));

@@ -13,6 +13,7 @@ public static partial class ContentDigest
     private static partial Regex Sha256Member();
 
     /// <summary>The 32-byte SHA-256 the response declares for the whole file, or null when it declares none (or garbage).</summary>
+    /// <param name="response">the response whose headers are read.</param>
     /// <param name="wholeContent">true when the body is the whole file (a 200), so <c>Content-Digest</c> applies too.</param>
     public static byte[]? Sha256Of(HttpResponseMessage response, bool wholeContent)
     {

@@ -701,6 +701,11 @@ public sealed class HttpFileDownloader : IFileDownloader
         /// </summary>
         /// <param name="bodyLength">bytes the body must have (Content-Length), or null when framed by the connection/chunks.</param>
         /// <param name="total">total file size, or null when unknown.</param>
+        /// <param name="response">the accepted response; its body is read here.</param>
+        /// <param name="status">200 or 206.</param>
+        /// <param name="bodyStart">file offset of the body's first byte.</param>
+        /// <param name="validators">the response's validators, recorded for later resumes.</param>
+        /// <param name="ct">cancels the read and the writes.</param>
         private async Task<Step> AcceptAsync(
             HttpResponseMessage response, int status, long bodyStart, long? bodyLength, long? total, Validators validators, CancellationToken ct)
         {

@@ -35,6 +35,8 @@ public static class ListCommand
             group = g.Id,
             displayName = g.DisplayName,
             owner = g.Owner,
+            priority = g.Priority.ToString(),
+            maxBytesPerSecond = g.MaxBytesPerSecond,
             state = DerivedState(g),
             jobs = g.Jobs.Select(j => new
             {

@@ -21,8 +21,14 @@ public static class ServeCommand
         return command;
     }
 
-    private static async Task<int> RunAsync(string? dataDirOption, bool exitWhenIdle, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(string? dataDirOption, bool exitWhenIdle, CancellationToken invocation)
     {
+        // SIGTERM (systemctl stop, docker stop) and SIGINT stop the service gracefully: unfinished jobs stay in the
+        // journal and the next `serve` carries them on (Decision 10).
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(invocation);
+        using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
+        using var sigint = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, c => { c.Cancel = true; stop.Cancel(); });
+        var cancellationToken = stop.Token;
         var dataDir = DataDirectory.Resolve(dataDirOption);
         using var dirLock = dataDir.TryLock(out var lockReason);
         if (dirLock is null) return Program.Fail(ExitCodes.DataDirectory, lockReason);
@@ -38,6 +44,7 @@ public static class ServeCommand
             if (!exitWhenIdle)
             {
                 await Task.Delay(Timeout.Infinite, cancellationToken).ContinueWith(_ => { }, CancellationToken.None);
+                Serilog.Log.Information("Stopping: unfinished jobs stay in {DataDirectory} for the next serve", dataDir.Path);
                 return ExitCodes.Done;
             }
             while (true)
@@ -55,7 +62,10 @@ public static class ServeCommand
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            return ExitCodes.Interrupted;
+            // a plain serve stopping is its normal end; --exit-when-idle stopped early was interrupted
+            return exitWhenIdle
+                ? Program.Fail(ExitCodes.Interrupted, "stopped before the jobs were idle: they stay in the journal for the next serve")
+                : ExitCodes.Done;
         }
         catch (Exception ex) when (ex is Akka.Actor.AskTimeoutException or Microsoft.Data.Sqlite.SqliteException)
         {

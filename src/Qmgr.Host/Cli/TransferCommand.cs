@@ -52,9 +52,14 @@ public static class TransferCommand
         if (dirLock is null) return Program.Fail(ExitCodes.DataDirectory, lockReason);
         QmgrHost.ConfigureLogging(dataDir, LogEventLevel.Warning);
 
+        // Ctrl+C (SIGINT) cancels the job, as bitsadmin /transfer does; SIGTERM stops the process and leaves the job
+        // for `qmgr serve`, as a SIGKILL would (Decision 15).
         using var interrupt = new CancellationTokenSource();
+        var terminated = false;
         ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; interrupt.Cancel(); };
         Console.CancelKeyPress += onCancel;
+        using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM,
+            c => { c.Cancel = true; terminated = true; interrupt.Cancel(); });
         IHost? host = null;
         try
         {
@@ -78,6 +83,8 @@ public static class TransferCommand
             Console.Error.WriteLine($"qmgr: group {groupId:D}, job {jobId:D} in {dataDir.Path}");
 
             var job = await WaitAsync(qm, groupId, jobId, interrupt.Token);
+            if (job is null && terminated)
+                return Program.Fail(ExitCodes.Interrupted, $"terminated: job {jobId:D} stays in {dataDir.Path} for qmgr serve");
             if (job is null)
             {
                 await qm.SendAsync(new GroupCommands.CancelJob(groupId, owner, jobId));
@@ -183,21 +190,23 @@ public static class TransferCommand
         return (await qm.GetGroupAsync(groupId)).FindJob(jobId)!.State == JobState.Transferred;
     }
 
-    /// <summary>Plain lines (when redirected): one when the state changes and at most one per second while transferring.</summary>
+    /// <summary>Plain lines (when redirected): one per change of state or progress (checkpoints come every 4 MiB or 1 s),
+    /// with the error record's message while the job waits in TransientError.</summary>
     private sealed class PlainProgress
     {
         private readonly Stopwatch _clock = Stopwatch.StartNew();
-        private JobState? _last;
-        private TimeSpan _lastLine = TimeSpan.MinValue;
+        private (JobState, long, int, string?)? _last;
 
         public void Show(Job job)
         {
-            if (job.State == _last && _clock.Elapsed - _lastLine < TimeSpan.FromSeconds(1)) return;
-            _last = job.State;
-            _lastLine = _clock.Elapsed;
+            var now = (job.State, job.BytesTransferred, job.FilesTransferred, job.Error?.Message);
+            if (now == _last) return;
+            _last = now;
             var rate = job.BytesTransferred / Math.Max(0.001, _clock.Elapsed.TotalSeconds);
+            var reason = job.State == JobState.TransientError && job.Error is { } e
+                ? $" — {e.Message}; retry at {job.RetryDueAt:HH:mm:ss}" : "";
             Console.WriteLine($"{job.State}: {Format.Bytes(job.BytesTransferred)} / {Format.Bytes(job.BytesTotal)}, " +
-                              $"files {job.FilesTransferred}/{job.Files.Count}, {Format.Bytes((long)rate)}/s");
+                              $"files {job.FilesTransferred}/{job.Files.Count}, {Format.Bytes((long)rate)}/s{reason}");
         }
     }
 }

@@ -244,6 +244,42 @@ public sealed class TransferCliSpecs : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task Sigterm_stops_transfer_leaving_the_job_for_serve_and_stops_serve_gracefully()
+    {
+        // arrange
+        var content = LoopbackFileServer.Content(3 * 1024 * 1024, seed: 10);
+        var url = _server.Add("/term.bin", content);
+        var target = Path.Combine(_dir.Sub("out"), "term.bin");
+        using var transfer = QmgrProcess.Start("transfer", "--data-dir", DataDir, "--max-bandwidth", "1048576", url.ToString(), target);
+        await Journal.WaitForAsync(events => events.OfType<FileProgressCheckpointed>().FirstOrDefault(c => c.BytesTransferred > 0), Deadline);
+
+        // act: SIGTERM the transfer, finish with serve, then SIGTERM an idle serve
+        await SignalAsync("TERM", transfer.Id);
+        var stopped = await transfer.WaitAsync(Deadline);
+        var left = Journal.Groups().Single().Jobs.Single().State;
+        var finish = await QmgrProcess.RunAsync(Deadline, "serve", "--data-dir", DataDir, "--exit-when-idle");
+        using var serve = QmgrProcess.Start("serve", "--data-dir", DataDir);
+        await Journal.WaitForAsync(_ => File.Exists(Path.Combine(DataDir, "qmgr.pid")) && File.ReadAllText(Path.Combine(DataDir, "qmgr.pid")) == serve.Id.ToString() ? "held" : null, Deadline);
+        await SignalAsync("TERM", serve.Id);
+        var served = await serve.WaitAsync(Deadline);
+
+        // assert
+        Assert.True(stopped.ExitCode == 130, stopped.ToString());
+        Assert.Contains("stays in", stopped.Stderr);
+        Assert.NotEqual(JobState.Cancelled, left);
+        Assert.True(finish.ExitCode == 0, finish.ToString());
+        Assert.Equal(content, File.ReadAllBytes(target));
+        Assert.True(served.ExitCode == 0, served.ToString());
+        Assert.False(File.Exists(Path.Combine(DataDir, "qmgr.pid")));
+    }
+
+    private static async Task SignalAsync(string signal, int pid)
+    {
+        using var kill = System.Diagnostics.Process.Start("kill", [$"-{signal}", pid.ToString()]);
+        await kill.WaitForExitAsync();
+    }
+
+    [Fact]
     public async Task Resume_answered_with_200_restarts_the_file_from_zero_and_journals_why()
     {
         // arrange: first run honours ranges and is killed after a checkpoint; then the server ignores Range

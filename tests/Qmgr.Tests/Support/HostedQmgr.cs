@@ -8,7 +8,7 @@ namespace Qmgr.Tests.Support;
 
 /// <summary>
 /// Qmgr embedded in a generic host exactly as a backend embeds it (<c>services.AddQmgr</c>), on the SQLite journal of
-/// <paramref name="dataDirectory"/>, with test timings (short quick retries and retry delay floor).
+/// the data directory given to <see cref="Start"/>, with test timings (short quick retries and retry delay floor).
 /// </summary>
 public sealed class HostedQmgr : IAsyncDisposable
 {
