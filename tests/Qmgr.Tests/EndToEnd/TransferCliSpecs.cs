@@ -167,10 +167,9 @@ public sealed class TransferCliSpecs : IAsyncLifetime, IDisposable
         var content = LoopbackFileServer.Content(6 * 1024 * 1024, seed: 6);
         var url = _server.Add("/big.bin", content);
         var target = Path.Combine(_dir.Sub("out"), "big.bin");
-        using var transfer = QmgrProcess.Start("transfer", "--data-dir", DataDir, "--max-bandwidth", "1048576", url.ToString(), target);
+        using var transfer = await StartThrottledUntilCheckpointAsync(url, target);
 
         // act: SIGKILL once a checkpoint > 0 is journaled, then append junk past it
-        await Journal.WaitForAsync(events => events.OfType<FileProgressCheckpointed>().FirstOrDefault(c => c.BytesTransferred > 0), Deadline);
         transfer.Kill();
         var checkpoint = Journal.Events<FileProgressCheckpointed>().Last().BytesTransferred;
         var temp = Journal.Events<FilesAdded>().Single().Files.Single().TempName;
@@ -227,8 +226,7 @@ public sealed class TransferCliSpecs : IAsyncLifetime, IDisposable
         var content = LoopbackFileServer.Content(4 * 1024 * 1024, seed: 8);
         var url = _server.Add("/int.bin", content);
         var target = Path.Combine(_dir.Sub("out"), "int.bin");
-        using var transfer = QmgrProcess.Start("transfer", "--data-dir", DataDir, "--max-bandwidth", "1048576", url.ToString(), target);
-        await Journal.WaitForAsync(events => events.OfType<FileProgressCheckpointed>().FirstOrDefault(c => c.BytesTransferred > 0), Deadline);
+        using var transfer = await StartThrottledUntilCheckpointAsync(url, target);
         var temp = Journal.Events<FilesAdded>().Single().Files.Single().TempName;
 
         // act: SIGINT, as Ctrl+C on a terminal
@@ -250,8 +248,7 @@ public sealed class TransferCliSpecs : IAsyncLifetime, IDisposable
         var content = LoopbackFileServer.Content(3 * 1024 * 1024, seed: 10);
         var url = _server.Add("/term.bin", content);
         var target = Path.Combine(_dir.Sub("out"), "term.bin");
-        using var transfer = QmgrProcess.Start("transfer", "--data-dir", DataDir, "--max-bandwidth", "1048576", url.ToString(), target);
-        await Journal.WaitForAsync(events => events.OfType<FileProgressCheckpointed>().FirstOrDefault(c => c.BytesTransferred > 0), Deadline);
+        using var transfer = await StartThrottledUntilCheckpointAsync(url, target);
 
         // act: SIGTERM the transfer, finish with serve, then SIGTERM an idle serve
         await SignalAsync("TERM", transfer.Id);
@@ -273,6 +270,14 @@ public sealed class TransferCliSpecs : IAsyncLifetime, IDisposable
         Assert.False(File.Exists(Path.Combine(DataDir, "qmgr.pid")));
     }
 
+    /// <summary>Starts `qmgr transfer` at a persisted 1 MiB/s group cap and returns once a checkpoint &gt; 0 is journaled.</summary>
+    private async Task<QmgrProcess> StartThrottledUntilCheckpointAsync(Uri url, string target)
+    {
+        var transfer = QmgrProcess.Start("transfer", "--data-dir", DataDir, "--max-bandwidth", "1048576", url.ToString(), target);
+        await Journal.WaitForAsync(events => events.OfType<FileProgressCheckpointed>().FirstOrDefault(c => c.BytesTransferred > 0), Deadline);
+        return transfer;
+    }
+
     private static async Task SignalAsync(string signal, int pid)
     {
         using var kill = System.Diagnostics.Process.Start("kill", [$"-{signal}", pid.ToString()]);
@@ -286,9 +291,8 @@ public sealed class TransferCliSpecs : IAsyncLifetime, IDisposable
         var content = LoopbackFileServer.Content(4 * 1024 * 1024, seed: 7);
         var url = _server.Add("/r.bin", content);
         var target = Path.Combine(_dir.Sub("out"), "r.bin");
-        using (var transfer = QmgrProcess.Start("transfer", "--data-dir", DataDir, "--max-bandwidth", "1048576", url.ToString(), target))
+        using (var transfer = await StartThrottledUntilCheckpointAsync(url, target))
         {
-            await Journal.WaitForAsync(events => events.OfType<FileProgressCheckpointed>().FirstOrDefault(c => c.BytesTransferred > 0), Deadline);
             transfer.Kill();
         }
         var checkpoint = Journal.Events<FileProgressCheckpointed>().Last().BytesTransferred;
