@@ -17,6 +17,8 @@ public sealed class TransferActor : ReceiveActor
     private readonly IFileDownloader _downloader;
     private readonly BandwidthGovernor _governor;
     private (Guid Id, CancellationTokenSource Cts)? _running;
+    // transfers the governor asked back, by id, until their run ends
+    private readonly Dictionary<Guid, PreemptionCause> _preempted = new();
 
     public TransferActor(IFileDownloader downloader, TimeSpan passivateAfter)
     {
@@ -29,10 +31,20 @@ public sealed class TransferActor : ReceiveActor
         {
             if (_running?.Id == c.TransferId) StopRunning();
         });
+        Receive<Preempt>(p =>
+        {
+            if (_running?.Id != p.TransferId) return;
+            _log.Info("Transfer [{TransferId}] preempted: {Cause}", p.TransferId, p.Cause);
+            _preempted[p.TransferId] = p.Cause;
+            _running.Value.Cts.Cancel();
+        });
         Receive<Ended>(e =>
         {
             if (_running?.Id == e.TransferId) { _running.Value.Cts.Dispose(); _running = null; }
+            var preempted = _preempted.Remove(e.TransferId, out var cause);
+            // a transfer that finished anyway reports its outcome; one stopped by preemption reports T8 (its slot is free now)
             if (e.Outcome is not null) e.ReplyTo.Tell(new TransferFinished(e.TransferId, e.Outcome));
+            else if (preempted) e.ReplyTo.Tell(new TransferPreempted(e.TransferId, cause));
         });
         Receive<ReceiveTimeout>(_ =>
         {
@@ -60,7 +72,9 @@ public sealed class TransferActor : ReceiveActor
 
     private async Task<DownloadOutcome?> RunAsync(StartTransfer start, BandwidthThrottle throttle, CancellationToken ct)
     {
-        using var slot = await _governor.AcquireSlotAsync(start.Request.Url, ct).ConfigureAwait(false);
+        var self = Self;
+        using var slot = await _governor.AcquireSlotAsync(start.Request.Url, start.Priority,
+            cause => self.Tell(new Preempt(start.TransferId, cause)), ct).ConfigureAwait(false);
         start.ReplyTo.Tell(new TransferConnecting(start.TransferId));
         var observer = new Observer(start.TransferId, start.ReplyTo);
         return await _downloader.DownloadAsync(start.Request, observer, throttle, ct).ConfigureAwait(false);
@@ -72,11 +86,14 @@ public sealed class TransferActor : ReceiveActor
 
     private void StopRunning()
     {
+        if (_running is { } r) _preempted.Remove(r.Id);
         _running?.Cts.Cancel();
         _running = null;
     }
 
     protected override void PostStop() => StopRunning();
+
+    private sealed record Preempt(Guid TransferId, PreemptionCause Cause) : INoSerializationVerificationNeeded;
 
     private sealed record Ended(Guid TransferId, IActorRef ReplyTo, DownloadOutcome? Outcome);
 
