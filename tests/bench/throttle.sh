@@ -23,7 +23,7 @@
 #   PRIO_NORMALS [3] SECTIONS ["r p"] BUILD [1] (0: reuse the Release builds) WORK [mktemp -d] KEEP [0]
 # Peer figures from ../shared/bench/peer-bench.sh (whole 100 MiB file per cap) can be taken in the same run with
 #   PEER=1: it runs `SECTIONS="check e" CAPS="1M 10M 100M" RATE_RUNS=1 peer-bench.sh PORT+1 WORK/peer` (~2 min)
-#   on a corpus of one 100 MiB file; its lines are prefixed with "peer_". PEER_BENCH [/work/shared/bench/peer-bench.sh]
+#   on a sparse corpus (mid/100MiB.bin, big/1GiB.bin); its lines are prefixed with "peer_". PEER_BENCH [/work/shared/bench/peer-bench.sh]
 # Requires: bash >= 5, dotnet SDK 10, nginx, curl, aria2c, ss (iproute2), awk; PEER=1 also hyperfine, GNU time.
 set -euo pipefail
 
@@ -42,12 +42,12 @@ for t in curl aria2c ss awk dotnet; do command -v $t >/dev/null || die "missing 
 
 if [ "$BUILD" = 1 ]; then
   say "building qmgr and ThrottleBench (Release)"
-  (cd "$ROOT" && dotnet build src/Qmgr.Host -c Release -nologo -v q >&2 && dotnet build tests/bench/ThrottleBench -c Release -nologo -v q >&2) || die "build failed"
+  (cd "$ROOT" && dotnet build src/Qmgr.Host -c Release -nologo -v q -clp:ErrorsOnly >&2 && dotnet build tests/bench/ThrottleBench -c Release -nologo -v q -clp:ErrorsOnly >&2) || die "build failed"
 fi
 QMGR=(dotnet "$ROOT/src/Qmgr.Host/bin/Release/net10.0/qmgr.dll")
 BENCH=(dotnet "$ROOT/tests/bench/ThrottleBench/bin/Release/net10.0/ThrottleBench.dll")
 
-WORK=${WORK:-$(mktemp -d "${TMPDIR:-/tmp}/qmgr-throttle.XXXXXX")}; mkdir -p "$WORK"; WORK=$(cd "$WORK" && pwd)
+WORK=${WORK:-$(mktemp -d "${TMPDIR:-/tmp}/qmgr-throttle.XXXXXX")}; mkdir -p "$WORK"; chmod 755 "$WORK"; WORK=$(cd "$WORK" && pwd)  # nginx workers must read www/
 WWW=$WORK/www; DL=$WORK/dl; NG=$WORK/nginx; LOG=$WORK/logs
 mkdir -p "$WWW" "$DL" "$NG/logs" "$NG/tmp" "$LOG"; FIG=$WORK/figures.txt; : > "$FIG"
 BASE=http://127.0.0.1:$PORT
@@ -150,8 +150,10 @@ fi
 
 if [ "$PEER" = 1 ]; then
   say "peer-bench.sh section e at 1M 10M 100M (same machine, same run)"
-  mkdir -p "$WORK/peer/www/mid"; truncate -s $((100 * MIB)) "$WORK/peer/www/mid/100MiB.bin"
-  (cd "$WORK/peer/www" && sha256sum mid/100MiB.bin > MANIFEST.sha256)
+  # peer-bench.sh wants its corpus layout; section e reads only mid/100MiB.bin (sparse zeros here, like big.bin above)
+  mkdir -p "$WORK/peer/www/mid" "$WORK/peer/www/big"
+  truncate -s $((100 * MIB)) "$WORK/peer/www/mid/100MiB.bin"; truncate -s $((1024 * MIB)) "$WORK/peer/www/big/1GiB.bin"
+  (cd "$WORK/peer/www" && sha256sum mid/100MiB.bin big/1GiB.bin > MANIFEST.sha256)
   SECTIONS="check e" CAPS="1M 10M 100M" RATE_RUNS=1 WARMUP=0 "$PEER_BENCH" $((PORT + 1)) "$WORK/peer/www" "$WORK/peer/work" \
     2> "$LOG/peer.err" | while read -r n v u; do fig "peer_$n" "$v" "$u"; done
 fi

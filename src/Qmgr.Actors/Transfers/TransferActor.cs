@@ -9,7 +9,9 @@ namespace Qmgr.Transfers;
 /// <summary>
 /// Sharded entity (one per job) that owns the bytes on the wire: runs <see cref="IFileDownloader"/> off the mailbox,
 /// takes bandwidth from the node's <see cref="BandwidthGovernor"/> before each write and reports facts to the
-/// requesting JobActor. Not persisted (Decision 1); passivates when idle.
+/// requesting JobActor. When the governor asks its slot back (a higher priority, or the end of its time slice) it cancels
+/// the download (the temp file keeps at least the last checkpoint) and, once the slot is free, reports
+/// <see cref="TransferProtocol.TransferPreempted"/>. Not persisted (Decision 1); passivates when idle.
 /// </summary>
 public sealed class TransferActor : ReceiveActor
 {
