@@ -151,7 +151,7 @@ fi
 if [ "$PEER" = 1 ]; then
   say "peer-bench.sh section e at 1M 10M 100M (same machine, same run)"
   # peer-bench.sh wants its corpus layout; section e reads only mid/100MiB.bin (sparse zeros here, like big.bin above)
-  mkdir -p "$WORK/peer/www/mid" "$WORK/peer/www/big"
+  mkdir -p "$WORK/peer/www/mid" "$WORK/peer/www/big" "$WORK/peer/www/small64k" "$WORK/peer/www/tiny4k"
   truncate -s $((100 * MIB)) "$WORK/peer/www/mid/100MiB.bin"; truncate -s $((1024 * MIB)) "$WORK/peer/www/big/1GiB.bin"
   (cd "$WORK/peer/www" && sha256sum mid/100MiB.bin big/1GiB.bin > MANIFEST.sha256)
   SECTIONS="check e" CAPS="1M 10M 100M" RATE_RUNS=1 WARMUP=0 "$PEER_BENCH" $((PORT + 1)) "$WORK/peer/www" "$WORK/peer/work" \
