@@ -29,6 +29,15 @@ public sealed record QmgrSettings(
     int MaxUrlLength,
     IReadOnlyList<string> AllowedRoots)
 {
+    /// <summary>
+    /// <c>qmgr.transfer.time-slice</c>: how long a transfer keeps its slot while transfers of the same priority wait
+    /// (round robin, BITS T8); <see cref="TimeSpan.Zero"/> = no round robin.
+    /// </summary>
+    public TimeSpan TimeSlice { get; init; }
+
+    /// <summary><c>qmgr.bandwidth.schedules</c>: windows whose per-priority limits override the background cap (Decision 4).</summary>
+    public IReadOnlyList<Transfers.BandwidthWindow> BandwidthSchedules { get; init; } = [];
+
     /// <summary>The embedded hocon/qmgr.conf: every qmgr.* key with its default.</summary>
     public static Config DefaultConfig() => ConfigurationFactory.FromResource("Qmgr.qmgr.conf", typeof(QmgrSettings).Assembly);
 
@@ -68,7 +77,11 @@ public sealed record QmgrSettings(
             c.GetInt("limits.max-files-per-job"),
             c.GetInt("limits.max-jobs-per-owner"),
             c.GetInt("limits.max-url-length"),
-            c.GetStringList("paths.allowed-roots").Select(r => Path.TrimEndingDirectorySeparator(Path.GetFullPath(r))).ToArray());
+            c.GetStringList("paths.allowed-roots").Select(r => Path.TrimEndingDirectorySeparator(Path.GetFullPath(r))).ToArray())
+        {
+            TimeSlice = c.GetTimeSpan("transfer.time-slice"),
+            BandwidthSchedules = Transfers.BandwidthSchedule.Parse(c, "bandwidth.schedules"),
+        };
     }
 }
 

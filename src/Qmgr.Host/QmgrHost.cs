@@ -29,12 +29,26 @@ public static class QmgrHost
             .CreateLogger();
     }
 
-    /// <summary>A started host running Qmgr on <paramref name="dataDir"/>'s SQLite store.</summary>
+    /// <summary>The environment variable holding HOCON text laid over hocon/qmgr.conf by every verb that starts actors.</summary>
+    public const string HoconEnvironmentVariable = "QMGR_HOCON";
+
+    /// <summary>
+    /// HOCON overrides from <c>QMGR_HOCON</c> (inline HOCON text, e.g.
+    /// <c>QMGR_HOCON='qmgr.bandwidth.max-bytes-per-second = 1048576'</c>), or null when unset or blank.
+    /// Throws <see cref="Akka.Configuration.ConfigurationException"/> (or a HOCON parser exception) when the text does not parse.
+    /// </summary>
+    public static Akka.Configuration.Config? EnvironmentOverrides()
+    {
+        var text = Environment.GetEnvironmentVariable(HoconEnvironmentVariable);
+        return string.IsNullOrWhiteSpace(text) ? null : Akka.Configuration.ConfigurationFactory.ParseString(text);
+    }
+
+    /// <summary>A started host running Qmgr on <paramref name="dataDir"/>'s SQLite store, with <see cref="EnvironmentOverrides"/>.</summary>
     public static async Task<IHost> StartAsync(DataDirectory dataDir, CancellationToken cancellationToken)
     {
         var builder = Microsoft.Extensions.Hosting.Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
         builder.Services.AddSerilog(dispose: false);
-        builder.Services.AddQmgr(new QmgrOptions { DataDirectory = dataDir.Path }, (akka, _) =>
+        builder.Services.AddQmgr(new QmgrOptions { DataDirectory = dataDir.Path, Overrides = EnvironmentOverrides() }, (akka, _) =>
             akka.ConfigureLoggers(setup =>
             {
                 setup.LogLevel = LogLevel.InfoLevel;

@@ -328,7 +328,7 @@ public static class GroupDecisions
     }
 
     /// <summary>
-    /// What a fact reported by a job's <see cref="JobActor"/> changes (BITS transitions T3–T7, T11, T13, T15): the events to
+    /// What a fact reported by a job's <see cref="JobActor"/> changes (BITS transitions T3–T8, T11, T13, T15): the events to
     /// persist, or none when the fact no longer applies (the job moved on: suspended, cancelled, completed).
     /// Pure: <paramref name="now"/> is the only time read.
     /// </summary>
@@ -360,6 +360,8 @@ public static class GroupDecisions
             ],
             // stale when anything happened since the timer was armed
             JobProtocol.InactivityTimeoutElapsed i when i.LastActivity == job.LastActivity => [new JobCancelled(job.Id, now)],
+            JobProtocol.Preempted p when job.State is JobState.Connecting or JobState.Transferring =>
+                [new JobStateChanged(job.Id, job.State, JobState.Queued, p.Cause, now)],
             JobProtocol.RetryDue when job.State == JobState.TransientError =>
                 [new JobStateChanged(job.Id, JobState.TransientError, JobState.Queued, "minimum retry delay elapsed", now)],
             _ => [],

@@ -32,6 +32,12 @@ public sealed class JobActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
+    /// <summary>The journaled cause of T8 when a higher priority took the slot.</summary>
+    public const string PreemptedByPriorityCause = "preempted by a higher priority";
+
+    /// <summary>The journaled cause of T8 when the time slice ended while same-priority jobs wait.</summary>
+    public const string TimeSliceEndedCause = "time slice ended";
+
     public JobActor(Guid groupId, Job job, long groupMaxBytesPerSecond, IActorRef transferRegion, QmgrSettings settings)
     {
         _groupId = groupId;
@@ -57,6 +63,14 @@ public sealed class JobActor : ReceiveActor, IWithTimers
                 DownloadOutcome.Failed f => (IJobFact)new FileFailed(_job.Id, a.FileIndex, f.Error, f.BytesOnDisk),
                 _ => throw new ArgumentOutOfRangeException(nameof(m), m.Outcome.GetType().Name, "unknown outcome"),
             });
+        }));
+        Receive<TransferPreempted>(m => IfCurrent(m.TransferId, a =>
+        {
+            // the slot is free: report T8 and ask again at once (the governor queues the request behind its level)
+            _active = null;
+            Context.Parent.Tell(new Preempted(_job.Id, a.FileIndex, m.Cause == PreemptionCause.HigherPriority
+                ? PreemptedByPriorityCause : TimeSliceEndedCause));
+            React();
         }));
         Receive<Tick>(t =>
         {

@@ -41,6 +41,12 @@ public static class JobProtocol
     /// <summary>The job saw no progress and no change since <paramref name="LastActivity"/> for <c>qmgr.job.inactivity-timeout</c> (T22).</summary>
     public sealed record InactivityTimeoutElapsed(Guid JobId, DateTimeOffset? LastActivity) : IJobFact;
 
+    /// <summary>
+    /// The transfer of file <paramref name="FileIndex"/> gave its slot back to the scheduler (BITS T8: a higher priority
+    /// preempted it, or its time slice ended while same-priority jobs wait); <paramref name="Cause"/> is journaled.
+    /// </summary>
+    public sealed record Preempted(Guid JobId, int FileIndex, string Cause) : IJobFact;
+
     /// <summary>The TransientError retry time has come (minimum retry delay or Retry-After elapsed).</summary>
     public sealed record RetryDue(Guid JobId) : IJobFact;
 }

@@ -62,6 +62,7 @@ public static class QmgrManifests
         ["transfer-restarted"] = typeof(TransferProtocol.TransferRestarted),
         ["transfer-retrying"] = typeof(TransferProtocol.TransferRetrying),
         ["transfer-finished"] = typeof(TransferProtocol.TransferFinished),
+        ["transfer-preempted"] = typeof(TransferProtocol.TransferPreempted),
     }.ToFrozenDictionary();
 
     private static readonly FrozenDictionary<Type, string> Manifests = Types.ToFrozenDictionary(kv => kv.Value, kv => kv.Key);

@@ -10,7 +10,9 @@ namespace Qmgr.Transfers;
 /// <summary>
 /// Sharded entity (one per job) that owns the bytes on the wire: runs <see cref="IFileDownloader"/> off the mailbox,
 /// takes bandwidth from the node's <see cref="BandwidthGovernor"/> before each write and reports facts to the
-/// requesting JobActor. Not persisted (Decision 1); passivates when idle.
+/// requesting JobActor. When the governor asks its slot back (a higher priority, or the end of its time slice) it cancels
+/// the download (the temp file keeps at least the last checkpoint) and, once the slot is free, reports
+/// <see cref="TransferProtocol.TransferPreempted"/>. Not persisted (Decision 1); passivates when idle.
 /// </summary>
 public sealed class TransferActor : ReceiveActor
 {
@@ -18,6 +20,8 @@ public sealed class TransferActor : ReceiveActor
     private readonly IFileDownloader _downloader;
     private readonly BandwidthGovernor _governor;
     private (Guid Id, CancellationTokenSource Cts)? _running;
+    // transfers the governor asked back, by id, until their run ends
+    private readonly Dictionary<Guid, PreemptionCause> _preempted = new();
 
     private readonly SecretProtector? _secrets;
 
@@ -33,10 +37,20 @@ public sealed class TransferActor : ReceiveActor
         {
             if (_running?.Id == c.TransferId) StopRunning();
         });
+        Receive<Preempt>(p =>
+        {
+            if (_running?.Id != p.TransferId) return;
+            _log.Info("Transfer [{TransferId}] preempted: {Cause}", p.TransferId, p.Cause);
+            _preempted[p.TransferId] = p.Cause;
+            _running.Value.Cts.Cancel();
+        });
         Receive<Ended>(e =>
         {
             if (_running?.Id == e.TransferId) { _running.Value.Cts.Dispose(); _running = null; }
+            var preempted = _preempted.Remove(e.TransferId, out var cause);
+            // a transfer that finished anyway reports its outcome; one stopped by preemption reports T8 (its slot is free now)
             if (e.Outcome is not null) e.ReplyTo.Tell(new TransferFinished(e.TransferId, e.Outcome));
+            else if (preempted) e.ReplyTo.Tell(new TransferPreempted(e.TransferId, cause));
         });
         Receive<ReceiveTimeout>(_ =>
         {
@@ -67,7 +81,9 @@ public sealed class TransferActor : ReceiveActor
 
     private async Task<DownloadOutcome?> RunAsync(StartTransfer start, BandwidthThrottle throttle, CancellationToken ct)
     {
-        using var slot = await _governor.AcquireSlotAsync(start.Request.Url, ct).ConfigureAwait(false);
+        var self = Self;
+        using var slot = await _governor.AcquireSlotAsync(start.Request.Url, start.Priority,
+            cause => self.Tell(new Preempt(start.TransferId, cause)), ct).ConfigureAwait(false);
         start.ReplyTo.Tell(new TransferConnecting(start.TransferId));
         var observer = new Observer(start.TransferId, start.ReplyTo);
         var request = start.Request with { Headers = RequestHeaders.From(start.Credentials, start.ProtectedCustomHeaders, _secrets) };
@@ -80,11 +96,14 @@ public sealed class TransferActor : ReceiveActor
 
     private void StopRunning()
     {
+        if (_running is { } r) _preempted.Remove(r.Id);
         _running?.Cts.Cancel();
         _running = null;
     }
 
     protected override void PostStop() => StopRunning();
+
+    private sealed record Preempt(Guid TransferId, PreemptionCause Cause) : INoSerializationVerificationNeeded;
 
     private sealed record Ended(Guid TransferId, IActorRef ReplyTo, DownloadOutcome? Outcome);
 

@@ -46,6 +46,12 @@ public static class TransferProtocol
     /// <summary>A quick in-transfer retry is waiting (Decision 6); informational.</summary>
     public sealed record TransferRetrying(Guid TransferId, int Attempt, TimeSpan Delay, TransferError Error) : IQmgrMessage;
 
+    /// <summary>
+    /// The governor took the slot back (<paramref name="Cause"/>): the transfer stopped, its slot is free and its temp
+    /// file holds at least the last checkpoint. The job goes Transferring → Queued (BITS T8) and asks again.
+    /// </summary>
+    public sealed record TransferPreempted(Guid TransferId, PreemptionCause Cause) : IQmgrMessage;
+
     /// <summary>The transfer ended with <paramref name="Outcome"/>.</summary>
     public sealed record TransferFinished(Guid TransferId, DownloadOutcome Outcome) : IQmgrMessage;
 }

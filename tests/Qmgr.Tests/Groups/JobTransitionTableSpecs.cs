@@ -63,6 +63,9 @@ public sealed class JobTransitionTableSpecs
                 : Expect.Stays("inferred: the failure of a transfer already stopped is stale"));
             data.Add(s, "FatalFailure", Active(s) ? Expect.Goes(JobState.Error, "T6: fatal error")
                 : Expect.Stays("inferred: the failure of a transfer already stopped is stale"));
+            data.Add(s, "Preempted", s is JobState.Connecting or JobState.Transferring
+                ? Expect.Goes(JobState.Queued, "T8: a higher priority preempts, or the time slice ends while same-priority jobs wait")
+                : Expect.Stays("inferred: a preemption of a job that is not connecting or transferring is stale (Queued stays Queued)"));
             data.Add(s, "RetryDue", s == JobState.TransientError ? Expect.Goes(JobState.Queued, "T11: MinimumRetryDelay elapsed")
                 : Expect.Stays("inferred: a retry timer of a job that left TRANSIENT_ERROR is stale"));
         }
@@ -109,6 +112,7 @@ public sealed class JobTransitionTableSpecs
             "LastFileDone" => (null, s.DecideFact(new FileDone(J, 0, 1000, Validators.None), T0)),
             "TransientFailure" => (null, s.DecideFact(new FileFailed(J, 0, transient, 0), T0)),
             "FatalFailure" => (null, s.DecideFact(new FileFailed(J, 0, fatal, 0), T0)),
+            "Preempted" => (null, s.DecideFact(new Preempted(J, 0, JobActor.PreemptedByPriorityCause), T0)),
             "RetryDue" => (null, s.DecideFact(new RetryDue(J), T0)),
             _ => throw new ArgumentOutOfRangeException(nameof(trigger)),
         };
@@ -141,11 +145,27 @@ public sealed class JobTransitionTableSpecs
     }
 
     [Fact]
-    public void The_table_covers_all_nine_states_and_twelve_triggers()
+    public void The_table_covers_all_nine_states_and_thirteen_triggers()
     {
         var cells = Cells().Select(row => ((JobState)row[0], (string)row[1])).ToList();
-        Assert.Equal(9 * 12, cells.Distinct().Count());
+        Assert.Equal(9 * 13, cells.Distinct().Count());
         Assert.All(Cells(), row => Assert.False(string.IsNullOrWhiteSpace(((Expect)row[2]).Source)));
+    }
+
+    [Fact]
+    public void Preemption_journals_its_cause_and_keeps_the_checkpointed_bytes()
+    {
+        // arrange: 400 of 1,000 bytes checkpointed
+        var state = InState(JobState.Transferring).Apply(new FileProgressCheckpointed(J, 0, 400, T0));
+
+        // act
+        var events = state.DecideFact(new Preempted(J, 0, JobActor.TimeSliceEndedCause), T0);
+        var after = events.Aggregate(state, (s, e) => s.Apply(e)).FindJob(J)!;
+
+        // assert
+        var changed = Assert.IsType<JobStateChanged>(Assert.Single(events));
+        Assert.Equal((JobState.Transferring, JobState.Queued, JobActor.TimeSliceEndedCause), (changed.From, changed.To, changed.Cause));
+        Assert.Equal(400, after.Files[0].BytesTransferred);
     }
 
     [Fact]

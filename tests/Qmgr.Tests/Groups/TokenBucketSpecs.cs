@@ -54,4 +54,18 @@ public sealed class TokenBucketSpecs
         // assert
         Assert.InRange(sent / 10.0 / (4 * 1024 * 1024), 0.99, 1.02);
     }
+
+    [Fact]
+    public void A_new_rate_keeps_the_debt_and_pays_it_at_the_new_rate()
+    {
+        // arrange: 1 MB/s, burst spent and 1 MB of debt
+        var bucket = TokenBucket.Create(1_000_000, 0.1, 0);
+        (bucket, _) = bucket.Take(1_100_000, 0, Hz);
+
+        // act: the node's share doubles (SetNodeShare) before the next write
+        var (_, wait) = bucket.WithRate(2_000_000, 0.1).Take(0, 0, Hz);
+
+        // assert: the same debt at 2 MB/s
+        Assert.Equal(0.5, wait.TotalSeconds, precision: 3);
+    }
 }
