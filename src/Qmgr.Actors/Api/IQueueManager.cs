@@ -50,6 +50,10 @@ public interface IGroup
     /// </summary>
     Task SetCredentialsAsync(string? userName, string? password, CancellationToken cancellationToken = default);
 
+    /// <summary>An administrator makes itself the group's owner (BITS <c>TakeOwnership</c>); the old owner's job
+    /// credentials and custom headers are removed. E_ACCESSDENIED for a caller who is not an administrator.</summary>
+    Task TakeOwnershipAsync(CancellationToken cancellationToken = default);
+
     /// <summary>Cancels the group: its unfinished jobs are cancelled (Decision 9, modern semantics), then the group is
     /// gone (BG_E_NOT_FOUND) for every later call. The journal keeps its history.</summary>
     Task CancelAsync(CancellationToken cancellationToken = default);
@@ -101,6 +105,13 @@ public interface IJob
 
     /// <summary>Removes the credentials for (target, scheme) (<c>RemoveCredentials</c>).</summary>
     Task RemoveCredentialsAsync(AuthTarget target, AuthScheme scheme, CancellationToken cancellationToken = default);
+
+    /// <summary>Changes the URL of file <paramref name="fileIndex"/> (BITS <c>SetRemoteName</c>), until it is transferred.</summary>
+    Task SetRemoteNameAsync(int fileIndex, string remoteName, CancellationToken cancellationToken = default);
+
+    /// <summary>Replaces a URL prefix in the files not yet transferred (BITS <c>ReplaceRemotePrefix</c>); returns false
+    /// (BITS: S_FALSE) when no URL matched.</summary>
+    Task<bool> ReplaceRemotePrefixAsync(string oldPrefix, string newPrefix, CancellationToken cancellationToken = default);
 
     /// <summary>Sets the job's proxy settings (BITS <c>SetProxySettings</c>); E_INVALIDARG as <see cref="Groups.GroupCommands.SetJobProxy"/> says.</summary>
     Task SetProxySettingsAsync(ProxySettings proxy, CancellationToken cancellationToken = default);

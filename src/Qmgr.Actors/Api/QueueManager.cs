@@ -103,6 +103,12 @@ public sealed class QueueManager : IQueueManager
             QmgrException.ThrowIfRejected(await qm._client.SendAsync(new SetGroupCredentials(id, owner, protectedText), cancellationToken));
         }
 
+        public async Task TakeOwnershipAsync(CancellationToken cancellationToken = default)
+        {
+            if (!qm.IsAdministrator) throw new QmgrException(HResults.E_ACCESSDENIED, "only an administrator can take ownership");
+            QmgrException.ThrowIfRejected(await qm._client.SendAsync(new TakeOwnership(id, owner, qm.Caller), cancellationToken));
+        }
+
         public async Task CancelAsync(CancellationToken cancellationToken = default) =>
             QmgrException.ThrowIfRejected(await qm._client.SendAsync(new CancelGroup(id, owner), cancellationToken));
 
@@ -160,6 +166,12 @@ public sealed class QueueManager : IQueueManager
 
         public Task RemoveCredentialsAsync(AuthTarget target, AuthScheme scheme, CancellationToken cancellationToken = default) =>
             SendAsync(new RemoveJobCredentials(groupId, owner, jobId, target, scheme), cancellationToken);
+
+        public Task SetRemoteNameAsync(int fileIndex, string remoteName, CancellationToken cancellationToken = default) =>
+            SendAsync(new SetRemoteName(groupId, owner, jobId, fileIndex, remoteName), cancellationToken);
+
+        public async Task<bool> ReplaceRemotePrefixAsync(string oldPrefix, string newPrefix, CancellationToken cancellationToken = default) =>
+            (await SendAsync(new ReplaceRemotePrefix(groupId, owner, jobId, oldPrefix, newPrefix), cancellationToken)).Code == ResultCode.Ok;
 
         public Task SetProxySettingsAsync(ProxySettings proxy, CancellationToken cancellationToken = default) =>
             SendAsync(new SetJobProxy(groupId, owner, jobId, proxy), cancellationToken);

@@ -219,7 +219,7 @@ public sealed class GroupActor : ReceivePersistentActor
     private static Guid? JobIdOf(IGroupEvent e) => e switch
     {
         JobCreated x => x.JobId, JobPropertyChanged x => x.JobId, FilesAdded x => x.JobId,
-        JobCredentialsSet x => x.JobId, JobCredentialsRemoved x => x.JobId, JobCustomHeadersSet x => x.JobId, JobProxyChanged x => x.JobId, JobStateChanged x => x.JobId, FileMetadataReceived x => x.JobId,
+        FileRemoteNameChanged x => x.JobId, JobCredentialsSet x => x.JobId, JobCredentialsRemoved x => x.JobId, JobCustomHeadersSet x => x.JobId, JobProxyChanged x => x.JobId, JobStateChanged x => x.JobId, FileMetadataReceived x => x.JobId,
         FileProgressCheckpointed x => x.JobId, FileRestarted x => x.JobId, FileTransferred x => x.JobId,
         JobErrorRecorded x => x.JobId, RetryScheduled x => x.JobId, JobCompleted x => x.JobId, JobCancelled x => x.JobId,
         _ => null,

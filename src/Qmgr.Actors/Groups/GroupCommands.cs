@@ -48,6 +48,21 @@ public static class GroupCommands
     /// <summary>Removes the credentials for (target, scheme) (<c>RemoveCredentials</c>); no-op when none were set.</summary>
     public sealed record RemoveJobCredentials(Guid GroupId, string Caller, Guid JobId, AuthTarget Target, AuthScheme Scheme) : IGroupCommand;
 
+    /// <summary>Changes one file's URL (BITS <c>IBackgroundCopyFile2::SetRemoteName</c>); allowed until the file is
+    /// transferred. E_INVALIDARG for a bad URL or index; BG_E_INVALID_STATE for a final job.</summary>
+    public sealed record SetRemoteName(Guid GroupId, string Caller, Guid JobId, int FileIndex, string RemoteName) : IGroupCommand;
+
+    /// <summary>Replaces <paramref name="OldPrefix"/> (case-sensitive) by <paramref name="NewPrefix"/> in the URLs of the
+    /// job's files not yet transferred (BITS <c>IBackgroundCopyJob3::ReplaceRemotePrefix</c>); no-op (BITS: S_FALSE) when none matches.</summary>
+    public sealed record ReplaceRemotePrefix(Guid GroupId, string Caller, Guid JobId, string OldPrefix, string NewPrefix) : IGroupCommand;
+
+    /// <summary>
+    /// Makes <paramref name="NewOwner"/> the group's owner (BITS <c>TakeOwnership</c>, for administrators). Job
+    /// credentials, custom headers and the group's credentials are removed, as BITS does. Sent by the API only for
+    /// administrators; the caller must be the current owner as the API presents it.
+    /// </summary>
+    public sealed record TakeOwnership(Guid GroupId, string Caller, string NewOwner) : IGroupCommand;
+
     /// <summary>Sets the job's proxy settings (BITS <c>SetProxySettings</c>). E_INVALIDARG: lists with a usage other than
     /// Override, Override without a proxy list, an unparsable proxy, a list over 4,000 characters.</summary>
     public sealed record SetJobProxy(Guid GroupId, string Caller, Guid JobId, ProxySettings Proxy) : IGroupCommand;

@@ -43,6 +43,15 @@ public static class GroupDecisions
                 .. state.Jobs.Where(j => !j.State.IsFinal()).Select(j => (IGroupEvent)new JobCancelled(j.Id, now)),
                 new GroupCancelled(now)]);
 
+        if (command is TakeOwnership take)
+        {
+            if (take.NewOwner == state.Owner) return (CommandResult.NoOp, []);
+            var stripped = state.Jobs.Where(j => !j.State.IsFinal()).SelectMany(j => j.Credentials
+                    .Select(c => (IGroupEvent)new JobCredentialsRemoved(j.Id, c.Target, c.Scheme, now))
+                    .Concat(j.ProtectedCustomHeaders is null ? [] : [new JobCustomHeadersSet(j.Id, null, now)]));
+            return (CommandResult.Ok, [new GroupOwnershipTaken(take.NewOwner, now), .. stripped]);
+        }
+
         if (command is SetGroupCredentials credentials)
         {
             if (credentials.Protected == state.ProtectedCredentials) return (CommandResult.NoOp, []);
@@ -95,6 +104,30 @@ public static class GroupDecisions
                     ? (CommandResult.Ok, [new JobCredentialsRemoved(jobId, r.Target, r.Scheme, now)])
                     : (CommandResult.NoOp, []);
 
+            case SetRemoteName r:
+                if (r.FileIndex < 0 || r.FileIndex >= job.Files.Count)
+                    return (CommandResult.Rejected(HResults.E_INVALIDARG, $"no file {r.FileIndex} in job {jobId:D}"), []);
+                if (job.Files[r.FileIndex].Transferred)
+                    return (CommandResult.Rejected(HResults.BG_E_INVALID_STATE, $"file {r.FileIndex} is already transferred"), []);
+                if (RemoteNameError(r.RemoteName, settings) is { } bad) return (CommandResult.Rejected(HResults.E_INVALIDARG, bad), []);
+                return job.Files[r.FileIndex].RemoteName == new Uri(r.RemoteName).AbsoluteUri
+                    ? (CommandResult.NoOp, [])
+                    : (CommandResult.Ok, [new FileRemoteNameChanged(jobId, r.FileIndex, new Uri(r.RemoteName).AbsoluteUri, now)]);
+
+            case ReplaceRemotePrefix p:
+                if (p.OldPrefix.Length == 0 || p.NewPrefix.Length == 0)
+                    return (CommandResult.Rejected(HResults.E_INVALIDARG, "prefixes must not be empty"), []);
+                var changes = new List<IGroupEvent>();
+                for (var i = 0; i < job.Files.Count; i++)
+                {
+                    var f = job.Files[i];
+                    if (f.Transferred || !f.RemoteName.StartsWith(p.OldPrefix, StringComparison.Ordinal)) continue;
+                    var url = p.NewPrefix + f.RemoteName[p.OldPrefix.Length..];
+                    if (RemoteNameError(url, settings) is { } error) return (CommandResult.Rejected(HResults.E_INVALIDARG, error), []);
+                    changes.Add(new FileRemoteNameChanged(jobId, i, new Uri(url).AbsoluteUri, now));
+                }
+                return changes.Count == 0 ? (CommandResult.NoOp, []) : (CommandResult.Ok, [.. changes]);
+
             case SetJobProxy x:
                 if (ProxyError(x.Proxy) is { } invalid) return (CommandResult.Rejected(HResults.E_INVALIDARG, invalid), []);
                 return x.Proxy == (job.Proxy ?? ProxySettings.Preconfig)
@@ -146,6 +179,8 @@ public static class GroupDecisions
             RemoveJobCredentials c => c.JobId,
             SetJobCustomHeaders h => h.JobId,
             SetJobProxy x => x.JobId,
+            SetRemoteName r => r.JobId,
+            ReplaceRemotePrefix r => r.JobId,
             ResumeJob r => r.JobId,
             SuspendJob s => s.JobId,
             CancelJob c => c.JobId,
@@ -289,6 +324,15 @@ public static class GroupDecisions
         if (first is null) return null;
         var text = first.Contains("://", StringComparison.Ordinal) ? first : "http://" + first;
         return Uri.TryCreate(text, UriKind.Absolute, out var uri) && uri.Scheme == Uri.UriSchemeHttp && uri.Host.Length > 0 ? uri : null;
+    }
+
+    /// <summary>Why <paramref name="url"/> cannot be a remote name (absolute http/https, ≤ <c>qmgr.limits.max-url-length</c>), or null.</summary>
+    public static string? RemoteNameError(string url, QmgrSettings settings)
+    {
+        if (url.Length > settings.MaxUrlLength) return $"remote name is longer than {settings.MaxUrlLength} characters";
+        return Uri.TryCreate(url, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps)
+            ? null
+            : $"remote name is not an absolute http or https URL: {url}";
     }
 
     /// <summary>A priority by name (any case) or BG_JOB_PRIORITY number; false for anything undefined.</summary>

@@ -60,6 +60,14 @@ public static class GroupEvents
     /// <summary>Credentials for (target, scheme) were removed.</summary>
     public sealed record JobCredentialsRemoved(Guid JobId, AuthTarget Target, AuthScheme Scheme, DateTimeOffset At) : IGroupEvent;
 
+    /// <summary>File <paramref name="FileIndex"/>'s remote name changed (BITS <c>SetRemoteName</c> / <c>ReplaceRemotePrefix</c>).
+    /// Its bytes and validators stay: the next request resumes with If-Range, so a different file at the new URL restarts it.</summary>
+    public sealed record FileRemoteNameChanged(Guid JobId, int FileIndex, string RemoteName, DateTimeOffset At) : IGroupEvent;
+
+    /// <summary>An administrator took ownership of the group (BITS <c>TakeOwnership</c>): the previous owner's job
+    /// credentials and custom headers are removed by their own events.</summary>
+    public sealed record GroupOwnershipTaken(string Owner, DateTimeOffset At) : IGroupEvent;
+
     /// <summary>The job's proxy settings changed (BITS <c>SetProxySettings</c>).</summary>
     public sealed record JobProxyChanged(Guid JobId, ProxySettings Proxy, DateTimeOffset At) : IGroupEvent;
 

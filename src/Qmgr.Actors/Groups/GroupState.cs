@@ -53,6 +53,8 @@ public sealed record GroupState(
             MaxBytesPerSecond = c.MaxBytesPerSecond, CreationTime = c.At,
         },
         GroupCancelled => this with { Cancelled = true },
+        GroupOwnershipTaken o => this with { Owner = o.Owner, ProtectedCredentials = null },
+        FileRemoteNameChanged r => UpdateFile(r.JobId, r.FileIndex, f => f with { RemoteName = r.RemoteName }),
         GroupCredentialsSet c => this with { ProtectedCredentials = c.Protected },
         GroupPropertyChanged p => p.Property switch
         {

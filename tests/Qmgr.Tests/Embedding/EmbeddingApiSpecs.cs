@@ -257,6 +257,66 @@ public sealed class EmbeddingApiSpecs : IAsyncLifetime, IDisposable
         Assert.StartsWith("http://files.qmgr-test.invalid/", _server.RequestsFor("/via-proxy.bin").First().RawTarget); // absolute-form: a proxy request
     }
 
+    [Fact]
+    public async Task A_failed_job_is_fixed_with_SetRemoteName_or_ReplaceRemotePrefix_and_resumed()
+    {
+        // arrange: two jobs pointing at a moved file
+        var content = LoopbackFileServer.Content(10_000, 47);
+        _server.Add("/new/moved.bin", content);
+        var group = await _alice.CreateGroupAsync("moved");
+        var one = await group.CreateJobAsync("one", new JobOptions(AutoComplete: true));
+        var two = await group.CreateJobAsync("two", new JobOptions(AutoComplete: true));
+        await one.AddFilesAsync([(_server.UrlOf("/old/moved.bin").ToString(), _dir.File("one.bin"))]);
+        await two.AddFilesAsync([(_server.UrlOf("/old/moved.bin").ToString(), _dir.File("two.bin"))]);
+        await one.ResumeAsync();
+        await one.WaitAsync(j => j.State == JobState.Error, new CancellationTokenSource(Deadline).Token);
+
+        // act
+        var badUrl = await Assert.ThrowsAsync<QmgrException>(() => one.SetRemoteNameAsync(0, "ftp://elsewhere/x"));
+        await one.SetRemoteNameAsync(0, _server.UrlOf("/new/moved.bin").ToString());
+        await one.ResumeAsync();
+        var noMatch = await two.ReplaceRemotePrefixAsync("https://nowhere/", "http://x/");
+        var replaced = await two.ReplaceRemotePrefixAsync(_server.UrlOf("/old/").ToString(), _server.UrlOf("/new/").ToString());
+        await two.ResumeAsync();
+        var doneOne = await one.WaitAsync(j => j.State is JobState.Acknowledged or JobState.Error, new CancellationTokenSource(Deadline).Token);
+        var doneTwo = await two.WaitAsync(j => j.State is JobState.Acknowledged or JobState.Error, new CancellationTokenSource(Deadline).Token);
+
+        // assert
+        Assert.Equal(HResults.E_INVALIDARG, badUrl.HResult);
+        Assert.False(noMatch);
+        Assert.True(replaced);
+        Assert.Equal(JobState.Acknowledged, doneOne.State);
+        Assert.Equal(JobState.Acknowledged, doneTwo.State);
+        Assert.Equal(content, File.ReadAllBytes(_dir.File("one.bin")));
+        Assert.Equal(content, File.ReadAllBytes(_dir.File("two.bin")));
+    }
+
+    [Fact]
+    public async Task An_administrator_takes_ownership_and_the_old_owners_secrets_are_removed()
+    {
+        // arrange
+        var bob = _alice.ForCaller("bob");
+        var group = await bob.CreateGroupAsync("bob's");
+        var job = await group.CreateJobAsync("j");
+        await job.SetCredentialsAsync(AuthTarget.Server, AuthScheme.Basic, "bob", "hunter2");
+        await job.SetCustomHeadersAsync("X-Bob: 1");
+        var admin = _alice.ForCaller("root", isAdministrator: true);
+
+        // act
+        var notAdmin = await Assert.ThrowsAsync<QmgrException>(async () => await (await _alice.ForCaller("bob").GetGroupAsync(group.Id)).TakeOwnershipAsync());
+        await (await admin.GetGroupAsync(group.Id)).TakeOwnershipAsync();
+        var bobReopens = await Assert.ThrowsAsync<QmgrException>(() => bob.GetGroupAsync(group.Id));
+        var asRoot = await _alice.ForCaller("root").GetGroupAsync(group.Id);
+        var state = (await asRoot.GetStateAsync()).FindJob(job.Id)!;
+
+        // assert
+        Assert.Equal(HResults.E_ACCESSDENIED, notAdmin.HResult);
+        Assert.Equal(HResults.BG_E_NOT_FOUND, bobReopens.HResult);
+        Assert.Equal("root", (await asRoot.GetStateAsync()).Owner);
+        Assert.Empty(state.Credentials);
+        Assert.Null(state.ProtectedCustomHeaders);
+    }
+
     private static async Task AwaitAsync(Func<bool> condition)
     {
         using var timeout = new CancellationTokenSource(Deadline);
