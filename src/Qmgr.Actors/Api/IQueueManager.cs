@@ -113,6 +113,10 @@ public interface IJob
     /// (BITS: S_FALSE) when no URL matched.</summary>
     Task<bool> ReplaceRemotePrefixAsync(string oldPrefix, string newPrefix, CancellationToken cancellationToken = default);
 
+    /// <summary>Sets (null clears) the program run when the job is transferred or enters Error, as its notify flags
+    /// select (BITS <c>SetNotifyCmdLine</c>; <c>qmgr.job.allow-notify-cmdline</c>).</summary>
+    Task SetNotifyCmdLineAsync(NotifyCommandLine? commandLine, CancellationToken cancellationToken = default);
+
     /// <summary>Sets the job's proxy settings (BITS <c>SetProxySettings</c>); E_INVALIDARG as <see cref="Groups.GroupCommands.SetJobProxy"/> says.</summary>
     Task SetProxySettingsAsync(ProxySettings proxy, CancellationToken cancellationToken = default);
 

@@ -173,6 +173,9 @@ public sealed class QueueManager : IQueueManager
         public async Task<bool> ReplaceRemotePrefixAsync(string oldPrefix, string newPrefix, CancellationToken cancellationToken = default) =>
             (await SendAsync(new ReplaceRemotePrefix(groupId, owner, jobId, oldPrefix, newPrefix), cancellationToken)).Code == ResultCode.Ok;
 
+        public Task SetNotifyCmdLineAsync(NotifyCommandLine? commandLine, CancellationToken cancellationToken = default) =>
+            SendAsync(new SetNotifyCmdLine(groupId, owner, jobId, commandLine), cancellationToken);
+
         public Task SetProxySettingsAsync(ProxySettings proxy, CancellationToken cancellationToken = default) =>
             SendAsync(new SetJobProxy(groupId, owner, jobId, proxy), cancellationToken);
 

@@ -213,13 +213,16 @@ public sealed class GroupActor : ReceivePersistentActor
                 _ => null,
             };
             if (n is not null) Context.System.EventStream.Publish(n);
+            if (e is JobStateChanged { To: JobState.Transferred or JobState.Error } changed && _settings.AllowNotifyCmdLine)
+                NotifyCommandLineRunner.RunIfSelected(job, changed.To, _log);
         }
     }
 
     private static Guid? JobIdOf(IGroupEvent e) => e switch
     {
         JobCreated x => x.JobId, JobPropertyChanged x => x.JobId, FilesAdded x => x.JobId,
-        FileRemoteNameChanged x => x.JobId, JobCredentialsSet x => x.JobId, JobCredentialsRemoved x => x.JobId, JobCustomHeadersSet x => x.JobId, JobProxyChanged x => x.JobId, JobStateChanged x => x.JobId, FileMetadataReceived x => x.JobId,
+        FileRemoteNameChanged x => x.JobId, JobCredentialsSet x => x.JobId, JobCredentialsRemoved x => x.JobId, JobCustomHeadersSet x => x.JobId, JobProxyChanged x => x.JobId,
+        JobNotifyCmdLineSet x => x.JobId, JobStateChanged x => x.JobId, FileMetadataReceived x => x.JobId,
         FileProgressCheckpointed x => x.JobId, FileRestarted x => x.JobId, FileTransferred x => x.JobId,
         JobErrorRecorded x => x.JobId, RetryScheduled x => x.JobId, JobCompleted x => x.JobId, JobCancelled x => x.JobId,
         _ => null,

@@ -63,6 +63,10 @@ public static class GroupCommands
     /// </summary>
     public sealed record TakeOwnership(Guid GroupId, string Caller, string NewOwner) : IGroupCommand;
 
+    /// <summary>Sets (or clears with null) the program run on Transferred / Error (BITS <c>SetNotifyCmdLine</c>).
+    /// E_INVALIDARG: a relative program path; BG_E_STRING_TOO_LONG: parameters over 4,000 characters.</summary>
+    public sealed record SetNotifyCmdLine(Guid GroupId, string Caller, Guid JobId, NotifyCommandLine? CommandLine) : IGroupCommand;
+
     /// <summary>Sets the job's proxy settings (BITS <c>SetProxySettings</c>). E_INVALIDARG: lists with a usage other than
     /// Override, Override without a proxy list, an unparsable proxy, a list over 4,000 characters.</summary>
     public sealed record SetJobProxy(Guid GroupId, string Caller, Guid JobId, ProxySettings Proxy) : IGroupCommand;

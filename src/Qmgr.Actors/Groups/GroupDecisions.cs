@@ -104,6 +104,15 @@ public static class GroupDecisions
                     ? (CommandResult.Ok, [new JobCredentialsRemoved(jobId, r.Target, r.Scheme, now)])
                     : (CommandResult.NoOp, []);
 
+            case SetNotifyCmdLine n:
+                if (n.CommandLine is { } cmd && !Path.IsPathFullyQualified(cmd.Program))
+                    return (CommandResult.Rejected(HResults.E_INVALIDARG, $"the notify program must be an absolute path: {cmd.Program}"), []);
+                if (n.CommandLine?.Parameters is { Length: > 4000 })
+                    return (CommandResult.Rejected(HResults.BG_E_STRING_TOO_LONG, "notify parameters longer than 4,000 characters"), []);
+                return n.CommandLine == job.NotifyCmdLine
+                    ? (CommandResult.NoOp, [])
+                    : (CommandResult.Ok, [new JobNotifyCmdLineSet(jobId, n.CommandLine, now)]);
+
             case SetRemoteName r:
                 if (r.FileIndex < 0 || r.FileIndex >= job.Files.Count)
                     return (CommandResult.Rejected(HResults.E_INVALIDARG, $"no file {r.FileIndex} in job {jobId:D}"), []);
@@ -179,6 +188,7 @@ public static class GroupDecisions
             RemoveJobCredentials c => c.JobId,
             SetJobCustomHeaders h => h.JobId,
             SetJobProxy x => x.JobId,
+            SetNotifyCmdLine n => n.JobId,
             SetRemoteName r => r.JobId,
             ReplaceRemotePrefix r => r.JobId,
             ResumeJob r => r.JobId,

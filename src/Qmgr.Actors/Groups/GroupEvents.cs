@@ -68,6 +68,9 @@ public static class GroupEvents
     /// credentials and custom headers are removed by their own events.</summary>
     public sealed record GroupOwnershipTaken(string Owner, DateTimeOffset At) : IGroupEvent;
 
+    /// <summary>The job's notify command line was set, or cleared with null.</summary>
+    public sealed record JobNotifyCmdLineSet(Guid JobId, NotifyCommandLine? CommandLine, DateTimeOffset At) : IGroupEvent;
+
     /// <summary>The job's proxy settings changed (BITS <c>SetProxySettings</c>).</summary>
     public sealed record JobProxyChanged(Guid JobId, ProxySettings Proxy, DateTimeOffset At) : IGroupEvent;
 

@@ -94,6 +94,7 @@ public sealed record GroupState(
             Credentials = j.Credentials.RemoveAll(x => x.Target == r.Target && x.Scheme == r.Scheme),
             ModificationTime = r.At,
         }),
+        JobNotifyCmdLineSet n => Update(n.JobId, j => j with { NotifyCmdLine = n.CommandLine, ModificationTime = n.At, LastActivity = n.At }),
         JobProxyChanged x => Update(x.JobId, j => j with { Proxy = x.Proxy, ModificationTime = x.At, LastActivity = x.At }),
         JobCustomHeadersSet h => Update(h.JobId, j => j with { ProtectedCustomHeaders = h.Protected, ModificationTime = h.At }),
         FilesAdded a => Update(a.JobId, j => j with

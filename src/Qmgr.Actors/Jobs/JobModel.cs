@@ -110,6 +110,13 @@ public sealed record ProxySettings(ProxyUsage Usage, string? ProxyList, string? 
     public static readonly ProxySettings Preconfig = new(ProxyUsage.Preconfig, null, null);
 }
 
+/// <summary>
+/// A program run when the job is transferred or enters Error, as the notify flags select (BITS
+/// <c>IBackgroundCopyJob2::SetNotifyCmdLine</c>): <see cref="Program"/> is an absolute path, <see cref="Parameters"/> the
+/// argument string (without the program name; split as .NET's ProcessStartInfo.Arguments does).
+/// </summary>
+public sealed record NotifyCommandLine(string Program, string? Parameters);
+
 /// <summary>BITS <c>BG_NOTIFY_*</c> flags (bits.h).</summary>
 [Flags]
 public enum NotifyFlags
@@ -149,6 +156,7 @@ public sealed record Job(
     ImmutableList<ProtectedCredentials> Credentials,
     string? ProtectedCustomHeaders,
     ProxySettings? Proxy = null,
+    NotifyCommandLine? NotifyCmdLine = null,
     TimeSpan ActiveTime = default,
     DateTimeOffset? ActiveSince = null,
     DateTimeOffset? LastActivity = null)

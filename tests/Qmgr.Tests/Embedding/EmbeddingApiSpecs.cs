@@ -317,6 +317,37 @@ public sealed class EmbeddingApiSpecs : IAsyncLifetime, IDisposable
         Assert.Null(state.ProtectedCustomHeaders);
     }
 
+    [Fact]
+    public async Task The_notify_command_line_runs_on_transferred_and_on_error_as_the_flags_select()
+    {
+        // arrange: one job that transfers, one that fails; each writes a marker file from its notify command
+        var group = await _alice.CreateGroupAsync("cmdline");
+        var ok = await group.CreateJobAsync("ok");
+        var failing = await group.CreateJobAsync("failing");
+        var silent = await group.CreateJobAsync("silent");
+        await ok.AddFilesAsync([(_server.Add("/cmd.bin", LoopbackFileServer.Content(1000, 48)).ToString(), _dir.File("cmd.bin"))]);
+        await failing.AddFilesAsync([(_server.UrlOf("/cmd-missing").ToString(), _dir.File("missing.bin"))]);
+        await silent.AddFilesAsync([(_server.UrlOf("/cmd-missing-2").ToString(), _dir.File("missing2.bin"))]);
+        NotifyCommandLine Marker(string name) => new("/bin/sh", $"-c \"echo done > '{_dir.File(name)}'\"");
+        var relative = await Assert.ThrowsAsync<QmgrException>(() => ok.SetNotifyCmdLineAsync(new NotifyCommandLine("sh", null)));
+        await ok.SetNotifyCmdLineAsync(Marker("ok.marker"));
+        await failing.SetNotifyCmdLineAsync(Marker("failing.marker"));
+        await silent.SetNotifyCmdLineAsync(Marker("silent.marker"));
+        await silent.SetPropertyAsync(JobProperty.NotifyFlags, ((int)NotifyFlags.JobTransferred).ToString()); // errors not selected
+
+        // act: the silent job fails first, so a wrongly started command of its own has the others' whole run to show
+        await silent.ResumeAsync();
+        await silent.WaitAsync(j => j.State == JobState.Error, new CancellationTokenSource(Deadline).Token);
+        foreach (var job in new[] { ok, failing }) await job.ResumeAsync();
+        await AwaitAsync(() => File.Exists(_dir.File("ok.marker")) && File.Exists(_dir.File("failing.marker")));
+
+        // assert
+        Assert.Equal(HResults.E_INVALIDARG, relative.HResult);
+        Assert.Equal(JobState.Transferred, (await ok.GetAsync()).State);
+        Assert.Equal(JobState.Error, (await failing.GetAsync()).State);
+        Assert.False(File.Exists(_dir.File("silent.marker")));
+    }
+
     private static async Task AwaitAsync(Func<bool> condition)
     {
         using var timeout = new CancellationTokenSource(Deadline);
