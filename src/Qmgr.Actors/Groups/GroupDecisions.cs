@@ -289,6 +289,11 @@ public static class GroupDecisions
                     return (CommandResult.Rejected(HResults.E_NOTIMPL, $"undefined notify flags '{set.Value}'"), []);
                 value = flags.ToString(inv);
                 break;
+            case JobProperty.SecurityFlags:
+                if (!int.TryParse(set.Value, System.Globalization.NumberStyles.None, inv, out var security) || security is not (0 or 0x100 or 0x200))
+                    return (CommandResult.Rejected(HResults.E_NOTIMPL, $"security flags '{set.Value}': only the redirect policies 0 (allow silent), 0x100 (allow report) and 0x200 (disallow) are supported"), []);
+                value = security.ToString(inv);
+                break;
             case JobProperty.MinimumRetryDelay or JobProperty.NoProgressTimeout or JobProperty.MaximumDownloadTime:
                 if (!uint.TryParse(set.Value, System.Globalization.NumberStyles.None, inv, out var seconds))
                     return (CommandResult.Rejected(HResults.E_INVALIDARG, $"{set.Property} must be whole seconds from 0 to {uint.MaxValue}"), []);
@@ -308,6 +313,7 @@ public static class GroupDecisions
             JobProperty.NotifyFlags => ((int)job.NotifyFlags).ToString(inv),
             JobProperty.MinimumRetryDelay => ((long)job.MinimumRetryDelay.TotalSeconds).ToString(inv),
             JobProperty.NoProgressTimeout => ((long)job.NoProgressTimeout.TotalSeconds).ToString(inv),
+            JobProperty.SecurityFlags => job.SecurityFlags.ToString(inv),
             _ => ((long)job.MaximumDownloadTime.TotalSeconds).ToString(inv),
         };
         return current == value
@@ -397,6 +403,9 @@ public static class GroupDecisions
                 [new JobStateChanged(job.Id, JobState.Queued, JobState.Connecting, "transfer slot granted", now)],
             JobProtocol.ResponseAccepted r when transferring => [
                 new FileMetadataReceived(job.Id, r.FileIndex, r.Response.TotalSize, r.Response.Validators, now),
+                // BG_HTTP_REDIRECT_POLICY_ALLOW_REPORT: the file's remote name becomes the URL that answered
+                .. (job.SecurityFlags & 0x700) == 0x100 && r.Response.FinalUrl is { } final && final.AbsoluteUri != job.Files[r.FileIndex].RemoteName
+                    ? [new FileRemoteNameChanged(job.Id, r.FileIndex, final.AbsoluteUri, now)] : Array.Empty<IGroupEvent>(),
                 .. job.State == JobState.Transferring ? Array.Empty<IGroupEvent>()
                     : [new JobStateChanged(job.Id, job.State, JobState.Transferring, $"server answered {r.Response.HttpStatus}", now)]],
             JobProtocol.Checkpointed c when !job.Files[c.FileIndex].Transferred && c.Offset != job.Files[c.FileIndex].BytesTransferred =>

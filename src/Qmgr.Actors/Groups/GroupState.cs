@@ -82,6 +82,7 @@ public sealed record GroupState(
             JobProperty.MinimumRetryDelay => j with { MinimumRetryDelay = TimeSpan.FromSeconds(long.Parse(p.Value, CultureInfo.InvariantCulture)) },
             JobProperty.NoProgressTimeout => j with { NoProgressTimeout = TimeSpan.FromSeconds(long.Parse(p.Value, CultureInfo.InvariantCulture)) },
             JobProperty.MaximumDownloadTime => j with { MaximumDownloadTime = TimeSpan.FromSeconds(long.Parse(p.Value, CultureInfo.InvariantCulture)) },
+            JobProperty.SecurityFlags => j with { SecurityFlags = int.Parse(p.Value, CultureInfo.InvariantCulture) },
             _ => throw new ArgumentOutOfRangeException(nameof(e), p.Property, "unknown job property"),
         }) with { ModificationTime = p.At, LastActivity = p.At }),
         JobCredentialsSet c => Update(c.JobId, j => j with

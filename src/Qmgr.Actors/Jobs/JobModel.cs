@@ -86,6 +86,10 @@ public enum JobProperty
     NoProgressTimeout,
     /// <summary>whole seconds of Connecting + Transferring, 0 = no limit (IBackgroundCopyJob4::SetMaximumDownloadTime; default 7,776,000).</summary>
     MaximumDownloadTime,
+    /// <summary>BG_HTTP_REDIRECT_POLICY_* as a decimal integer: 0 ALLOW_SILENT (default), 0x100 ALLOW_REPORT (the file's
+    /// remote name becomes the final URL), 0x200 DISALLOW (a redirect fails the job) (IBackgroundCopyJobHttpOptions::SetSecurityFlags).
+    /// The BG_SSL_* bits and ALLOW_HTTPS_TO_HTTP are not supported yet (E_NOTIMPL).</summary>
+    SecurityFlags,
 }
 
 /// <summary>How a job reaches the network, with BITS's <c>BG_JOB_PROXY_USAGE</c> values.</summary>
@@ -157,6 +161,7 @@ public sealed record Job(
     string? ProtectedCustomHeaders,
     ProxySettings? Proxy = null,
     NotifyCommandLine? NotifyCmdLine = null,
+    int SecurityFlags = 0,
     TimeSpan ActiveTime = default,
     DateTimeOffset? ActiveSince = null,
     DateTimeOffset? LastActivity = null)

@@ -718,7 +718,11 @@ public sealed class HttpFileDownloader : IFileDownloader
             _unknownLength = total is null;
             file.Position = _offset;
             var overlap = _offset - bodyStart;
-            observer.OnResponse(new ResponseInfo(status, _offset, total, validators));
+            var answered = response.RequestMessage?.RequestUri;
+            observer.OnResponse(new ResponseInfo(status, _offset, total, validators)
+            {
+                FinalUrl = answered is not null && answered != request.Url ? answered : null,
+            });
             _lastCheckpointAt = owner._time.GetTimestamp();
 
             using var idle = CancellationTokenSource.CreateLinkedTokenSource(ct);

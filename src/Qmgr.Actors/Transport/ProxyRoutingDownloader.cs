@@ -5,9 +5,10 @@ using System.Text.RegularExpressions;
 namespace Qmgr.Transport;
 
 /// <summary>
-/// An <see cref="IFileDownloader"/> that sends each transfer through the HTTP client of its <see cref="ProxyRoute"/>:
-/// the default client (the host's, from IHttpClientFactory) for <see cref="ProxyRoute.Default"/>, and one client per
-/// other route, created on first use with <paramref name="createHandler"/> and kept for the process's life.
+/// An <see cref="IFileDownloader"/> that sends each transfer through the HTTP client of its route — its
+/// <see cref="ProxyRoute"/> and whether redirects are followed: the default client (the host's, from
+/// IHttpClientFactory) for the default route, and one client per other route, created on first use with
+/// <paramref name="createHandler"/> and kept for the process's life.
 /// </summary>
 public sealed class ProxyRoutingDownloader(HttpClient defaultClient, Func<SocketsHttpHandler> createHandler) : IFileDownloader
 {
@@ -16,15 +17,20 @@ public sealed class ProxyRoutingDownloader(HttpClient defaultClient, Func<Socket
 
     /// <inheritdoc />
     public Task<DownloadOutcome> DownloadAsync(DownloadRequest request, IDownloadObserver observer, BandwidthThrottle throttle, CancellationToken cancellationToken) =>
-        DownloaderFor(request.Proxy).DownloadAsync(request, observer, throttle, cancellationToken);
+        DownloaderFor(request.Proxy, request.FollowRedirects).DownloadAsync(request, observer, throttle, cancellationToken);
 
-    private HttpFileDownloader DownloaderFor(ProxyRoute route)
+    private HttpFileDownloader DownloaderFor(ProxyRoute route, bool followRedirects)
     {
-        if (route.Key == ProxyRoute.Default.Key) return _default;
-        return _routes.GetOrAdd(route.Key, _ =>
+        if (route.Key == ProxyRoute.Default.Key && followRedirects) return _default;
+        return _routes.GetOrAdd($"{route.Key}|redirects={followRedirects}", _ =>
         {
             var handler = createHandler();
-            if (route.DirectConnection)
+            handler.AllowAutoRedirect = followRedirects;
+            if (route.Key == ProxyRoute.Default.Key)
+            {
+                // the process default proxy, as the default client has
+            }
+            else if (route.DirectConnection)
                 handler.UseProxy = false;
             else
             {

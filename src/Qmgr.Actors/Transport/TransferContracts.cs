@@ -67,6 +67,10 @@ public sealed record DownloadRequest(
 
     /// <summary>How to reach the server: the process default, directly, or through a given proxy.</summary>
     public ProxyRoute Proxy { get; init; } = ProxyRoute.Default;
+
+    /// <summary>False: a redirect is not followed and fails the transfer with BG_E_HTTP_ERROR_3xx (BITS
+    /// BG_HTTP_REDIRECT_POLICY_DISALLOW). True (default): up to 10 redirects are followed.</summary>
+    public bool FollowRedirects { get; init; } = true;
 }
 
 /// <summary>
@@ -104,7 +108,11 @@ public enum FileRestartReason
 /// its repeated bytes compared with the disk, not written, so progress is never counted twice).</param>
 /// <param name="TotalSize">total file size in bytes, or null when unknown.</param>
 /// <param name="Validators">the ETag / Last-Modified the response carried (or the recorded ones when it carried none).</param>
-public sealed record ResponseInfo(int HttpStatus, long StartOffset, long? TotalSize, Validators Validators);
+public sealed record ResponseInfo(int HttpStatus, long StartOffset, long? TotalSize, Validators Validators)
+{
+    /// <summary>The URL that answered, after redirects (null when it is the requested one).</summary>
+    public Uri? FinalUrl { get; init; }
+}
 
 /// <summary>
 /// Receives facts from a running download. Called from the download's task, never concurrently; implementations

@@ -348,6 +348,36 @@ public sealed class EmbeddingApiSpecs : IAsyncLifetime, IDisposable
         Assert.False(File.Exists(_dir.File("silent.marker")));
     }
 
+    [Fact]
+    public async Task Redirect_policy_disallow_fails_on_a_redirect_and_allow_report_records_the_final_url()
+    {
+        // arrange
+        var content = LoopbackFileServer.Content(5000, 49);
+        var target = _server.Add("/final.bin", content);
+        var hop = _server.Add("/hop.bin", [], new LoopbackFileOptions { RedirectTo = "/final.bin" });
+        var group = await _alice.CreateGroupAsync("redirects");
+        var disallow = await group.CreateJobAsync("disallow");
+        var report = await group.CreateJobAsync("report");
+        await disallow.SetPropertyAsync(JobProperty.SecurityFlags, "512");
+        await report.SetPropertyAsync(JobProperty.SecurityFlags, "256");
+        var tlsFlag = await Assert.ThrowsAsync<QmgrException>(() => report.SetPropertyAsync(JobProperty.SecurityFlags, "2"));
+        await disallow.AddFilesAsync([(hop.ToString(), _dir.File("disallowed.bin"))]);
+        await report.AddFilesAsync([(hop.ToString(), _dir.File("reported.bin"))]);
+
+        // act
+        await disallow.ResumeAsync();
+        await report.ResumeAsync();
+        var failed = await disallow.WaitAsync(j => j.State is JobState.Error or JobState.Transferred, new CancellationTokenSource(Deadline).Token);
+        var done = await report.WaitAsync(j => j.State is JobState.Error or JobState.Transferred, new CancellationTokenSource(Deadline).Token);
+
+        // assert
+        Assert.Equal(HResults.E_NOTIMPL, tlsFlag.HResult);
+        Assert.Equal(JobState.Error, failed.State);
+        Assert.Equal(302, failed.Error!.HttpStatus);
+        Assert.Equal(JobState.Transferred, done.State);
+        Assert.Equal(target.AbsoluteUri, done.Files[0].RemoteName);
+    }
+
     private static async Task AwaitAsync(Func<bool> condition)
     {
         using var timeout = new CancellationTokenSource(Deadline);
