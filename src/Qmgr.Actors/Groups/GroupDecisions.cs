@@ -290,8 +290,11 @@ public static class GroupDecisions
                 value = flags.ToString(inv);
                 break;
             case JobProperty.SecurityFlags:
-                if (!int.TryParse(set.Value, System.Globalization.NumberStyles.None, inv, out var security) || security is not (0 or 0x100 or 0x200))
-                    return (CommandResult.Rejected(HResults.E_NOTIMPL, $"security flags '{set.Value}': only the redirect policies 0 (allow silent), 0x100 (allow report) and 0x200 (disallow) are supported"), []);
+                // supported: the redirect policies 0 / 0x100 / 0x200 and the BG_SSL_IGNORE_* bits 0x2 | 0x4 | 0x8 | 0x10;
+                // BG_SSL_ENABLE_CRL_CHECK (0x1) and ALLOW_HTTPS_TO_HTTP (0x800) are not yet
+                if (!int.TryParse(set.Value, System.Globalization.NumberStyles.None, inv, out var security)
+                    || (security & 0x700) is not (0 or 0x100 or 0x200) || (security & ~0x71E) != 0)
+                    return (CommandResult.Rejected(HResults.E_NOTIMPL, $"security flags '{set.Value}': supported are the redirect policies 0, 0x100, 0x200 and BG_SSL_IGNORE_* 0x2, 0x4, 0x8, 0x10"), []);
                 value = security.ToString(inv);
                 break;
             case JobProperty.MinimumRetryDelay or JobProperty.NoProgressTimeout or JobProperty.MaximumDownloadTime:

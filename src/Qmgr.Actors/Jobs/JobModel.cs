@@ -88,7 +88,8 @@ public enum JobProperty
     MaximumDownloadTime,
     /// <summary>BG_HTTP_REDIRECT_POLICY_* as a decimal integer: 0 ALLOW_SILENT (default), 0x100 ALLOW_REPORT (the file's
     /// remote name becomes the final URL), 0x200 DISALLOW (a redirect fails the job) (IBackgroundCopyJobHttpOptions::SetSecurityFlags).
-    /// The BG_SSL_* bits and ALLOW_HTTPS_TO_HTTP are not supported yet (E_NOTIMPL).</summary>
+    /// Plus BG_SSL_IGNORE_* bits: 0x2 name mismatch, 0x4 date invalid, 0x8 unknown CA, 0x10 wrong usage.
+    /// BG_SSL_ENABLE_CRL_CHECK and ALLOW_HTTPS_TO_HTTP are not supported yet (E_NOTIMPL).</summary>
     SecurityFlags,
 }
 

@@ -17,15 +17,17 @@ public sealed class ProxyRoutingDownloader(HttpClient defaultClient, Func<Socket
 
     /// <inheritdoc />
     public Task<DownloadOutcome> DownloadAsync(DownloadRequest request, IDownloadObserver observer, BandwidthThrottle throttle, CancellationToken cancellationToken) =>
-        DownloaderFor(request.Proxy, request.FollowRedirects).DownloadAsync(request, observer, throttle, cancellationToken);
+        DownloaderFor(request.Proxy, request.FollowRedirects, request.TlsIgnore).DownloadAsync(request, observer, throttle, cancellationToken);
 
-    private HttpFileDownloader DownloaderFor(ProxyRoute route, bool followRedirects)
+    private HttpFileDownloader DownloaderFor(ProxyRoute route, bool followRedirects, TlsIgnore tlsIgnore)
     {
-        if (route.Key == ProxyRoute.Default.Key && followRedirects) return _default;
-        return _routes.GetOrAdd($"{route.Key}|redirects={followRedirects}", _ =>
+        if (route.Key == ProxyRoute.Default.Key && followRedirects && tlsIgnore == TlsIgnore.None) return _default;
+        return _routes.GetOrAdd($"{route.Key}|redirects={followRedirects}|tls={(int)tlsIgnore}", _ =>
         {
             var handler = createHandler();
             handler.AllowAutoRedirect = followRedirects;
+            if (tlsIgnore != TlsIgnore.None)
+                handler.SslOptions.RemoteCertificateValidationCallback = (_, _, chain, errors) => CertificateAccepted(errors, chain, tlsIgnore);
             if (route.Key == ProxyRoute.Default.Key)
             {
                 // the process default proxy, as the default client has
@@ -39,6 +41,34 @@ public sealed class ProxyRoutingDownloader(HttpClient defaultClient, Func<Socket
             }
             return new HttpFileDownloader(new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan });
         });
+    }
+
+    /// <summary>
+    /// Accepts a server certificate whose only problems are the ones <paramref name="ignore"/> names: a name mismatch,
+    /// a time-invalid chain, an untrusted or partial chain, a wrong usage. Revocation, bad signatures and anything else
+    /// still fail (BITS: CRL failures are fatal).
+    /// </summary>
+    public static bool CertificateAccepted(System.Net.Security.SslPolicyErrors errors, System.Security.Cryptography.X509Certificates.X509Chain? chain, TlsIgnore ignore)
+    {
+        if (errors.HasFlag(System.Net.Security.SslPolicyErrors.RemoteCertificateNotAvailable)) return false;
+        if (errors.HasFlag(System.Net.Security.SslPolicyErrors.RemoteCertificateNameMismatch) && !ignore.HasFlag(TlsIgnore.NameMismatch)) return false;
+        if (!errors.HasFlag(System.Net.Security.SslPolicyErrors.RemoteCertificateChainErrors)) return true;
+        if (chain is null) return false;
+        foreach (var status in chain.ChainStatus.Select(s => s.Status))
+        {
+            var allowed = status switch
+            {
+                System.Security.Cryptography.X509Certificates.X509ChainStatusFlags.NoError => true,
+                System.Security.Cryptography.X509Certificates.X509ChainStatusFlags.NotTimeValid or
+                    System.Security.Cryptography.X509Certificates.X509ChainStatusFlags.NotTimeNested => ignore.HasFlag(TlsIgnore.DateInvalid),
+                System.Security.Cryptography.X509Certificates.X509ChainStatusFlags.UntrustedRoot or
+                    System.Security.Cryptography.X509Certificates.X509ChainStatusFlags.PartialChain => ignore.HasFlag(TlsIgnore.UnknownCa),
+                System.Security.Cryptography.X509Certificates.X509ChainStatusFlags.NotValidForUsage => ignore.HasFlag(TlsIgnore.WrongUsage),
+                _ => false,
+            };
+            if (!allowed) return false;
+        }
+        return true;
     }
 
     private static bool BypassOnLocal(ProxyRoute route) => route.Bypass.Contains("<local>");

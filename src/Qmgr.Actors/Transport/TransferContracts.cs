@@ -68,9 +68,27 @@ public sealed record DownloadRequest(
     /// <summary>How to reach the server: the process default, directly, or through a given proxy.</summary>
     public ProxyRoute Proxy { get; init; } = ProxyRoute.Default;
 
+    /// <summary>Server-certificate problems to accept (BITS BG_SSL_IGNORE_* bits); <see cref="TlsIgnore.None"/> by default.</summary>
+    public TlsIgnore TlsIgnore { get; init; }
+
     /// <summary>False: a redirect is not followed and fails the transfer with BG_E_HTTP_ERROR_3xx (BITS
     /// BG_HTTP_REDIRECT_POLICY_DISALLOW). True (default): up to 10 redirects are followed.</summary>
     public bool FollowRedirects { get; init; } = true;
+}
+
+/// <summary>Server-certificate problems a job accepts, with BITS's <c>BG_SSL_IGNORE_*</c> values (bits.h).</summary>
+[Flags]
+public enum TlsIgnore
+{
+    None = 0,
+    /// <summary>BG_SSL_IGNORE_CERT_CN_INVALID: the certificate names another host.</summary>
+    NameMismatch = 0x2,
+    /// <summary>BG_SSL_IGNORE_CERT_DATE_INVALID: expired or not yet valid.</summary>
+    DateInvalid = 0x4,
+    /// <summary>BG_SSL_IGNORE_UNKNOWN_CA: issued by an untrusted or unknown authority (self-signed included).</summary>
+    UnknownCa = 0x8,
+    /// <summary>BG_SSL_IGNORE_CERT_WRONG_USAGE: not valid for server authentication.</summary>
+    WrongUsage = 0x10,
 }
 
 /// <summary>

@@ -176,7 +176,7 @@ public sealed record LoggedRequest(
 
 /// <summary>
 /// A Kestrel file server on 127.0.0.1 (ephemeral port) with fault injection per file, for transport and end-to-end
-/// tests. Create with <see cref="StartAsync"/>; dispose to stop (stalled responses are released).
+/// tests. Create with <see cref="StartAsync()"/>; dispose to stop (stalled responses are released).
 /// </summary>
 public sealed class LoopbackFileServer : IAsyncDisposable
 {
@@ -206,7 +206,10 @@ public sealed class LoopbackFileServer : IAsyncDisposable
     public IReadOnlyList<LoggedRequest> RequestsFor(string path) => _log.Where(r => r.Path == Normalize(path)).ToArray();
 
     /// <summary>Starts a server listening on 127.0.0.1 only, on a free port.</summary>
-    public static async Task<LoopbackFileServer> StartAsync()
+    public static Task<LoopbackFileServer> StartAsync() => StartAsync(null);
+
+    /// <summary>Starts a server on 127.0.0.1 that speaks HTTPS with <paramref name="certificate"/> (HTTP when null).</summary>
+    public static async Task<LoopbackFileServer> StartAsync(System.Security.Cryptography.X509Certificates.X509Certificate2? certificate)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
         {
@@ -215,7 +218,10 @@ public sealed class LoopbackFileServer : IAsyncDisposable
         });
         builder.Logging.ClearProviders();
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(2));
-        builder.WebHost.UseKestrel(o => o.Listen(IPAddress.Loopback, 0));
+        builder.WebHost.UseKestrel(o => o.Listen(IPAddress.Loopback, 0, listen =>
+        {
+            if (certificate is not null) listen.UseHttps(certificate);
+        }));
         var app = builder.Build();
         var server = new LoopbackFileServer(app);
         app.Run(server.HandleAsync);
@@ -246,6 +252,24 @@ public sealed class LoopbackFileServer : IAsyncDisposable
 
     /// <summary>The URL of <paramref name="path"/> on this server, whether or not a file is there.</summary>
     public Uri UrlOf(string path) => new(BaseAddress, Normalize(path).TrimStart('/'));
+
+    /// <summary>
+    /// A self-signed TLS server certificate for <paramref name="hostName"/> (DNS name and, for "127.0.0.1", an IP SAN),
+    /// valid from <paramref name="notBefore"/> to <paramref name="notAfter"/>: an untrusted CA by construction.
+    /// </summary>
+    public static System.Security.Cryptography.X509Certificates.X509Certificate2 SelfSignedCertificate(string hostName, DateTimeOffset notBefore, DateTimeOffset notAfter)
+    {
+        using var key = System.Security.Cryptography.RSA.Create(2048);
+        var request = new System.Security.Cryptography.X509Certificates.CertificateRequest($"CN={hostName}", key,
+            System.Security.Cryptography.HashAlgorithmName.SHA256, System.Security.Cryptography.RSASignaturePadding.Pkcs1);
+        var san = new System.Security.Cryptography.X509Certificates.SubjectAlternativeNameBuilder();
+        if (IPAddress.TryParse(hostName, out var ip)) san.AddIpAddress(ip); else san.AddDnsName(hostName);
+        request.CertificateExtensions.Add(san.Build());
+        request.CertificateExtensions.Add(new System.Security.Cryptography.X509Certificates.X509EnhancedKeyUsageExtension(
+            [new System.Security.Cryptography.Oid("1.3.6.1.5.5.7.3.1")], false));
+        using var cert = request.CreateSelfSigned(notBefore, notAfter);
+        return System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadPkcs12(cert.Export(System.Security.Cryptography.X509Certificates.X509ContentType.Pfx), null);
+    }
 
     /// <summary>Deterministic pseudo-random bytes (xorshift64*), the same for the same length and seed.</summary>
     public static byte[] Content(int length, int seed)
