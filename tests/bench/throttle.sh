@@ -26,6 +26,7 @@
 #   on a sparse corpus (mid/100MiB.bin, big/1GiB.bin); its lines are prefixed with "peer_". PEER_BENCH [/work/shared/bench/peer-bench.sh]
 # Requires: bash >= 5, dotnet SDK 10, nginx, curl, aria2c, ss (iproute2), awk; PEER=1 also hyperfine, GNU time.
 set -euo pipefail
+. "$(dirname "$0")/nginx-conf.sh"
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 PORT=${PORT:-18093}; CAPS_MIB=${CAPS_MIB:-"1 10 100"}; RATE_RUNS=${RATE_RUNS:-1}; WINDOW=${WINDOW:-10}
@@ -67,21 +68,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 truncate -s $((SIZE_MIB * MIB)) "$WWW/big.bin"
-cat > "$NG/nginx.conf" <<NGX
-daemon off;
-worker_processes auto;
-pid $NG/nginx.pid;
-error_log $NG/logs/error.log warn;
-events { worker_connections 1024; }
-http {
-  default_type application/octet-stream;
-  sendfile on; tcp_nopush on; tcp_nodelay on; keepalive_timeout 65;
-  client_body_temp_path $NG/tmp/body;  proxy_temp_path $NG/tmp/proxy;
-  fastcgi_temp_path $NG/tmp/fastcgi;   uwsgi_temp_path $NG/tmp/uwsgi;   scgi_temp_path $NG/tmp/scgi;
-  access_log $NG/logs/access.log;
-  server { listen 127.0.0.1:$PORT; root $WWW; location / { } }
-}
-NGX
+nginx_conf "$NG" "$PORT" "$WWW" > "$NG/nginx.conf"
 timeout --signal=TERM 7200 "$NGINX" -p "$NG" -c "$NG/nginx.conf" -e "$NG/logs/error.log" > "$NG/logs/stdout.log" 2>&1 &
 NGINX_PID=$!
 for _ in $(seq 100); do curl -q -sf -r 0-0 -o /dev/null "$BASE/big.bin" && break; sleep 0.1; done

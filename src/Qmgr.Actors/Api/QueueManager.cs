@@ -19,6 +19,7 @@ public sealed class QueueManager : IQueueManager
     private readonly GroupClient _client;
     private readonly CallbackDispatcher _callbacks;
     private readonly SecretProtector _secrets;
+    private readonly QmgrSettings _settings;
 
     private QueueManager(ActorSystem system, GroupClient client, CallbackDispatcher callbacks, SecretProtector secrets, string caller, bool isAdministrator)
     {
@@ -26,6 +27,7 @@ public sealed class QueueManager : IQueueManager
         _client = client;
         _callbacks = callbacks;
         _secrets = secrets;
+        _settings = QmgrSettings.Create(system);
         Caller = caller;
         IsAdministrator = isAdministrator;
     }
@@ -75,7 +77,7 @@ public sealed class QueueManager : IQueueManager
     internal async Task CheckJobsPerOwnerAsync(string owner, CancellationToken ct)
     {
         if (IsAdministrator) return;
-        var limit = QmgrSettings.Create(_system).MaxJobsPerOwner;
+        var limit = _settings.MaxJobsPerOwner;
         var ids = await _client.GetGroupIdsAsync(ct);
         var states = await Task.WhenAll(ids.Select(id => _client.GetGroupAsync(id, ct)));
         var unfinished = states.Where(s => s.Exists && !s.Cancelled && s.Owner == owner).Sum(s => s.Jobs.Count(j => !j.State.IsFinal()));

@@ -33,10 +33,8 @@ public static class GroupDecisions
             return (CommandResult.Ok, [new GroupCreated(create.GroupId, create.Caller, create.DisplayName, create.Priority, create.MaxBytesPerSecond, now)]);
         }
 
-        if (!state.Exists || state.Cancelled)
-            return (CommandResult.Rejected(HResults.BG_E_NOT_FOUND, $"no group {command.GroupId:D}"), []);
-        if (state.Owner != command.Caller)
-            return (CommandResult.Rejected(HResults.E_ACCESSDENIED, $"group {command.GroupId:D} belongs to another owner"), []);
+        if (state.CheckGroup(command) is { } refused)
+            return (refused, []);
 
         if (command is CancelGroup)
             return (CommandResult.Ok, [
@@ -170,16 +168,20 @@ public static class GroupDecisions
         }
     }
 
+    /// <summary>BG_E_NOT_FOUND for a group that does not exist or was cancelled, E_ACCESSDENIED for another owner's (Decision 11); null when the caller may act.</summary>
+    public static CommandResult? CheckGroup(this GroupState state, IGroupCommand command) =>
+        !state.Exists || state.Cancelled ? CommandResult.Rejected(HResults.BG_E_NOT_FOUND, $"no group {command.GroupId:D}")
+        : state.Owner != command.Caller ? CommandResult.Rejected(HResults.E_ACCESSDENIED, $"group {command.GroupId:D} belongs to another owner")
+        : null;
+
     /// <summary>
     /// The job a job command names, or the rejection BITS gives: BG_E_NOT_FOUND (no group or job), E_ACCESSDENIED
     /// (another owner, Decision 11) or BG_E_INVALID_STATE (the job is Acknowledged or Cancelled).
     /// </summary>
     public static (Job? Job, CommandResult? Rejected) CheckJob(this GroupState state, IGroupCommand command)
     {
-        if (!state.Exists || state.Cancelled)
-            return (null, CommandResult.Rejected(HResults.BG_E_NOT_FOUND, $"no group {command.GroupId:D}"));
-        if (state.Owner != command.Caller)
-            return (null, CommandResult.Rejected(HResults.E_ACCESSDENIED, $"group {command.GroupId:D} belongs to another owner"));
+        if (state.CheckGroup(command) is { } refused)
+            return (null, refused);
         var jobId = command switch
         {
             AddFiles a => a.JobId,

@@ -85,10 +85,6 @@ public sealed class BandwidthGovernor : IExtension, IDisposable
         return new Slot(this, pending.Id);
     }
 
-    /// <summary>Waits for a slot at Normal priority, never preempted (kept for callers that have no priority).</summary>
-    public Task<IDisposable> AcquireSlotAsync(Uri url, CancellationToken cancellationToken) =>
-        AcquireSlotAsync(url, JobPriority.Normal, _ => { }, cancellationToken);
-
     /// <summary>
     /// The throttle for one transfer: the group's bucket when <paramref name="groupMaxBytesPerSecond"/> &gt; 0, then the
     /// node's background bucket (when a cap or a schedule is in force) unless <paramref name="priority"/> is Foreground.
