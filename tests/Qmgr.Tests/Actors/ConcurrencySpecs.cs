@@ -44,11 +44,20 @@ public sealed class ConcurrencySpecs : IAsyncLifetime, IDisposable
         await qm.SendAsync(new ResumeJob(group, "carol", b));
         await journal.WaitForAsync(e => e.OfType<JobCompleted>().Count() == 2 ? e : null, TimeSpan.FromSeconds(30));
 
-        // assert: B left Queued only after A's file was transferred
-        var events = journal.Events();
-        var aTransferred = events.ToList().FindIndex(e => e is FileTransferred t && t.JobId == a);
-        var bConnecting = events.ToList().FindIndex(e => e is JobStateChanged { To: JobState.Connecting } s && s.JobId == b);
-        Assert.True(aTransferred >= 0 && bConnecting > aTransferred, $"A transferred at event {aTransferred}, B connecting at {bConnecting}");
+        // assert: B's only request reached the server after A's last byte had started on its way. (The slot is freed when
+        // A's download returns, which races with the group journaling A's FileTransferred, so the journal's order of
+        // "A transferred" and "B connecting" is not the evidence; the server's clock is.)
+        var aRequests = _server.RequestsFor("/a.bin");
+        var bRequests = _server.RequestsFor("/b.bin");
+        Assert.Single(aRequests);
+        Assert.Single(bRequests);
+        var aLastSlice = _server.LastSliceStartedAt("/a.bin", 0);
+        Assert.NotNull(aLastSlice);
+        Assert.True(bRequests[0].Time >= aLastSlice, $"B requested at {bRequests[0].Time:O}, before A's last slice at {aLastSlice:O}");
+        var events = journal.Events().ToList();
+        var bQueued = events.FindIndex(e => e is JobStateChanged { To: JobState.Queued } s && s.JobId == b);
+        var bConnecting = events.FindIndex(e => e is JobStateChanged { To: JobState.Connecting } s && s.JobId == b);
+        Assert.True(bQueued >= 0 && bConnecting > bQueued, $"B queued at event {bQueued}, connecting at {bConnecting}");
         Assert.Equal(slow, File.ReadAllBytes(_dir.File("a.bin")));
         Assert.Equal(fast, File.ReadAllBytes(_dir.File("b.bin")));
     }

@@ -12,7 +12,9 @@ namespace Qmgr.Tests.Actors;
 /// <summary>
 /// BITS §2.6 on an embedded node (SQLite journal, loopback server): strict priority between levels (a High job preempts
 /// the Normal ones, T8, which resume byte-exact from their checkpoints) and round robin with a time slice inside a level.
-/// Assertions read the journal's order of events, never timings.
+/// Assertions read the journal's order of events and the loopback server's order of requests, never durations. Where
+/// two jobs race through different actors (a freed slot is granted while the group still journals the holder's end),
+/// the server's clock is the evidence: a request logged after a response's last slice started cannot have overlapped it.
 /// </summary>
 public sealed class SchedulingSpecs : IAsyncLifetime, IDisposable
 {
@@ -79,13 +81,11 @@ public sealed class SchedulingSpecs : IAsyncLifetime, IDisposable
                 JobStateChanged s => s.JobId == normal,
                 _ => false,
             });
-            Assert.DoesNotContain(events.Skip(paused + 1).Take(hDone - paused), e => e switch
-            {
-                FileProgressCheckpointed c => c.JobId == normal,
-                FileTransferred t => t.JobId == normal,
-                JobStateChanged { To: JobState.Transferring } s => s.JobId == normal,
-                _ => false,
-            });
+            // and it asked the server again only once the High job's last bytes were on their way
+            var hLastSlice = _server.LastSliceStartedAt("/h.bin", _server.RequestsFor("/h.bin").Count - 1);
+            Assert.NotNull(hLastSlice);
+            var normalRequests = _server.RequestsFor(normal == a ? "/a.bin" : "/b.bin");
+            Assert.True(normalRequests[^1].Time >= hLastSlice, $"job {normal} asked again at {normalRequests[^1].Time:O}, before the High job's last slice at {hLastSlice:O}");
             // it resumed afterwards from its checkpoint, not from zero
             var pausedAt = events.Take(paused).OfType<FileProgressCheckpointed>().Where(c => c.JobId == normal).Select(c => c.BytesTransferred).DefaultIfEmpty(0).Last();
             var resumed = events.Skip(hDone).OfType<FileProgressCheckpointed>().Where(c => c.JobId == normal).Select(c => c.BytesTransferred).ToList();
@@ -121,13 +121,18 @@ public sealed class SchedulingSpecs : IAsyncLifetime, IDisposable
         await qm.SendAsync(new ResumeJob(group, Owner, b));
         await journal.WaitForAsync(e => e.OfType<JobCompleted>().Count() == 2 ? e : null, Deadline);
 
-        // assert: A gave its slot back when its slice ended, B transferred before A finished
+        // assert: A gave its slot back when its slice ended (journaled with the cause), and B was served before A's file
+        // was: B's first request reached the server before the last slice of A's final response started
         var events = journal.Events();
         var aSliced = IndexOf(events, e => e is JobStateChanged { To: JobState.Queued } s && s.JobId == a && s.Cause == JobActor.TimeSliceEndedCause);
-        var bTransferring = IndexOf(events, e => e is JobStateChanged { To: JobState.Transferring } s && s.JobId == b);
-        var aDone = IndexOf(events, e => e is FileTransferred t && t.JobId == a);
         Assert.True(aSliced >= 0, "A was sent back to Queued by the time slice");
-        Assert.True(aSliced < bTransferring && bTransferring < aDone, $"A sliced at {aSliced}, B transferring at {bTransferring}, A done at {aDone}");
+        var aRequests = _server.RequestsFor("/a.bin");
+        var bRequests = _server.RequestsFor("/b.bin");
+        Assert.True(aRequests.Count >= 2, $"A asked {aRequests.Count} time(s); a sliced job asks again for the rest");
+        Assert.Null(_server.LastSliceStartedAt("/a.bin", 0));
+        var aLastSlice = _server.LastSliceStartedAt("/a.bin", aRequests.Count - 1);
+        Assert.NotNull(aLastSlice);
+        Assert.True(bRequests[0].Time < aLastSlice, $"B first asked at {bRequests[0].Time:O}, after A's last slice at {aLastSlice:O}");
         Assert.Equal(contentA, File.ReadAllBytes(_dir.File("a.bin")));
         Assert.Equal(contentB, File.ReadAllBytes(_dir.File("b.bin")));
     }

@@ -187,6 +187,7 @@ public sealed class LoopbackFileServer : IAsyncDisposable
 
     private readonly ConcurrentDictionary<string, Entry> _files = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<LoggedRequest> _log = new();
+    private readonly ConcurrentDictionary<(string Path, int Index), DateTimeOffset> _lastSliceAt = new();
     private readonly CancellationTokenSource _stopping = new();
     private readonly WebApplication _app;
     private int _inFlight;
@@ -204,6 +205,14 @@ public sealed class LoopbackFileServer : IAsyncDisposable
 
     /// <summary>Requests for one path, in arrival order.</summary>
     public IReadOnlyList<LoggedRequest> RequestsFor(string path) => _log.Where(r => r.Path == Normalize(path)).ToArray();
+
+    /// <summary>
+    /// When the server began writing the last slice of the body of request <paramref name="index"/> to
+    /// <paramref name="path"/>; null if that response never reached its last byte. A client cannot have read the whole
+    /// body before this instant, so it orders "the client had the file" after it without any timing margin.
+    /// </summary>
+    public DateTimeOffset? LastSliceStartedAt(string path, int index) =>
+        _lastSliceAt.TryGetValue((Normalize(path), index), out var at) ? at : null;
 
     /// <summary>Starts a server listening on 127.0.0.1 only, on a free port.</summary>
     public static Task<LoopbackFileServer> StartAsync() => StartAsync(null);
@@ -541,6 +550,11 @@ public sealed class LoopbackFileServer : IAsyncDisposable
             {
                 var n = (int)Math.Min(slice, limit - sent);
                 body.CopyTo(start + sent, buffer.AsSpan(0, n));
+                if (sent + n == length)
+                {
+                    _lastSliceAt[(context.Request.Path.Value ?? "/", index)] = DateTimeOffset.UtcNow;
+                }
+
                 await response.Body.WriteAsync(buffer.AsMemory(0, n), ct).ConfigureAwait(false);
                 await response.Body.FlushAsync(ct).ConfigureAwait(false);
                 sent += n;
