@@ -36,6 +36,12 @@ public sealed record QmgrSettings(
     /// </summary>
     public TimeSpan TimeSlice { get; init; }
 
+    /// <summary>
+    /// <c>qmgr.bandwidth.share-report-interval</c>: how often each node repeats its demand to the bandwidth coordinator
+    /// singleton (besides reporting every change at once), so a new singleton after a hand-over learns it.
+    /// </summary>
+    public TimeSpan ShareReportInterval { get; init; } = TimeSpan.FromSeconds(1);
+
     /// <summary><c>qmgr.bandwidth.schedules</c>: windows whose per-priority limits override the background cap (Decision 4).</summary>
     public IReadOnlyList<Transfers.BandwidthWindow> BandwidthSchedules { get; init; } = [];
 
@@ -82,6 +88,7 @@ public sealed record QmgrSettings(
             c.GetStringList("paths.allowed-roots").Select(r => Path.TrimEndingDirectorySeparator(Path.GetFullPath(r))).ToArray())
         {
             TimeSlice = c.GetTimeSpan("transfer.time-slice"),
+            ShareReportInterval = c.GetTimeSpan("bandwidth.share-report-interval"),
             BandwidthSchedules = Transfers.BandwidthSchedule.Parse(c, "bandwidth.schedules"),
         };
     }

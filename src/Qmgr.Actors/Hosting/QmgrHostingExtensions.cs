@@ -21,7 +21,10 @@ public sealed class GroupRegion;
 /// <summary>Registry key of the transfer shard region (<see cref="TransferActor"/> entities).</summary>
 public sealed class TransferRegion;
 
-/// <summary>Akka.Hosting wiring: persistence on SQLite, the JSON serializer, the cluster, and both shard regions.</summary>
+/// <summary>Registry key of the <see cref="BandwidthCoordinator"/> singleton's proxy.</summary>
+public sealed class BandwidthCoordinatorKey;
+
+/// <summary>Akka.Hosting wiring: persistence on SQLite, the JSON serializer, the cluster, both shard regions and the bandwidth coordinator.</summary>
 public static class QmgrHostingExtensions
 {
     /// <summary>Name of the <see cref="System.Net.Http.HttpClient"/> the transfer pool uses (from IHttpClientFactory).</summary>
@@ -112,6 +115,11 @@ public static class QmgrHostingExtensions
                 return entityId => GroupActor.Props(Guid.ParseExact(entityId, "N"), settings, transfers);
             },
             new GroupMessageExtractor(), shardOptions);
+        // the cluster cap is divided among nodes by a singleton; each node reports its demand and applies its share
+        builder.WithSingleton<BandwidthCoordinatorKey>("qmgr-bandwidth-coordinator",
+            BandwidthCoordinator.Props(settings.MaxBytesPerSecond), new ClusterSingletonOptions(), createProxyToo: true);
+        builder.WithActors((system, registry, _) =>
+            system.ActorOf(BandwidthShareReporter.Props(registry.Get<BandwidthCoordinatorKey>(), settings.ShareReportInterval), "qmgr-bandwidth-reporter"));
         builder.AddStartup((system, _) =>
         {
             var cluster = Akka.Cluster.Cluster.Get(system);

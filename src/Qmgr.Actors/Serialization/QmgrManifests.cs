@@ -70,6 +70,8 @@ public static class QmgrManifests
         ["transfer-retrying"] = typeof(TransferProtocol.TransferRetrying),
         ["transfer-finished"] = typeof(TransferProtocol.TransferFinished),
         ["transfer-preempted"] = typeof(TransferProtocol.TransferPreempted),
+        ["bandwidth-report-demand"] = typeof(BandwidthProtocol.ReportDemand),
+        ["bandwidth-node-share"] = typeof(BandwidthProtocol.NodeShareAssigned),
     }.ToFrozenDictionary();
 
     private static readonly FrozenDictionary<Type, string> Manifests = Types.ToFrozenDictionary(kv => kv.Value, kv => kv.Key);

@@ -12,7 +12,7 @@ namespace Qmgr.Transfers;
 /// <item>the node's transfer slots (<c>max-concurrent-per-node</c>, <c>max-concurrent-per-host</c>), granted by the
 /// rules of <see cref="SlotScheduler"/>: strict priority between levels, FIFO inside one, preemption of a lower transfer
 /// (or, with <c>qmgr.transfer.time-slice</c>, of a same-level one whose slice ended) when a waiter finds no slot;</item>
-/// <item>one background token bucket whose rate is the node's share of the cluster cap
+/// <item>one background token bucket whose rate is the node's share of the cluster cap, set by the <see cref="BandwidthCoordinator"/> singleton
 /// (<see cref="SetNodeShare"/>; by default <c>qmgr.bandwidth.max-bytes-per-second</c>, as for a cluster of one), or the
 /// smallest limit of the <c>qmgr.bandwidth.schedules</c> windows in force for the highest background priority running.
 /// Foreground transfers skip it;</item>
@@ -34,6 +34,7 @@ public sealed class BandwidthGovernor : IExtension, IDisposable
     private readonly ITimer _ticker;
     private long _nextId;
     private long _nodeShare;
+    private NodeDemand _lastDemand = NodeDemand.Idle;
     private volatile ThrottleGate? _background; // null = no background cap in force
     private ThrottleGate? _backgroundGate;
 
@@ -59,6 +60,44 @@ public sealed class BandwidthGovernor : IExtension, IDisposable
         ArgumentOutOfRangeException.ThrowIfNegative(bytesPerSecond);
         Interlocked.Exchange(ref _nodeShare, bytesPerSecond);
         UpdateBackgroundRate();
+    }
+
+    /// <summary>
+    /// This node's demand on the cluster cap: the highest background priority among running (not preempted) transfers
+    /// and how many run at it. <see cref="BandwidthShareReporter"/> reports it to the <see cref="BandwidthCoordinator"/>.
+    /// </summary>
+    public NodeDemand Demand
+    {
+        get
+        {
+            lock (_lock) return DemandLocked();
+        }
+    }
+
+    /// <summary>
+    /// Raised (from the thread that changed it, outside the governor's lock) when <see cref="Demand"/> changes: a
+    /// background transfer got or freed a slot, or was asked back. Handlers must be quick and must not block.
+    /// </summary>
+    public event Action<NodeDemand>? DemandChanged;
+
+    private NodeDemand DemandLocked()
+    {
+        var running = _running.Values.Where(r => !r.Holder.Preempting && SlotScheduler.IsBackground(r.Holder.Priority)).ToList();
+        if (running.Count == 0) return NodeDemand.Idle;
+        var top = running.Min(r => r.Holder.Priority);
+        return new NodeDemand(top, running.Count(r => r.Holder.Priority == top));
+    }
+
+    private void RaiseIfDemandChanged()
+    {
+        NodeDemand now;
+        lock (_lock)
+        {
+            now = DemandLocked();
+            if (now == _lastDemand) return;
+            _lastDemand = now;
+        }
+        DemandChanged?.Invoke(now);
     }
 
     /// <summary>The background bucket's current rate in bytes/s (0 = none in force).</summary>
@@ -137,6 +176,7 @@ public sealed class BandwidthGovernor : IExtension, IDisposable
             }
         }
         UpdateBackgroundRate();
+        RaiseIfDemandChanged();
         foreach (var p in grants) p.Granted.TrySetResult();
         foreach (var (preempt, cause) in preempts) preempt(cause);
     }

@@ -38,21 +38,27 @@ public sealed class HostedQmgr : IAsyncDisposable
     public GroupClient QueueManager { get; }
 
     /// <summary>Builds and starts the host (blocking: usable from a test constructor).</summary>
-    public static HostedQmgr Start(string dataDirectory, Config? overrides = null)
+    /// <param name="seedNodes">cluster seed addresses; null = a cluster of one.</param>
+    public static HostedQmgr Start(string dataDirectory, Config? overrides = null, IReadOnlyList<string>? seedNodes = null)
     {
         var builder = Microsoft.Extensions.Hosting.Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
         builder.Services.AddQmgr(new QmgrOptions
         {
             DataDirectory = dataDirectory,
             Overrides = (overrides ?? Config.Empty).WithFallback(TestTimings),
+            SeedNodes = seedNodes ?? [],
         });
         var host = builder.Build();
         host.StartAsync().WaitAsync(TimeSpan.FromSeconds(60)).GetAwaiter().GetResult();
         return new HostedQmgr(host, dataDirectory);
     }
 
+    private int _disposed;
+
+    /// <summary>Stops the node (leaving its cluster); a second call does nothing.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
         await _host.StopAsync(TimeSpan.FromSeconds(20));
         _host.Dispose();
     }
