@@ -38,6 +38,8 @@ public sealed class HostedQmgr : IAsyncDisposable
     public GroupClient QueueManager { get; }
 
     /// <summary>Builds and starts the host (blocking: usable from a test constructor).</summary>
+    /// <param name="dataDirectory">the node's data directory (journal, key ring).</param>
+    /// <param name="overrides">HOCON laid over <see cref="TestTimings"/>; null = none.</param>
     /// <param name="seedNodes">cluster seed addresses; null = a cluster of one.</param>
     public static HostedQmgr Start(string dataDirectory, Config? overrides = null, IReadOnlyList<string>? seedNodes = null)
     {
