@@ -124,6 +124,29 @@ public interface IJob
     /// stored encrypted (<c>IBackgroundCopyJobHttpOptions::SetCustomHeaders</c>). BG_E_STRING_TOO_LONG beyond.</summary>
     Task SetCustomHeadersAsync(string? headers, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Sets the TLS client certificate by its SHA-1 hash (20 bytes) in store <paramref name="storeName"/> (e.g. "MY")
+    /// at <paramref name="location"/> (BITS <c>IBackgroundCopyJobHttpOptions::SetClientCertificateByID</c>). The
+    /// certificate must be there, with its private key, for this process: .NET's <c>X509Store</c> (on Linux
+    /// CurrentUser stores are directories under ~/.dotnet/corefx/cryptography/x509stores; LocalMachine holds only
+    /// read-only Root and CA certificates). Only the selection is stored; TakeOwnership removes it. Errors: E_NOTIMPL
+    /// (a location other than CurrentUser / LocalMachine), HRESULT_FROM_WIN32(ERROR_FILE_NOT_FOUND) (no such store),
+    /// CRYPT_E_NOT_FOUND 0x80092004 (no such certificate with a private key), E_INVALIDARG (hash not 20 bytes),
+    /// BG_E_STRING_TOO_LONG (store name over 255 characters), BG_E_INVALID_STATE.
+    /// </summary>
+    Task SetClientCertificateByIdAsync(Transport.CertStoreLocation location, string storeName, byte[] certificateHash, CancellationToken cancellationToken = default);
+
+    /// <summary>Sets the TLS client certificate by subject name (a substring of the subject, the first match with a
+    /// private key) (BITS <c>SetClientCertificateByName</c>); store and errors as <see cref="SetClientCertificateByIdAsync"/>.</summary>
+    Task SetClientCertificateByNameAsync(Transport.CertStoreLocation location, string storeName, string subjectName, CancellationToken cancellationToken = default);
+
+    /// <summary>Removes the client certificate (BITS <c>RemoveClientCertificate</c>); false (BITS: S_FALSE) when none was set.</summary>
+    Task<bool> RemoveClientCertificateAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>The client certificate selection (store, SHA-1 thumbprint or subject), or null when none is set
+    /// (BITS <c>GetClientCertificate</c>).</summary>
+    Task<Transport.ClientCertificate?> GetClientCertificateAsync(CancellationToken cancellationToken = default);
+
     /// <summary>Registers <paramref name="callback"/> (null clears it), honouring the job's notify flags. A job already
     /// Transferred or in Error is reported at once, so those notifications are not lost while no callback was set.</summary>
     Task SetNotifyInterfaceAsync(IJobCallback? callback, CancellationToken cancellationToken = default);

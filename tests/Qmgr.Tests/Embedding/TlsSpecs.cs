@@ -69,14 +69,14 @@ public sealed class TlsSpecs : IAsyncLifetime, IDisposable
         var expiredBoth = await DownloadAsync(expired, 0x8 | 0x4, "expired-both.bin");
         var nameCaOnly = await DownloadAsync(otherHost, 0x8, "name-ca.bin");
         var nameBoth = await DownloadAsync(otherHost, 0x8 | 0x2, "name-both.bin");
-        var crl = await Assert.ThrowsAsync<QmgrException>(async () =>
-            await (await (await _qm.CreateGroupAsync("crl")).CreateJobAsync("crl")).SetPropertyAsync(JobProperty.SecurityFlags, "1"));
+        var undefined = await Assert.ThrowsAsync<QmgrException>(async () =>
+            await (await (await _qm.CreateGroupAsync("undefined")).CreateJobAsync("undefined")).SetPropertyAsync(JobProperty.SecurityFlags, "4096")); // 0x1000
 
         // assert
         Assert.Equal(JobState.Error, expiredCaOnly.State);
         Assert.Equal(JobState.Transferred, expiredBoth.State);
         Assert.Equal(JobState.Error, nameCaOnly.State);
         Assert.Equal(JobState.Transferred, nameBoth.State);
-        Assert.Equal(HResults.E_NOTIMPL, crl.HResult);
+        Assert.Equal(HResults.E_NOTIMPL, undefined.HResult);
     }
 }

@@ -139,7 +139,8 @@ public sealed record LoopbackFileOptions
     /// <summary>Headers added to every content response as given (e.g. <c>Repr-Digest</c>).</summary>
     public IReadOnlyDictionary<string, string> ExtraHeaders { get; init; } = new Dictionary<string, string>();
 
-    /// <summary>401 unless <c>Authorization</c> equals this value.</summary>
+    /// <summary>401 with <c>WWW-Authenticate: SCHEME realm="qmgr"</c> (SCHEME = this value's first word) unless
+    /// <c>Authorization</c> equals this value.</summary>
     public string? RequireAuthorization { get; init; }
 
     /// <summary>HEAD answers without <c>Content-Length</c> (HEAD/GET divergence).</summary>
@@ -393,7 +394,10 @@ public sealed class LoopbackFileServer : IAsyncDisposable
 
         if (options.RequireAuthorization is { } required && authorization != required)
         {
-            await ReplyAsync(index, context, new StatusReply(401)).ConfigureAwait(false);
+            // RFC 9110 §15.5.2: a 401 carries the challenge; a client answers it with credentials of that scheme
+            var scheme = required.Split(' ')[0];
+            await ReplyAsync(index, context, new StatusReply(401, new Dictionary<string, string> { ["WWW-Authenticate"] = $"{scheme} realm=\"qmgr\"" }))
+                .ConfigureAwait(false);
             return;
         }
 
