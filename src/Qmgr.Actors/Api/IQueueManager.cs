@@ -97,7 +97,10 @@ public interface IJob
 
     /// <summary>
     /// Sets the credentials for (target, scheme) (BITS <c>IBackgroundCopyJob2::SetCredentials</c>). They are encrypted
-    /// here, before any message or journal sees them, and are never readable again. Errors: BG_E_USERNAME_TOO_LARGE
+    /// here, before any message or journal sees them, and are never readable again. The transferring node answers a
+    /// server's (401) or proxy's (407) challenge of that scheme with them, and only that: Basic (RFC 7617), Digest
+    /// (RFC 7616), NTLM (<c>DOMAIN\user</c>) and Negotiate (RFC 4559); Passport is stored but never sent. A rejected
+    /// answer puts the job in Error with BG_E_HTTP_ERROR_401 / _407. Errors: BG_E_USERNAME_TOO_LARGE
     /// (&gt; 300), BG_E_PASSWORD_TOO_LARGE (&gt; 65,535), E_INVALIDARG (Basic/Digest without user or password),
     /// BG_E_INVALID_AUTH_TARGET / _SCHEME, BG_E_INVALID_STATE.
     /// </summary>

@@ -60,6 +60,14 @@ namespace Qmgr.Transport;
 /// continues a file of unknown length, which cannot be resumed: it restarts from 0
 /// (<see cref="FileRestartReason.UnknownLength"/>).</item>
 /// <item>The idle timeout also covers the wait for response headers.</item>
+/// <item>A 401 or 407 to a ranged GET is returned as it is (fatal BG_E_HTTP_ERROR_401 / _407: the handler already
+/// answered the challenge with the job's credentials, if it had any of that scheme), never retried with smaller ranges.</item>
+/// <item>A redirect from https to http (which HttpClient never follows) is followed here only under
+/// <see cref="DownloadRequest.AllowHttpsToHttp"/>, within 10 such hops; otherwise it is fatal
+/// <see cref="BitsErrors.RedirectFailed"/>, as WinHTTP fails it for BITS. Under DISALLOW the 3xx is returned as before.</item>
+/// <item>A <see cref="TlsRefusedException"/> from the handler's certificate callbacks (revoked certificate, unknown
+/// revocation status, client certificate needed) is fatal with its own HRESULT; other TLS failures are
+/// <see cref="BitsErrors.SecureFailure"/>.</item>
 /// <item>Messages name the URL without user info or query (no credentials or signed tokens in logs).</item>
 /// </list>
 /// </remarks>

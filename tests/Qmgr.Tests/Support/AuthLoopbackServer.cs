@@ -32,6 +32,8 @@ public enum Challenge
 }
 
 /// <summary>One request as the server judged it.</summary>
+/// <param name="Path">the request path.</param>
+/// <param name="RawTarget">the request-target as sent (absolute-form through a proxy).</param>
 /// <param name="Credentials">the Authorization (or Proxy-Authorization) header, or null.</param>
 /// <param name="Status">the status sent back.</param>
 /// <param name="Verified">true when the answer proved the configured user and password.</param>
