@@ -97,7 +97,10 @@ public interface IJob
 
     /// <summary>
     /// Sets the credentials for (target, scheme) (BITS <c>IBackgroundCopyJob2::SetCredentials</c>). They are encrypted
-    /// here, before any message or journal sees them, and are never readable again. Errors: BG_E_USERNAME_TOO_LARGE
+    /// here, before any message or journal sees them, and are never readable again. The transferring node answers a
+    /// server's (401) or proxy's (407) challenge of that scheme with them, and only that: Basic (RFC 7617), Digest
+    /// (RFC 7616), NTLM (<c>DOMAIN\user</c>) and Negotiate (RFC 4559); Passport is stored but never sent. A rejected
+    /// answer puts the job in Error with BG_E_HTTP_ERROR_401 / _407. Errors: BG_E_USERNAME_TOO_LARGE
     /// (&gt; 300), BG_E_PASSWORD_TOO_LARGE (&gt; 65,535), E_INVALIDARG (Basic/Digest without user or password),
     /// BG_E_INVALID_AUTH_TARGET / _SCHEME, BG_E_INVALID_STATE.
     /// </summary>
@@ -123,6 +126,29 @@ public interface IJob
     /// <summary>Sets custom header lines sent with every request (CRLF-separated, ≤ 16,384 characters; null clears),
     /// stored encrypted (<c>IBackgroundCopyJobHttpOptions::SetCustomHeaders</c>). BG_E_STRING_TOO_LONG beyond.</summary>
     Task SetCustomHeadersAsync(string? headers, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Sets the TLS client certificate by its SHA-1 hash (20 bytes) in store <paramref name="storeName"/> (e.g. "MY")
+    /// at <paramref name="location"/> (BITS <c>IBackgroundCopyJobHttpOptions::SetClientCertificateByID</c>). The
+    /// certificate must be there, with its private key, for this process: .NET's <c>X509Store</c> (on Linux
+    /// CurrentUser stores are directories under ~/.dotnet/corefx/cryptography/x509stores; LocalMachine holds only
+    /// read-only Root and CA certificates). Only the selection is stored; TakeOwnership removes it. Errors: E_NOTIMPL
+    /// (a location other than CurrentUser / LocalMachine), HRESULT_FROM_WIN32(ERROR_FILE_NOT_FOUND) (no such store),
+    /// CRYPT_E_NOT_FOUND 0x80092004 (no such certificate with a private key), E_INVALIDARG (hash not 20 bytes),
+    /// BG_E_STRING_TOO_LONG (store name over 255 characters), BG_E_INVALID_STATE.
+    /// </summary>
+    Task SetClientCertificateByIdAsync(Transport.CertStoreLocation location, string storeName, byte[] certificateHash, CancellationToken cancellationToken = default);
+
+    /// <summary>Sets the TLS client certificate by subject name (a substring of the subject, the first match with a
+    /// private key) (BITS <c>SetClientCertificateByName</c>); store and errors as <see cref="SetClientCertificateByIdAsync"/>.</summary>
+    Task SetClientCertificateByNameAsync(Transport.CertStoreLocation location, string storeName, string subjectName, CancellationToken cancellationToken = default);
+
+    /// <summary>Removes the client certificate (BITS <c>RemoveClientCertificate</c>); false (BITS: S_FALSE) when none was set.</summary>
+    Task<bool> RemoveClientCertificateAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>The client certificate selection (store, SHA-1 thumbprint or subject), or null when none is set
+    /// (BITS <c>GetClientCertificate</c>).</summary>
+    Task<Transport.ClientCertificate?> GetClientCertificateAsync(CancellationToken cancellationToken = default);
 
     /// <summary>Registers <paramref name="callback"/> (null clears it), honouring the job's notify flags. A job already
     /// Transferred or in Error is reported at once, so those notifications are not lost while no callback was set.</summary>

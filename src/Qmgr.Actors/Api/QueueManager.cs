@@ -187,6 +187,40 @@ public sealed class QueueManager : IQueueManager
             return SendAsync(new SetJobCustomHeaders(groupId, owner, jobId, headers is null ? null : qm._secrets.ProtectHeaders(headers)), cancellationToken);
         }
 
+        public Task SetClientCertificateByIdAsync(Transport.CertStoreLocation location, string storeName, byte[] certificateHash, CancellationToken cancellationToken = default)
+        {
+            if (certificateHash is not { Length: 20 }) throw new QmgrException(HResults.E_INVALIDARG, "the certificate hash must be 20 bytes (SHA-1)");
+            return SetClientCertificateAsync(new Transport.ClientCertificate(location, storeName, Convert.ToHexString(certificateHash), null), cancellationToken);
+        }
+
+        public Task SetClientCertificateByNameAsync(Transport.CertStoreLocation location, string storeName, string subjectName, CancellationToken cancellationToken = default)
+        {
+            if (string.IsNullOrEmpty(subjectName)) throw new QmgrException(HResults.E_INVALIDARG, "the subject name is empty");
+            return SetClientCertificateAsync(new Transport.ClientCertificate(location, storeName, null, subjectName), cancellationToken);
+        }
+
+        private Task SetClientCertificateAsync(Transport.ClientCertificate selection, CancellationToken cancellationToken)
+        {
+            if (string.IsNullOrEmpty(selection.StoreName)) throw new QmgrException(HResults.E_INVALIDARG, "the certificate store name is empty");
+            if (selection.StoreName.Length > 255) throw new QmgrException(HResults.BG_E_STRING_TOO_LONG, "certificate store name longer than 255 characters");
+            try
+            {
+                // BITS checks the store when the certificate is set; the transfer looks it up again in its own process
+                Transport.TransferSecurity.FindClientCertificate(selection).Dispose();
+            }
+            catch (Transport.TlsRefusedException ex)
+            {
+                throw new QmgrException(ex.HResult, ex.Message);
+            }
+            return SendAsync(new SetJobClientCertificate(groupId, owner, jobId, selection), cancellationToken);
+        }
+
+        public async Task<bool> RemoveClientCertificateAsync(CancellationToken cancellationToken = default) =>
+            (await SendAsync(new SetJobClientCertificate(groupId, owner, jobId, null), cancellationToken)).Code == ResultCode.Ok;
+
+        public async Task<Transport.ClientCertificate?> GetClientCertificateAsync(CancellationToken cancellationToken = default) =>
+            (await GetAsync(cancellationToken)).ClientCertificate;
+
         public async Task SetNotifyInterfaceAsync(IJobCallback? callback, CancellationToken cancellationToken = default)
         {
             qm._callbacks.Set(jobId, callback is null ? null : (this, callback));

@@ -225,6 +225,7 @@ public sealed class GroupActor : ReceivePersistentActor
         JobNotifyCmdLineSet x => x.JobId, JobStateChanged x => x.JobId, FileMetadataReceived x => x.JobId,
         FileProgressCheckpointed x => x.JobId, FileRestarted x => x.JobId, FileTransferred x => x.JobId,
         JobErrorRecorded x => x.JobId, RetryScheduled x => x.JobId, JobCompleted x => x.JobId, JobCancelled x => x.JobId,
+        JobClientCertificateSet x => x.JobId,
         _ => null,
     };
 

@@ -74,6 +74,12 @@ public static class GroupCommands
     /// <summary>Sets custom request headers as ciphertext, or clears them with null (<c>IBackgroundCopyJobHttpOptions::SetCustomHeaders</c>).</summary>
     public sealed record SetJobCustomHeaders(Guid GroupId, string Caller, Guid JobId, string? Protected) : IGroupCommand;
 
+    /// <summary>Sets the job's client certificate selection, or removes it with null
+    /// (<c>IBackgroundCopyJobHttpOptions::SetClientCertificateByID</c> / <c>ByName</c> / <c>RemoveClientCertificate</c>).
+    /// E_NOTIMPL: an undefined store location; BG_E_STRING_TOO_LONG: a store name over 255 characters; E_INVALIDARG: an
+    /// empty store name, a thumbprint that is not 40 hex digits, an empty subject, or both or neither of them.</summary>
+    public sealed record SetJobClientCertificate(Guid GroupId, string Caller, Guid JobId, Transport.ClientCertificate? Certificate) : IGroupCommand;
+
     /// <summary>
     /// Cancels the group (BITS 1.0 <c>IBackgroundCopyGroup::CancelGroup</c>, modern semantics of Decision 9 for its jobs):
     /// every unfinished job is cancelled (temp files and uncompleted results deleted), then the group is gone.

@@ -46,7 +46,8 @@ public static class GroupDecisions
             if (take.NewOwner == state.Owner) return (CommandResult.NoOp, []);
             var stripped = state.Jobs.Where(j => !j.State.IsFinal()).SelectMany(j => j.Credentials
                     .Select(c => (IGroupEvent)new JobCredentialsRemoved(j.Id, c.Target, c.Scheme, now))
-                    .Concat(j.ProtectedCustomHeaders is null ? [] : [new JobCustomHeadersSet(j.Id, null, now)]));
+                    .Concat(j.ProtectedCustomHeaders is null ? [] : [new JobCustomHeadersSet(j.Id, null, now)])
+                    .Concat(j.ClientCertificate is null ? [] : [new JobClientCertificateSet(j.Id, null, now)]));
             return (CommandResult.Ok, [new GroupOwnershipTaken(take.NewOwner, now), .. stripped]);
         }
 
@@ -146,6 +147,12 @@ public static class GroupDecisions
                     ? (CommandResult.NoOp, [])
                     : (CommandResult.Ok, [new JobCustomHeadersSet(jobId, h.Protected, now)]);
 
+            case SetJobClientCertificate cc:
+                if (ClientCertificateError(cc.Certificate) is { } certificateError) return (certificateError, []);
+                return cc.Certificate == job.ClientCertificate
+                    ? (CommandResult.NoOp, [])
+                    : (CommandResult.Ok, [new JobClientCertificateSet(jobId, cc.Certificate, now)]);
+
             case ResumeJob:
                 if (job.Files.IsEmpty)
                     return (CommandResult.Rejected(HResults.BG_E_EMPTY, $"job {jobId:D} has no files"), []);
@@ -168,6 +175,17 @@ public static class GroupDecisions
         }
     }
 
+    /// <summary>Why a client certificate selection is invalid (BITS SetClientCertificateByID / ByName codes), or null.</summary>
+    private static CommandResult? ClientCertificateError(ClientCertificate? c) =>
+        c is null ? null
+        : !Enum.IsDefined(c.Location) ? CommandResult.Rejected(HResults.E_NOTIMPL, $"undefined certificate store location {(int)c.Location}")
+        : string.IsNullOrEmpty(c.StoreName) ? CommandResult.Rejected(HResults.E_INVALIDARG, "the certificate store name is empty")
+        : c.StoreName.Length > 255 ? CommandResult.Rejected(HResults.BG_E_STRING_TOO_LONG, "certificate store name longer than 255 characters")
+        : (c.Thumbprint is null) == (c.SubjectName is null) ? CommandResult.Rejected(HResults.E_INVALIDARG, "give either a SHA-1 thumbprint or a subject name")
+        : c.Thumbprint is { } t && (t.Length != 40 || !t.All(Uri.IsHexDigit)) ? CommandResult.Rejected(HResults.E_INVALIDARG, "the certificate hash must be 20 bytes (SHA-1)")
+        : c.SubjectName is "" ? CommandResult.Rejected(HResults.E_INVALIDARG, "the subject name is empty")
+        : null;
+
     /// <summary>BG_E_NOT_FOUND for a group that does not exist or was cancelled, E_ACCESSDENIED for another owner's (Decision 11); null when the caller may act.</summary>
     public static CommandResult? CheckGroup(this GroupState state, IGroupCommand command) =>
         !state.Exists || state.Cancelled ? CommandResult.Rejected(HResults.BG_E_NOT_FOUND, $"no group {command.GroupId:D}")
@@ -189,6 +207,7 @@ public static class GroupDecisions
             SetJobCredentials c => c.JobId,
             RemoveJobCredentials c => c.JobId,
             SetJobCustomHeaders h => h.JobId,
+            SetJobClientCertificate c => c.JobId,
             SetJobProxy x => x.JobId,
             SetNotifyCmdLine n => n.JobId,
             SetRemoteName r => r.JobId,
@@ -292,11 +311,11 @@ public static class GroupDecisions
                 value = flags.ToString(inv);
                 break;
             case JobProperty.SecurityFlags:
-                // supported: the redirect policies 0 / 0x100 / 0x200 and the BG_SSL_IGNORE_* bits 0x2 | 0x4 | 0x8 | 0x10;
-                // BG_SSL_ENABLE_CRL_CHECK (0x1) and ALLOW_HTTPS_TO_HTTP (0x800) are not yet
+                // the redirect policies 0 / 0x100 / 0x200, ALLOW_HTTPS_TO_HTTP 0x800, BG_SSL_ENABLE_CRL_CHECK 0x1 and the
+                // BG_SSL_IGNORE_* bits 0x2 | 0x4 | 0x8 | 0x10; anything else is E_NOTIMPL as in BITS
                 if (!int.TryParse(set.Value, System.Globalization.NumberStyles.None, inv, out var security)
-                    || (security & 0x700) is not (0 or 0x100 or 0x200) || (security & ~0x71E) != 0)
-                    return (CommandResult.Rejected(HResults.E_NOTIMPL, $"security flags '{set.Value}': supported are the redirect policies 0, 0x100, 0x200 and BG_SSL_IGNORE_* 0x2, 0x4, 0x8, 0x10"), []);
+                    || (security & 0x700) is not (0 or 0x100 or 0x200) || (security & ~0xF1F) != 0)
+                    return (CommandResult.Rejected(HResults.E_NOTIMPL, $"security flags '{set.Value}': defined are BG_SSL_* 0x1, 0x2, 0x4, 0x8, 0x10, the redirect policies 0, 0x100, 0x200 and ALLOW_HTTPS_TO_HTTP 0x800"), []);
                 value = security.ToString(inv);
                 break;
             case JobProperty.MinimumRetryDelay or JobProperty.NoProgressTimeout or JobProperty.MaximumDownloadTime:

@@ -77,6 +77,11 @@ public static class GroupEvents
     /// <summary>Custom headers were set (ciphertext) or cleared (null).</summary>
     public sealed record JobCustomHeadersSet(Guid JobId, string? Protected, DateTimeOffset At) : IGroupEvent;
 
+    /// <summary>The job's client certificate selection was set, or removed with null (BITS
+    /// <c>SetClientCertificateByID</c> / <c>ByName</c> / <c>RemoveClientCertificate</c>; TakeOwnership removes it too).
+    /// Only the store and the thumbprint or subject are journaled, never a key.</summary>
+    public sealed record JobClientCertificateSet(Guid JobId, Transport.ClientCertificate? Certificate, DateTimeOffset At) : IGroupEvent;
+
     /// <summary>A file to add: absolute URL, absolute local path and the temp file beside it (Decision 14).</summary>
     public sealed record NewFile(string RemoteName, string LocalName, string TempName, string? ExpectedSha256 = null);
 

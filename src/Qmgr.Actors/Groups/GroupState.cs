@@ -98,6 +98,7 @@ public sealed record GroupState(
         JobNotifyCmdLineSet n => Update(n.JobId, j => j with { NotifyCmdLine = n.CommandLine, ModificationTime = n.At, LastActivity = n.At }),
         JobProxyChanged x => Update(x.JobId, j => j with { Proxy = x.Proxy, ModificationTime = x.At, LastActivity = x.At }),
         JobCustomHeadersSet h => Update(h.JobId, j => j with { ProtectedCustomHeaders = h.Protected, ModificationTime = h.At }),
+        JobClientCertificateSet c => Update(c.JobId, j => j with { ClientCertificate = c.Certificate, ModificationTime = c.At }),
         FilesAdded a => Update(a.JobId, j => j with
         {
             Files = j.Files.AddRange(a.Files.Select(f => new JobFile(f.RemoteName, f.LocalName, f.TempName, null, 0, false, false, Transport.Validators.None, f.ExpectedSha256))),

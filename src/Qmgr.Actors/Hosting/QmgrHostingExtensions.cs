@@ -69,7 +69,11 @@ public static class QmgrHostingExtensions
         return services;
     }
 
-    /// <summary>The transfer pool's handler settings, shared by the default client and the per-proxy ones.</summary>
+    /// <summary>
+    /// The transfer pool's handler settings, shared by the default client and the per-route ones: no decompression,
+    /// at most 10 redirects, and no TLS client certificate — a server that asks for one fails the transfer with
+    /// ERROR_WINHTTP_CLIENT_AUTH_CERT_NEEDED, as in BITS (a job's own certificate gets a handler of its own).
+    /// </summary>
     public static SocketsHttpHandler CreateTransferHandler() => new()
     {
         AutomaticDecompression = DecompressionMethods.None,
@@ -77,11 +81,25 @@ public static class QmgrHostingExtensions
         MaxAutomaticRedirections = 10,
         ConnectTimeout = TimeSpan.FromSeconds(30),
         PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30),
+        SslOptions = { LocalCertificateSelectionCallback = TransferSecurity.NoClientCertificate },
     };
+
+    /// <summary>
+    /// Outside Windows, makes .NET's NTLM and Negotiate the managed ones (<c>System.Net.Security.UseManagedNtlm</c>,
+    /// .NET 9+: NTLMv2 in managed code, SPNEGO with Kerberos through GSSAPI and NTLM managed) unless the host already
+    /// chose with that AppContext switch (runtimeconfig). Without it NTLM needs the gss-ntlmssp GSSAPI plug-in. Read
+    /// once by .NET at the first NTLM use, so it is set before any transfer runs.
+    /// </summary>
+    public static void UseManagedNtlm()
+    {
+        const string Switch = "System.Net.Security.UseManagedNtlm";
+        if (!OperatingSystem.IsWindows() && !AppContext.TryGetSwitch(Switch, out _)) AppContext.SetSwitch(Switch, true);
+    }
 
     /// <summary>Adds Qmgr's HOCON, serializer, cluster membership and shard regions to an Akka.Hosting builder.</summary>
     public static AkkaConfigurationBuilder AddQmgr(this AkkaConfigurationBuilder builder, QmgrOptions options, IServiceProvider services)
     {
+        UseManagedNtlm();
         Directory.CreateDirectory(options.DataDirectory);
         var connection = $"\"{options.EffectiveConnectionString.Replace("\\", "\\\\").Replace("\"", "\\\"")}\"";
         var persistence = ConfigurationFactory.ParseString($"""

@@ -146,7 +146,8 @@ public sealed class JobActor : ReceiveActor, IWithTimers
         var request = new DownloadRequest(new Uri(file.RemoteName), file.TempName, file.BytesTransferred, file.Validators, file.BytesTotal,
             _job.Options.StrictRangeSupport, _settings.CheckpointBytes, _settings.CheckpointInterval, _settings.QuickRetryDelays,
             _settings.MaxQuickRetryAfter, _settings.IdleTimeout) { ExpectedSha256 = file.ExpectedSha256, Proxy = RouteFor(_job.Proxy), FollowRedirects = (_job.SecurityFlags & 0x700) != 0x200,
-            TlsIgnore = (TlsIgnore)(_job.SecurityFlags & 0x1E) };
+            TlsIgnore = (TlsIgnore)(_job.SecurityFlags & 0x1E), CheckRevocation = (_job.SecurityFlags & 0x1) != 0,
+            AllowHttpsToHttp = (_job.SecurityFlags & 0x800) != 0, ClientCertificate = _job.ClientCertificate };
         _active = (Guid.NewGuid(), index);
         _log.Info("Job [{JobId}] file {FileIndex} {Url} -> {LocalName} from byte {Offset}", _job.Id, index, file.RemoteName, file.LocalName, file.BytesTransferred);
         _transferRegion.Tell(new StartTransfer(_active.Value.TransferId, _groupId, _job.Id, index, request, _job.Priority, _groupMax, Self)

@@ -9,8 +9,8 @@ public enum AuthTarget
     Proxy = 2,
 }
 
-/// <summary>The authentication scheme, with BITS's <c>BG_AUTH_SCHEME</c> values. Qmgr sends Basic itself; the others go
-/// through the platform's HttpClient handlers where it supports them.</summary>
+/// <summary>The authentication scheme, with BITS's <c>BG_AUTH_SCHEME</c> values. Basic, Digest, NTLM and Negotiate answer
+/// challenges of their scheme through SocketsHttpHandler; Passport (a retired Microsoft service) is stored and never sent.</summary>
 public enum AuthScheme
 {
     Basic = 1,

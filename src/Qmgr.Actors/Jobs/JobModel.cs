@@ -88,8 +88,10 @@ public enum JobProperty
     MaximumDownloadTime,
     /// <summary>BG_HTTP_REDIRECT_POLICY_* as a decimal integer: 0 ALLOW_SILENT (default), 0x100 ALLOW_REPORT (the file's
     /// remote name becomes the final URL), 0x200 DISALLOW (a redirect fails the job) (IBackgroundCopyJobHttpOptions::SetSecurityFlags).
-    /// Plus BG_SSL_IGNORE_* bits: 0x2 name mismatch, 0x4 date invalid, 0x8 unknown CA, 0x10 wrong usage.
-    /// BG_SSL_ENABLE_CRL_CHECK and ALLOW_HTTPS_TO_HTTP are not supported yet (E_NOTIMPL).</summary>
+    /// Plus BG_SSL_IGNORE_* bits: 0x2 name mismatch, 0x4 date invalid, 0x8 unknown CA, 0x10 wrong usage;
+    /// 0x1 BG_SSL_ENABLE_CRL_CHECK (online revocation check of the server's chain; off: no revocation check);
+    /// 0x800 BG_HTTP_REDIRECT_POLICY_ALLOW_HTTPS_TO_HTTP (without it an https to http redirect fails the job with
+    /// ERROR_WINHTTP_REDIRECT_FAILED 0x80072F7C). Other bits: E_NOTIMPL.</summary>
     SecurityFlags,
 }
 
@@ -165,7 +167,8 @@ public sealed record Job(
     int SecurityFlags = 0,
     TimeSpan ActiveTime = default,
     DateTimeOffset? ActiveSince = null,
-    DateTimeOffset? LastActivity = null)
+    DateTimeOffset? LastActivity = null,
+    ClientCertificate? ClientCertificate = null)
 {
     /// <summary>
     /// Connecting + Transferring time counted against <see cref="MaximumDownloadTime"/> up to <paramref name="now"/>

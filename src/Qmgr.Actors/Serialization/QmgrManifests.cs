@@ -37,6 +37,7 @@ public static class QmgrManifests
         ["retry-scheduled"] = typeof(GroupEvents.RetryScheduled),
         ["job-completed"] = typeof(GroupEvents.JobCompleted),
         ["job-cancelled"] = typeof(GroupEvents.JobCancelled),
+        ["job-client-certificate-set"] = typeof(GroupEvents.JobClientCertificateSet),
         // snapshot (frozen)
         ["group-state"] = typeof(GroupState),
         // wire messages between nodes
@@ -53,6 +54,7 @@ public static class QmgrManifests
         ["set-job-credentials"] = typeof(GroupCommands.SetJobCredentials),
         ["remove-job-credentials"] = typeof(GroupCommands.RemoveJobCredentials),
         ["set-job-custom-headers"] = typeof(GroupCommands.SetJobCustomHeaders),
+        ["set-job-client-certificate"] = typeof(GroupCommands.SetJobClientCertificate),
         ["set-job-proxy"] = typeof(GroupCommands.SetJobProxy),
         ["set-notify-cmdline"] = typeof(GroupCommands.SetNotifyCmdLine),
         ["resume-job"] = typeof(GroupCommands.ResumeJob),

@@ -86,7 +86,11 @@ public sealed class TransferActor : ReceiveActor
             cause => self.Tell(new Preempt(start.TransferId, cause)), ct).ConfigureAwait(false);
         start.ReplyTo.Tell(new TransferConnecting(start.TransferId));
         var observer = new Observer(start.TransferId, start.ReplyTo);
-        var request = start.Request with { Headers = RequestHeaders.From(start.Credentials, start.ProtectedCustomHeaders, _secrets) };
+        var request = start.Request with
+        {
+            Headers = RequestHeaders.From(start.ProtectedCustomHeaders, _secrets),
+            Credentials = RequestHeaders.CredentialsFrom(start.Credentials, _secrets),
+        };
         return await _downloader.DownloadAsync(request, observer, throttle, ct).ConfigureAwait(false);
     }
 

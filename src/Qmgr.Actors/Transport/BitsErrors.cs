@@ -44,6 +44,29 @@ public static class BitsErrors
     /// <summary><c>ERROR_WINHTTP_SECURE_FAILURE</c> (0x80072F8F): the TLS handshake or certificate check failed. Fatal.</summary>
     public const int SecureFailure = unchecked((int)0x80072F8F);
 
+    /// <summary><c>ERROR_WINHTTP_CLIENT_AUTH_CERT_NEEDED</c> (0x80072F0C): the server asked for a TLS client certificate
+    /// and the job has none (BITS fails the job even when the certificate is optional). Fatal.</summary>
+    public const int ClientAuthCertNeeded = unchecked((int)0x80072F0C);
+
+    /// <summary><c>ERROR_WINHTTP_SECURE_CERT_REV_FAILED</c> (0x80072F19): BG_SSL_ENABLE_CRL_CHECK is set and the
+    /// certificate's revocation status could not be found (CRL unreachable or offline). Fatal (bits-spec §2.7).</summary>
+    public const int CertRevocationFailed = unchecked((int)0x80072F19);
+
+    /// <summary><c>ERROR_WINHTTP_SECURE_CERT_REVOKED</c> (0x80072F8A): BG_SSL_ENABLE_CRL_CHECK is set and the server's
+    /// certificate is revoked. Fatal (bits-spec §2.7).</summary>
+    public const int CertRevoked = unchecked((int)0x80072F8A);
+
+    /// <summary><c>ERROR_WINHTTP_REDIRECT_FAILED</c> (0x80072F7C): a redirect from https to http without
+    /// BG_HTTP_REDIRECT_POLICY_ALLOW_HTTPS_TO_HTTP (WinHTTP's code for a scheme-changing redirect it refuses). Fatal.</summary>
+    public const int RedirectFailed = unchecked((int)0x80072F7C);
+
+    /// <summary><c>CRYPT_E_NOT_FOUND</c> (0x80092004): no certificate with a private key matches the job's client
+    /// certificate selection. Fatal.</summary>
+    public const int CryptNotFound = unchecked((int)0x80092004);
+
+    /// <summary><c>E_NOTIMPL</c> (0x80004001): a certificate store location .NET has no store for.</summary>
+    public const int NotImplemented = unchecked((int)0x80004001);
+
     /// <summary><c>HRESULT_FROM_WIN32(ERROR_FILE_NOT_FOUND)</c> (0x80070002). Fatal, LocalFile context.</summary>
     public const int FileNotFound = unchecked((int)0x80070002);
 

@@ -60,6 +60,14 @@ namespace Qmgr.Transport;
 /// continues a file of unknown length, which cannot be resumed: it restarts from 0
 /// (<see cref="FileRestartReason.UnknownLength"/>).</item>
 /// <item>The idle timeout also covers the wait for response headers.</item>
+/// <item>A 401 or 407 to a ranged GET is returned as it is (fatal BG_E_HTTP_ERROR_401 / _407: the handler already
+/// answered the challenge with the job's credentials, if it had any of that scheme), never retried with smaller ranges.</item>
+/// <item>A redirect from https to http (which HttpClient never follows) is followed here only under
+/// <see cref="DownloadRequest.AllowHttpsToHttp"/>, within 10 such hops; otherwise it is fatal
+/// <see cref="BitsErrors.RedirectFailed"/>, as WinHTTP fails it for BITS. Under DISALLOW the 3xx is returned as before.</item>
+/// <item>A <see cref="TlsRefusedException"/> from the handler's certificate callbacks (revoked certificate, unknown
+/// revocation status, client certificate needed) is fatal with its own HRESULT; other TLS failures are
+/// <see cref="BitsErrors.SecureFailure"/>.</item>
 /// <item>Messages name the URL without user info or query (no credentials or signed tokens in logs).</item>
 /// </list>
 /// </remarks>
@@ -174,6 +182,12 @@ public sealed class HttpFileDownloader : IFileDownloader
             HttpIOException hio => hio.HttpRequestError,
             _ => null,
         };
+        if (FindInner<TlsRefusedException>(ex) is { } refused)
+        {
+            return new TransferError(ErrorContext.GeneralTransport, refused.HResult, null,
+                $"TLS refused for {where}: {refused.Message}", IsTransient: false, RetryAfter: null);
+        }
+
         var socket = FindInner<SocketException>(ex);
         var detail = OneLine((socket as Exception ?? ex).Message);
 
@@ -515,43 +529,79 @@ public sealed class HttpFileDownloader : IFileDownloader
             var ranged = _offset > 0 && _pendingRestart is null;
             var requestStart = ranged ? RequestStart : 0;
             long? requestEnd = null;
-            using var message = new HttpRequestMessage(HttpMethod.Get, request.Url);
-            message.Headers.AcceptEncoding.Add(new StringWithQualityHeaderValue("identity"));
-            foreach (var (name, value) in request.Headers)
+            if (ranged && _rangeLength is { } maxLength && _expectedSize is { } size && size - requestStart > maxLength)
             {
-                message.Headers.TryAddWithoutValidation(name, value);
+                requestEnd = requestStart + maxLength - 1;
             }
-            if (ranged)
+
+            HttpRequestMessage NewMessage(Uri target)
             {
-                if (_rangeLength is { } maxLength && _expectedSize is { } size && size - requestStart > maxLength)
+                var message = new HttpRequestMessage(HttpMethod.Get, target);
+                message.Headers.AcceptEncoding.Add(new StringWithQualityHeaderValue("identity"));
+                foreach (var (name, value) in request.Headers)
                 {
-                    requestEnd = requestStart + maxLength - 1;
+                    message.Headers.TryAddWithoutValidation(name, value);
                 }
 
-                message.Headers.Range = new RangeHeaderValue(requestStart, requestEnd);
-                if (_validators.IsStrongETag && EntityTagHeaderValue.TryParse(_validators.ETag, out var etag))
+                if (ranged)
                 {
-                    message.Headers.IfRange = new RangeConditionHeaderValue(etag);
+                    message.Headers.Range = new RangeHeaderValue(requestStart, requestEnd);
+                    if (_validators.IsStrongETag && EntityTagHeaderValue.TryParse(_validators.ETag, out var etag))
+                    {
+                        message.Headers.IfRange = new RangeConditionHeaderValue(etag);
+                    }
+                    else if (_validators.LastModified is { } lastModified)
+                    {
+                        message.Headers.IfRange = new RangeConditionHeaderValue(lastModified);
+                    }
                 }
-                else if (_validators.LastModified is { } lastModified)
-                {
-                    message.Headers.IfRange = new RangeConditionHeaderValue(lastModified);
-                }
+
+                return message;
             }
 
             using var idle = CancellationTokenSource.CreateLinkedTokenSource(ct);
             idle.CancelAfter(IdleTimeout);
             HttpResponseMessage response;
-            try
+            var target = request.Url;
+            var downgrades = 0;
+            while (true)
             {
-                response = await owner._http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, idle.Token)
-                    .ConfigureAwait(false);
-            }
-            catch (Exception ex) when (!ct.IsCancellationRequested && ex is HttpRequestException or IOException or OperationCanceledException or SocketException)
-            {
-                return Step.Fault(NetworkError(ex, request.Url, idle.IsCancellationRequested));
+                try
+                {
+                    // the response keeps its request message (RequestMessage, FinalUrl); both are disposed with the response
+                    response = await owner._http.SendAsync(NewMessage(target), HttpCompletionOption.ResponseHeadersRead, idle.Token)
+                        .ConfigureAwait(false);
+                }
+                catch (Exception ex) when (!ct.IsCancellationRequested && ex is HttpRequestException or IOException or OperationCanceledException or SocketException)
+                {
+                    return Step.Fault(NetworkError(ex, target, idle.IsCancellationRequested));
+                }
+
+                // HttpClient never follows https -> http (RFC 9110 §15.4 leaves it to the client); BITS follows it only
+                // under BG_HTTP_REDIRECT_POLICY_ALLOW_HTTPS_TO_HTTP and fails otherwise (WinHTTP's REDIRECT_FAILED).
+                if (!request.FollowRedirects || DowngradeOf(response) is not { } downgrade)
+                {
+                    break;
+                }
+
+                response.Dispose();
+                if (!request.AllowHttpsToHttp)
+                {
+                    return Step.Fault(new TransferError(ErrorContext.RemoteFile, BitsErrors.RedirectFailed, null,
+                        $"Redirect from {Redacted(target)} to {Redacted(downgrade)} refused: https to http needs BG_HTTP_REDIRECT_POLICY_ALLOW_HTTPS_TO_HTTP",
+                        IsTransient: false, RetryAfter: null));
+                }
+
+                if (++downgrades > 10)
+                {
+                    return Step.Fault(new TransferError(ErrorContext.RemoteFile, BitsErrors.RedirectFailed, null,
+                        $"Too many redirects from {Redacted(request.Url)}", IsTransient: false, RetryAfter: null));
+                }
+
+                target = downgrade;
             }
 
+            using (response.RequestMessage)
             using (response)
             {
                 idle.CancelAfter(Timeout.InfiniteTimeSpan);
@@ -636,13 +686,27 @@ public sealed class HttpFileDownloader : IFileDownloader
                         return ProtocolRestart(
                             $"HTTP 416 to {asked} (remote size {remoteSize?.ToString(CultureInfo.InvariantCulture) ?? "unknown"}, validators {Describe(validators)})");
 
-                    case >= 400 and <= 499 when ranged && !BitsErrors.IsTransientHttpStatus(status):
+                    case >= 400 and <= 499 when ranged && !BitsErrors.IsTransientHttpStatus(status) && status is not (401 or 407):
                         return RangeRejected(response, status, requestStart, requestEnd, asked);
 
                     default:
                         return Step.Fault(HttpError(response, status));
                 }
             }
+        }
+
+        /// <summary>The http URL a redirect answered to an https request points at, or null for any other response.</summary>
+        private static Uri? DowngradeOf(HttpResponseMessage response)
+        {
+            var status = (int)response.StatusCode;
+            if (status is not (301 or 302 or 303 or 307 or 308) || response.Headers.Location is not { } location
+                || response.RequestMessage?.RequestUri is not { Scheme: "https" } from)
+            {
+                return null;
+            }
+
+            var to = location.IsAbsoluteUri ? location : new Uri(from, location);
+            return to.Scheme == "http" ? to : null;
         }
 
         /// <summary>

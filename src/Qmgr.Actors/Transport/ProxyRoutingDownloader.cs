@@ -1,15 +1,23 @@
 using System.Collections.Concurrent;
 using System.Net;
+using System.Net.Security;
+using System.Security.Cryptography.X509Certificates;
 using System.Text.RegularExpressions;
 
 namespace Qmgr.Transport;
 
 /// <summary>
 /// An <see cref="IFileDownloader"/> that sends each transfer through the HTTP client of its route — its
-/// <see cref="ProxyRoute"/> and whether redirects are followed: the default client (the host's, from
-/// IHttpClientFactory) for the default route, and one client per other route, created on first use with
-/// <paramref name="createHandler"/> and kept for the process's life.
+/// <see cref="ProxyRoute"/>, whether redirects are followed, the certificate problems it ignores and whether revocation
+/// is checked: the default client (the host's, from IHttpClientFactory) for the default route, and one client per
+/// other route, created on first use with <paramref name="createHandler"/> and kept for the process's life.
 /// </summary>
+/// <remarks>
+/// A transfer with credentials or a client certificate gets a handler of its own, disposed when the transfer ends:
+/// NTLM and Negotiate authenticate a connection, and a pooled connection must never carry one job's identity into
+/// another job's requests. Server credentials answer only challenges from the file's origin
+/// (scheme://host:port), each only for its own scheme; proxy credentials only the proxy's.
+/// </remarks>
 public sealed class ProxyRoutingDownloader(HttpClient defaultClient, Func<SocketsHttpHandler> createHandler) : IFileDownloader
 {
     private readonly HttpFileDownloader _default = new(defaultClient);
@@ -17,30 +25,78 @@ public sealed class ProxyRoutingDownloader(HttpClient defaultClient, Func<Socket
 
     /// <inheritdoc />
     public Task<DownloadOutcome> DownloadAsync(DownloadRequest request, IDownloadObserver observer, BandwidthThrottle throttle, CancellationToken cancellationToken) =>
-        DownloaderFor(request.Proxy, request.FollowRedirects, request.TlsIgnore).DownloadAsync(request, observer, throttle, cancellationToken);
+        request.Credentials is null && request.ClientCertificate is null
+            ? DownloaderFor(request).DownloadAsync(request, observer, throttle, cancellationToken)
+            : DedicatedAsync(request, observer, throttle, cancellationToken);
 
-    private HttpFileDownloader DownloaderFor(ProxyRoute route, bool followRedirects, TlsIgnore tlsIgnore)
+    private HttpFileDownloader DownloaderFor(DownloadRequest request)
     {
-        if (route.Key == ProxyRoute.Default.Key && followRedirects && tlsIgnore == TlsIgnore.None) return _default;
-        return _routes.GetOrAdd($"{route.Key}|redirects={followRedirects}|tls={(int)tlsIgnore}", _ =>
+        var route = request.Proxy;
+        if (route.Key == ProxyRoute.Default.Key && request.FollowRedirects && request.TlsIgnore == TlsIgnore.None && !request.CheckRevocation) return _default;
+        return _routes.GetOrAdd($"{route.Key}|redirects={request.FollowRedirects}|tls={(int)request.TlsIgnore}|crl={request.CheckRevocation}",
+            _ => new HttpFileDownloader(new HttpClient(Configure(createHandler(), request, null)) { Timeout = Timeout.InfiniteTimeSpan }));
+    }
+
+    private async Task<DownloadOutcome> DedicatedAsync(DownloadRequest request, IDownloadObserver observer, BandwidthThrottle throttle, CancellationToken cancellationToken)
+    {
+        X509Certificate2? certificate = null;
+        if (request.ClientCertificate is { } selection)
         {
-            var handler = createHandler();
-            handler.AllowAutoRedirect = followRedirects;
-            if (tlsIgnore != TlsIgnore.None)
-                handler.SslOptions.RemoteCertificateValidationCallback = (_, _, chain, errors) => CertificateAccepted(errors, chain, tlsIgnore);
-            if (route.Key == ProxyRoute.Default.Key)
+            try
             {
-                // the process default proxy, as the default client has
+                certificate = TransferSecurity.FindClientCertificate(selection);
             }
-            else if (route.DirectConnection)
-                handler.UseProxy = false;
-            else
+            catch (TlsRefusedException ex)
             {
-                handler.UseProxy = true;
-                handler.Proxy = new WebProxy(route.Proxy!, BypassOnLocal(route), route.Bypass.Where(b => b != "<local>").Select(BypassPattern).ToArray());
+                return new DownloadOutcome.Failed(new TransferError(ErrorContext.GeneralTransport, ex.HResult, null, ex.Message,
+                    IsTransient: false, RetryAfter: null), request.Offset);
             }
-            return new HttpFileDownloader(new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan });
-        });
+        }
+
+        using (certificate)
+        using (var handler = Configure(createHandler(), request, certificate))
+        using (var client = new HttpClient(handler, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan })
+        {
+            return await new HttpFileDownloader(client).DownloadAsync(request, observer, throttle, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Applies the request's route, redirect, TLS and credential settings to a fresh handler.</summary>
+    private static SocketsHttpHandler Configure(SocketsHttpHandler handler, DownloadRequest request, X509Certificate2? certificate)
+    {
+        var route = request.Proxy;
+        var ignore = request.TlsIgnore;
+        handler.AllowAutoRedirect = request.FollowRedirects;
+        if (request.CheckRevocation) handler.SslOptions.CertificateRevocationCheckMode = X509RevocationMode.Online;
+        if (ignore != TlsIgnore.None || request.CheckRevocation)
+            handler.SslOptions.RemoteCertificateValidationCallback = (sender, _, chain, errors) =>
+                TransferSecurity.ServerCertificateAccepted(errors, chain, ignore, (sender as SslStream)?.TargetHostName);
+        handler.SslOptions.LocalCertificateSelectionCallback = certificate is null
+            ? TransferSecurity.NoClientCertificate
+            : (_, _, _, _, _) => certificate;
+        var proxyCredentials = TransferSecurity.ProxyCredentials(request.Credentials);
+        if (route.Key == ProxyRoute.Default.Key)
+        {
+            // the process default proxy, as the default client has
+            if (proxyCredentials is not null) handler.DefaultProxyCredentials = proxyCredentials;
+        }
+        else if (route.DirectConnection)
+            handler.UseProxy = false;
+        else
+        {
+            handler.UseProxy = true;
+            handler.Proxy = new WebProxy(route.Proxy!, BypassOnLocal(route), route.Bypass.Where(b => b != "<local>").Select(BypassPattern).ToArray())
+            {
+                Credentials = proxyCredentials,
+            };
+        }
+        if (TransferSecurity.ServerCredentials(request.Credentials, request.Url) is { } serverCredentials)
+        {
+            handler.Credentials = serverCredentials;
+            // after a Basic challenge was answered, later requests of this transfer send Basic at once (as WinHTTP does)
+            handler.PreAuthenticate = true;
+        }
+        return handler;
     }
 
     /// <summary>

@@ -74,6 +74,24 @@ public sealed record DownloadRequest(
     /// <summary>False: a redirect is not followed and fails the transfer with BG_E_HTTP_ERROR_3xx (BITS
     /// BG_HTTP_REDIRECT_POLICY_DISALLOW). True (default): up to 10 redirects are followed.</summary>
     public bool FollowRedirects { get; init; } = true;
+
+    /// <summary>BG_SSL_ENABLE_CRL_CHECK: the server's certificate chain is checked for revocation online (CRL
+    /// distribution points, <c>X509RevocationMode.Online</c>); a revoked certificate fails with
+    /// <see cref="BitsErrors.CertRevoked"/>, an unknown status with <see cref="BitsErrors.CertRevocationFailed"/>.
+    /// False (default): no revocation check, as SslStream's default <c>X509RevocationMode.NoCheck</c>.</summary>
+    public bool CheckRevocation { get; init; }
+
+    /// <summary>BG_HTTP_REDIRECT_POLICY_ALLOW_HTTPS_TO_HTTP: a redirect from https to http is followed (within the
+    /// same 10 redirects). False (default): it fails the transfer with <see cref="BitsErrors.RedirectFailed"/>.</summary>
+    public bool AllowHttpsToHttp { get; init; }
+
+    /// <summary>The TLS client certificate to present (looked up in the transferring process's store), or null.</summary>
+    public ClientCertificate? ClientCertificate { get; init; }
+
+    /// <summary>Clear server and proxy credentials, set in the transferring process only (never serialized): each
+    /// answers only a challenge of its own scheme (bits-spec §2.12: BITS answers challenges with the stored pair).</summary>
+    [JsonIgnore]
+    public TransferCredentials? Credentials { get; init; }
 }
 
 /// <summary>Server-certificate problems a job accepts, with BITS's <c>BG_SSL_IGNORE_*</c> values (bits.h).</summary>

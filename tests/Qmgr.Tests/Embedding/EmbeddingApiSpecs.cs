@@ -360,7 +360,7 @@ public sealed class EmbeddingApiSpecs : IAsyncLifetime, IDisposable
         var report = await group.CreateJobAsync("report");
         await disallow.SetPropertyAsync(JobProperty.SecurityFlags, "512");
         await report.SetPropertyAsync(JobProperty.SecurityFlags, "256");
-        var crlFlag = await Assert.ThrowsAsync<QmgrException>(() => report.SetPropertyAsync(JobProperty.SecurityFlags, "1"));
+        var undefinedPolicy = await Assert.ThrowsAsync<QmgrException>(() => report.SetPropertyAsync(JobProperty.SecurityFlags, "1024")); // 0x400
         await disallow.AddFilesAsync([(hop.ToString(), _dir.File("disallowed.bin"))]);
         await report.AddFilesAsync([(hop.ToString(), _dir.File("reported.bin"))]);
 
@@ -371,7 +371,7 @@ public sealed class EmbeddingApiSpecs : IAsyncLifetime, IDisposable
         var done = await report.WaitAsync(j => j.State is JobState.Error or JobState.Transferred, new CancellationTokenSource(Deadline).Token);
 
         // assert
-        Assert.Equal(HResults.E_NOTIMPL, crlFlag.HResult);
+        Assert.Equal(HResults.E_NOTIMPL, undefinedPolicy.HResult);
         Assert.Equal(JobState.Error, failed.State);
         Assert.Equal(302, failed.Error!.HttpStatus);
         Assert.Equal(JobState.Transferred, done.State);

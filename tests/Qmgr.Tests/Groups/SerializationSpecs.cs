@@ -37,6 +37,7 @@ public sealed class SerializationSpecs : Akka.TestKit.Xunit2.TestKit
         new RetryScheduled(J, T0.AddMinutes(10), T0),
         new JobCompleted(J, [0, 2], T0),
         new JobCancelled(J, T0),
+        new JobClientCertificateSet(J, new ClientCertificate(CertStoreLocation.CurrentUser, "MY", "0123456789ABCDEF0123456789ABCDEF01234567", null), T0),
     ];
 
     public static TheoryData<IQmgrMessage> Messages() => new(All);
@@ -72,6 +73,30 @@ public sealed class SerializationSpecs : Akka.TestKit.Xunit2.TestKit
         Assert.Equal(state with { Jobs = [] }, back with { Jobs = [] });
         Assert.Equal(state.Jobs.Single() with { Files = [] }, back.Jobs.Single() with { Files = [] });
         Assert.Equal(state.Jobs.Single().Files, back.Jobs.Single().Files);
+    }
+
+    [Fact]
+    public void Clear_credentials_of_a_transfer_never_leave_the_transferring_process()
+    {
+        // arrange: a StartTransfer whose request carries clear credentials (as TransferActor sets them locally)
+        var credentials = new TransferCredentials(
+            new Dictionary<string, System.Net.NetworkCredential> { ["Digest"] = new("alice", "pw-never-serialized-1") },
+            new Dictionary<string, System.Net.NetworkCredential> { ["Basic"] = new("proxy", "pw-never-serialized-2") });
+        var request = new DownloadRequest(new Uri("https://h/f"), "/t/.f.tmp", 0, Validators.None, null, false, 1, TimeSpan.FromSeconds(1), [],
+            TimeSpan.Zero, TimeSpan.FromSeconds(5)) { Credentials = credentials, CheckRevocation = true, AllowHttpsToHttp = true };
+        var start = new Qmgr.Transfers.TransferProtocol.StartTransfer(Guid.NewGuid(), G, J, 0, request, JobPriority.Normal, 0, ActorRefs.Nobody);
+        var serializer = (QmgrJsonSerializer)Sys.Serialization.FindSerializerFor(start);
+
+        // act
+        var bytes = serializer.ToBinary(start);
+        var back = (Qmgr.Transfers.TransferProtocol.StartTransfer)serializer.FromBinary(bytes, serializer.Manifest(start));
+
+        // assert
+        var json = System.Text.Encoding.UTF8.GetString(bytes);
+        Assert.DoesNotContain("pw-never-serialized", json);
+        Assert.DoesNotContain("pw-never-serialized", credentials.ToString());
+        Assert.Null(back.Request.Credentials);
+        Assert.True(back.Request.CheckRevocation && back.Request.AllowHttpsToHttp);
     }
 
     [Fact]

@@ -139,7 +139,8 @@ public sealed record LoopbackFileOptions
     /// <summary>Headers added to every content response as given (e.g. <c>Repr-Digest</c>).</summary>
     public IReadOnlyDictionary<string, string> ExtraHeaders { get; init; } = new Dictionary<string, string>();
 
-    /// <summary>401 unless <c>Authorization</c> equals this value.</summary>
+    /// <summary>401 with <c>WWW-Authenticate: SCHEME realm="qmgr"</c> (SCHEME = this value's first word) unless
+    /// <c>Authorization</c> equals this value.</summary>
     public string? RequireAuthorization { get; init; }
 
     /// <summary>HEAD answers without <c>Content-Length</c> (HEAD/GET divergence).</summary>
@@ -164,6 +165,9 @@ public sealed record LoggedRequest(
 
     /// <summary>Kestrel's connection id (same id = a reused keep-alive connection).</summary>
     public string ConnectionId { get; init; } = "";
+
+    /// <summary>SHA-1 thumbprint of the TLS client certificate the connection presented, or null.</summary>
+    public string? ClientCertificateThumbprint { get; init; }
 
     public string? Authorization { get; init; }
 
@@ -218,7 +222,17 @@ public sealed class LoopbackFileServer : IAsyncDisposable
     public static Task<LoopbackFileServer> StartAsync() => StartAsync(null);
 
     /// <summary>Starts a server on 127.0.0.1 that speaks HTTPS with <paramref name="certificate"/> (HTTP when null).</summary>
-    public static async Task<LoopbackFileServer> StartAsync(System.Security.Cryptography.X509Certificates.X509Certificate2? certificate)
+    public static Task<LoopbackFileServer> StartAsync(System.Security.Cryptography.X509Certificates.X509Certificate2? certificate) =>
+        StartAsync(certificate, Microsoft.AspNetCore.Server.Kestrel.Https.ClientCertificateMode.NoCertificate);
+
+    /// <summary>
+    /// Starts an HTTPS server with <paramref name="certificate"/> that asks for a TLS client certificate as
+    /// <paramref name="clientCertificates"/> says (any certificate is accepted; its thumbprint is logged per request).
+    /// <paramref name="chain"/> is sent after the certificate (intermediates or the issuing CA).
+    /// </summary>
+    public static async Task<LoopbackFileServer> StartAsync(System.Security.Cryptography.X509Certificates.X509Certificate2? certificate,
+        Microsoft.AspNetCore.Server.Kestrel.Https.ClientCertificateMode clientCertificates,
+        System.Security.Cryptography.X509Certificates.X509Certificate2Collection? chain = null)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
         {
@@ -229,7 +243,16 @@ public sealed class LoopbackFileServer : IAsyncDisposable
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(2));
         builder.WebHost.UseKestrel(o => o.Listen(IPAddress.Loopback, 0, listen =>
         {
-            if (certificate is not null) listen.UseHttps(certificate);
+            if (certificate is not null)
+            {
+                listen.UseHttps(new Microsoft.AspNetCore.Server.Kestrel.Https.HttpsConnectionAdapterOptions
+                {
+                    ServerCertificate = certificate,
+                    ServerCertificateChain = chain,
+                    ClientCertificateMode = clientCertificates,
+                    ClientCertificateValidation = (_, _, _) => true,
+                });
+            }
         }));
         var app = builder.Build();
         var server = new LoopbackFileServer(app);
@@ -342,6 +365,7 @@ public sealed class LoopbackFileServer : IAsyncDisposable
         {
             RawTarget = context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? "",
             ConnectionId = context.Connection.Id,
+            ClientCertificateThumbprint = context.Connection.ClientCertificate?.Thumbprint,
             Authorization = Header(context, "Authorization"),
             AcceptEncoding = Header(context, "Accept-Encoding"),
             Cookie = Header(context, "Cookie"),
@@ -393,7 +417,10 @@ public sealed class LoopbackFileServer : IAsyncDisposable
 
         if (options.RequireAuthorization is { } required && authorization != required)
         {
-            await ReplyAsync(index, context, new StatusReply(401)).ConfigureAwait(false);
+            // RFC 9110 §15.5.2: a 401 carries the challenge; a client answers it with credentials of that scheme
+            var scheme = required.Split(' ')[0];
+            await ReplyAsync(index, context, new StatusReply(401, new Dictionary<string, string> { ["WWW-Authenticate"] = $"{scheme} realm=\"qmgr\"" }))
+                .ConfigureAwait(false);
             return;
         }
 
