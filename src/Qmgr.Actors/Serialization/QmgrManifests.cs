@@ -37,6 +37,7 @@ public static class QmgrManifests
         ["retry-scheduled"] = typeof(GroupEvents.RetryScheduled),
         ["job-completed"] = typeof(GroupEvents.JobCompleted),
         ["job-cancelled"] = typeof(GroupEvents.JobCancelled),
+        ["file-with-ranges-added"] = typeof(GroupEvents.FileWithRangesAdded),
         // snapshot (frozen)
         ["group-state"] = typeof(GroupState),
         // wire messages between nodes
@@ -48,6 +49,7 @@ public static class QmgrManifests
         ["replace-remote-prefix"] = typeof(GroupCommands.ReplaceRemotePrefix),
         ["set-group-credentials"] = typeof(GroupCommands.SetGroupCredentials),
         ["add-files"] = typeof(GroupCommands.AddFiles),
+        ["add-file-with-ranges"] = typeof(GroupCommands.AddFileWithRanges),
         ["set-group-property"] = typeof(GroupCommands.SetGroupProperty),
         ["set-job-property"] = typeof(GroupCommands.SetJobProperty),
         ["set-job-credentials"] = typeof(GroupCommands.SetJobCredentials),
