@@ -37,6 +37,9 @@ public sealed class SerializationSpecs : Akka.TestKit.Xunit2.TestKit
         new RetryScheduled(J, T0.AddMinutes(10), T0),
         new JobCompleted(J, [0, 2], T0),
         new JobCancelled(J, T0),
+        new FileWithRangesAdded(J, new NewFile("http://h/r", "/t/r", "/t/.r.qmgr-0011aacc.tmp"), [new FileRange(100, 100), new FileRange(900, FileRange.LengthToEof)], T0),
+        new JobPropertyChanged(J, JobProperty.MaxDownloadSize, "1000", T0),
+        new GroupCommands.AddFileWithRanges(G, "alice", J, new GroupCommands.FileSpec("http://h/r", "/t/r"), [new FileRange(0, 10)], Administrator: true),
     ];
 
     public static TheoryData<IQmgrMessage> Messages() => new(All);
@@ -72,6 +75,29 @@ public sealed class SerializationSpecs : Akka.TestKit.Xunit2.TestKit
         Assert.Equal(state with { Jobs = [] }, back with { Jobs = [] });
         Assert.Equal(state.Jobs.Single() with { Files = [] }, back.Jobs.Single() with { Files = [] });
         Assert.Equal(state.Jobs.Single().Files, back.Jobs.Single().Files);
+    }
+
+    [Fact]
+    public void A_snapshot_keeps_file_ranges_and_job5_properties()
+    {
+        // arrange
+        var state = new IGroupEvent[]
+        {
+            new GroupCreated(G, "alice", "g", JobPriority.Low, 0, T0),
+            new JobCreated(J, "j", JobPriority.Normal, JobOptions.Default, TimeSpan.FromSeconds(600), TimeSpan.FromDays(14), TimeSpan.FromDays(90), T0),
+            new JobPropertyChanged(J, JobProperty.HighPerformance, "true", T0),
+            new JobPropertyChanged(J, JobProperty.MaxDownloadSize, "1000", T0),
+            new FileWithRangesAdded(J, new NewFile("http://h/r", "/t/r", "/t/r"), [new FileRange(5, 10), new FileRange(0, FileRange.LengthToEof)], T0),
+        }.Aggregate(GroupState.Empty(G), (s, e) => s.Apply(e));
+        var serializer = (QmgrJsonSerializer)Sys.Serialization.FindSerializerFor(state);
+
+        // act
+        var back = (GroupState)serializer.FromBinary(serializer.ToBinary(state), serializer.Manifest(state));
+
+        // assert
+        var job = back.Jobs.Single();
+        Assert.Equal(new Job5Properties(HighPerformance: true, MaxDownloadSize: 1000), job.Properties5);
+        Assert.Equal([new FileRange(5, 10), new FileRange(0, FileRange.LengthToEof)], job.Files.Single().Ranges!);
     }
 
     [Fact]
