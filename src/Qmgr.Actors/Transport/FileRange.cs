@@ -6,7 +6,7 @@ namespace Qmgr.Transport;
 /// One byte range of a remote file (BITS <c>BG_FILE_RANGE</c>): zero-based <see cref="InitialOffset"/> and
 /// <see cref="Length"/> in bytes, &gt; 0 or <see cref="LengthToEof"/> (the rest of the remote file). A file added with
 /// ranges (<c>IBackgroundCopyJob3::AddFileWithRanges</c>) is the concatenation of its ranges in the order given;
-/// its <see cref="JobFile.BytesTotal"/> is the sum of the requested bytes (bits-spec §2.4, §2.10).
+/// its <see cref="Qmgr.Jobs.JobFile.BytesTotal"/> is the sum of the requested bytes (bits-spec §2.4, §2.10).
 /// </summary>
 public sealed record FileRange(long InitialOffset, long Length)
 {

@@ -155,9 +155,10 @@ public sealed class FileRangesSpecs : IAsyncLifetime, IDisposable
     [Fact]
     public async Task An_interrupted_range_resumes_inside_that_range_with_If_Range()
     {
-        // arrange: the answer to the second range is cut after 300 bytes
+        // arrange: the answer to the second range stalls after 300 of its 2,000 bytes (the connection stays open, so those
+        // bytes surely arrive) until the idle timeout (5 s here) gives up on it
         var content = LoopbackFileServer.Content(10_000, 75);
-        var url = _server.Add("/cut.bin", content, new LoopbackFileOptions { CutAfter = new Dictionary<int, long> { [1] = 300 } }).ToString();
+        var url = _server.Add("/cut.bin", content, new LoopbackFileOptions { StallAfter = new Dictionary<int, long> { [1] = 300 } }).ToString();
         var job = await NewJobAsync("cut");
         await job.AddFileWithRangesAsync(url, _dir.File("cut.bin"), [new FileRange(1000, 2000), new FileRange(5000, 2000)]);
 

@@ -184,9 +184,10 @@ public sealed class Job5PropertySpecs : IAsyncLifetime, IDisposable
     [Fact]
     public async Task A_dynamic_content_job_restarts_an_interrupted_file_from_byte_zero()
     {
-        // arrange: the first answer is cut after 70,000 bytes; a normal job would resume with Range
+        // arrange: the first answer stalls after 70,000 bytes (they surely arrive) until the idle timeout (5 s here);
+        // a normal job would then resume with Range
         var content = LoopbackFileServer.Content(200_000, 85);
-        var url = _server.Add("/dynamic.bin", content, new LoopbackFileOptions { CutAfter = new Dictionary<int, long> { [0] = 70_000 } }).ToString();
+        var url = _server.Add("/dynamic.bin", content, new LoopbackFileOptions { StallAfter = new Dictionary<int, long> { [0] = 70_000 } }).ToString();
         var job = await NewJobAsync("dynamic");
         await job.SetPropertyAsync(JobProperty.DynamicContent, "true");
         await job.AddFilesAsync([(url, _dir.File("dynamic.bin"))]);
