@@ -63,4 +63,18 @@ public static class HResults
     public const int E_INVALIDARG = unchecked((int)0x80070057);
     /// <summary>ERROR_FILE_EXISTS as HRESULT: the target exists and overwriting was not allowed.</summary>
     public const int E_FILE_EXISTS = unchecked((int)0x80070050);
+    /// <summary>BG_E_INVALID_RANGE (0x8020002B): a range with offset BG_LENGTH_TO_EOF or length 0 (AddFileWithRanges), or outside the remote file (job error).</summary>
+    public const int BG_E_INVALID_RANGE = unchecked((int)0x8020002B);
+    /// <summary>BG_E_OVERLAPPING_RANGES (0x8020002C): ranges repeat or overlap once sorted by offset (AddFileWithRanges).</summary>
+    public const int BG_E_OVERLAPPING_RANGES = unchecked((int)0x8020002C);
+    /// <summary>BG_E_TOO_MANY_RANGES_IN_FILE (0x80200052): more than <c>qmgr.limits.max-ranges-per-file</c> ranges (BITS MaxRangesPerFile, 500).</summary>
+    public const int BG_E_TOO_MANY_RANGES_IN_FILE = unchecked((int)0x80200052);
+    /// <summary>BG_E_READ_ONLY_PROPERTY_AFTER_ADDFILE (0x80200061): HIGH_PERFORMANCE once the job has files.</summary>
+    public const int BG_E_READ_ONLY_PROPERTY_AFTER_ADDFILE = unchecked((int)0x80200061);
+    /// <summary>BG_E_READ_ONLY_PROPERTY_AFTER_RESUME (0x80200062): DYNAMIC_CONTENT or MAX_DOWNLOAD_SIZE after the first Resume.</summary>
+    public const int BG_E_READ_ONLY_PROPERTY_AFTER_RESUME = unchecked((int)0x80200062);
+    /// <summary>BG_E_MAX_DOWNLOAD_SIZE_INVALID_VALUE (0x80200063): MAX_DOWNLOAD_SIZE of 0 or not a number.</summary>
+    public const int BG_E_MAX_DOWNLOAD_SIZE_INVALID_VALUE = unchecked((int)0x80200063);
+    /// <summary>BG_E_USE_STORED_CREDENTIALS_NOT_SUPPORTED (0x80200066): USE_STORED_CREDENTIALS for a target other than the proxy.</summary>
+    public const int BG_E_USE_STORED_CREDENTIALS_NOT_SUPPORTED = unchecked((int)0x80200066);
 }

@@ -45,6 +45,10 @@ public sealed record QmgrSettings(
     /// <summary><c>qmgr.bandwidth.schedules</c>: windows whose per-priority limits override the background cap (Decision 4).</summary>
     public IReadOnlyList<Transfers.BandwidthWindow> BandwidthSchedules { get; init; } = [];
 
+    /// <summary><c>qmgr.limits.max-ranges-per-file</c>: ranges one AddFileWithRanges may give (BITS MaxRangesPerFile, 500;
+    /// BG_E_TOO_MANY_RANGES_IN_FILE; administrators are exempt).</summary>
+    public int MaxRangesPerFile { get; init; } = 500;
+
     /// <summary>The embedded hocon/qmgr.conf: every qmgr.* key with its default.</summary>
     public static Config DefaultConfig() => ConfigurationFactory.FromResource("Qmgr.qmgr.conf", typeof(QmgrSettings).Assembly);
 
@@ -89,6 +93,7 @@ public sealed record QmgrSettings(
         {
             TimeSlice = c.GetTimeSpan("transfer.time-slice"),
             ShareReportInterval = c.GetTimeSpan("bandwidth.share-report-interval"),
+            MaxRangesPerFile = c.GetInt("limits.max-ranges-per-file"),
             BandwidthSchedules = Transfers.BandwidthSchedule.Parse(c, "bandwidth.schedules"),
         };
     }

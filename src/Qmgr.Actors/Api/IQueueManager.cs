@@ -1,3 +1,4 @@
+using Qmgr.Transport;
 using Qmgr.Groups;
 using Qmgr.Jobs;
 
@@ -94,6 +95,28 @@ public interface IJob
 
     /// <summary>Sets a property (<see cref="JobProperty"/>; value as invariant text, durations in whole seconds).</summary>
     Task SetPropertyAsync(JobProperty property, string value, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// IBackgroundCopyJob5::SetProperty: sets the property <paramref name="id"/> selects from its field of
+    /// <paramref name="value"/> (rules and HRESULTs on <see cref="JobProperty"/>: BG_E_READ_ONLY_PROPERTY_AFTER_RESUME,
+    /// _AFTER_ADDFILE, BG_E_MAX_DOWNLOAD_SIZE_INVALID_VALUE, BG_E_USE_STORED_CREDENTIALS_NOT_SUPPORTED, BG_E_INVALID_STATE).
+    /// E_NOTIMPL for an undefined id (6, 8, ...) and for ON_DEMAND_MODE.
+    /// </summary>
+    Task SetPropertyAsync(BitsJobPropertyId id, BitsJobPropertyValue value, CancellationToken cancellationToken = default);
+
+    /// <summary>IBackgroundCopyJob5::GetProperty: the value of <paramref name="id"/> as persisted. E_NOTIMPL for an undefined id.</summary>
+    Task<BitsJobPropertyValue> GetPropertyAsync(BitsJobPropertyId id, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Adds one file fetched as byte ranges (BITS <c>IBackgroundCopyJob3::AddFileWithRanges</c>): the local file is the
+    /// concatenation of <paramref name="ranges"/> in the order given; <see cref="JobFile.Ranges"/> returns them
+    /// (IBackgroundCopyFile2::GetFileRanges). Errors: E_INVALIDARG (no ranges, bad names), BG_E_INVALID_RANGE,
+    /// BG_E_OVERLAPPING_RANGES, BG_E_TOO_MANY_RANGES_IN_FILE (over <c>qmgr.limits.max-ranges-per-file</c>; administrators
+    /// exempt), BG_E_INVALID_STATE (a DYNAMIC_CONTENT job). At run time the job enters Error with BG_E_INVALID_RANGE (a
+    /// range outside the remote file), BG_E_INSUFFICIENT_RANGE_SUPPORT (the server ignores Range) or
+    /// BG_E_INVALID_SERVER_RESPONSE (a Content-Range that is not the one asked for).
+    /// </summary>
+    Task AddFileWithRangesAsync(string remoteName, string localName, IReadOnlyList<FileRange> ranges, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// Sets the credentials for (target, scheme) (BITS <c>IBackgroundCopyJob2::SetCredentials</c>). They are encrypted

@@ -1,3 +1,4 @@
+using Qmgr.Transport;
 using System.Collections.Concurrent;
 using System.Collections.Immutable;
 using Akka.Actor;
@@ -155,6 +156,19 @@ public sealed class QueueManager : IQueueManager
 
         public Task SetPropertyAsync(JobProperty property, string value, CancellationToken cancellationToken = default) =>
             SendAsync(new SetJobProperty(groupId, owner, jobId, property, value), cancellationToken);
+
+        public Task SetPropertyAsync(BitsJobPropertyId id, BitsJobPropertyValue value, CancellationToken cancellationToken = default) =>
+            BitsJobProperties.PropertyOf(id) is { } property
+                ? SetPropertyAsync(property, BitsJobProperties.TextOf(id, value), cancellationToken)
+                : throw new QmgrException(HResults.E_NOTIMPL, $"undefined BITS_JOB_PROPERTY_ID {(int)id}");
+
+        public async Task<BitsJobPropertyValue> GetPropertyAsync(BitsJobPropertyId id, CancellationToken cancellationToken = default) =>
+            BitsJobProperties.PropertyOf(id) is null
+                ? throw new QmgrException(HResults.E_NOTIMPL, $"undefined BITS_JOB_PROPERTY_ID {(int)id}")
+                : BitsJobProperties.ValueOf(await GetAsync(cancellationToken), id);
+
+        public Task AddFileWithRangesAsync(string remoteName, string localName, IReadOnlyList<FileRange> ranges, CancellationToken cancellationToken = default) =>
+            SendAsync(new AddFileWithRanges(groupId, owner, jobId, new FileSpec(remoteName, localName), [.. ranges ?? []], qm.IsAdministrator), cancellationToken);
 
         public Task SetCredentialsAsync(AuthTarget target, AuthScheme scheme, string userName, string password, CancellationToken cancellationToken = default)
         {

@@ -117,6 +117,8 @@ public sealed class GroupActor : ReceivePersistentActor
             if (!f.Transferred) continue;
             try
             {
+                // HIGH_PERFORMANCE: written in place, nothing to rename
+                if (f.TempName == f.LocalName && File.Exists(f.LocalName)) { completed.Add(i); continue; }
                 if (File.Exists(f.TempName))
                 {
                     if (File.Exists(f.LocalName) && !job.Options.Overwrite)
@@ -132,7 +134,7 @@ public sealed class GroupActor : ReceivePersistentActor
                 return (CommandResult.Rejected(ex.HResult, $"cannot rename {f.TempName} to {f.LocalName}: {ex.Message}"), []);
             }
         }
-        foreach (var f in job.Files.Where(f => !f.Transferred)) TempFiles.Delete(f.TempName);
+        foreach (var f in job.Files.Where(f => !f.Transferred && f.TempName != f.LocalName)) TempFiles.Delete(f.TempName);
         return GroupDecisions.DecideComplete(job, completed.ToImmutable(), now);
     }
 
@@ -173,7 +175,8 @@ public sealed class GroupActor : ReceivePersistentActor
                     _log.Warning("Job [{JobId}] file {FileIndex} restarts from zero: {Reason} ({Detail})", r.JobId, r.FileIndex, r.Reason, r.Detail);
                     break;
                 case JobCancelled c:
-                    foreach (var f in _state.FindJob(c.JobId)!.Files.Where(f => !f.Completed)) TempFiles.Delete(f.TempName);
+                    // HIGH_PERFORMANCE files were written in place: BITS does no cleanup for them (bits-spec §2.9)
+                    foreach (var f in _state.FindJob(c.JobId)!.Files.Where(f => !f.Completed && f.TempName != f.LocalName)) TempFiles.Delete(f.TempName);
                     _log.Info("Job [{JobId}] cancelled", c.JobId);
                     break;
                 case JobCompleted c:
@@ -212,14 +215,34 @@ public sealed class GroupActor : ReceivePersistentActor
                 JobPropertyChanged p => new Api.QmgrNotification.Modified(_state.Id, _state.Owner, job, p.Property),
                 _ => null,
             };
-            if (n is not null) Context.System.EventStream.Publish(n);
+            if (n is not null && !Throttled(n, job)) Context.System.EventStream.Publish(n);
             if (e is JobStateChanged { To: JobState.Transferred or JobState.Error } changed && _settings.AllowNotifyCmdLine)
                 NotifyCommandLineRunner.RunIfSelected(job, changed.To, _log);
         }
     }
 
+    // when each job last published a JobModification-kind notification (progress, property change)
+    private readonly Dictionary<Guid, DateTimeOffset> _lastModification = new();
+
+    /// <summary>
+    /// BITS_JOB_PROPERTY_MINIMUM_NOTIFICATION_INTERVAL_MS: a progress or property notification within the job's interval
+    /// of the previous one is dropped (BITS throttles JobModification the same way). State changes, file and job
+    /// transferred and errors are never dropped. An interval of 0 (Qmgr's default) publishes every one.
+    /// </summary>
+    private bool Throttled(Api.QmgrNotification n, Job job)
+    {
+        if (n is not (Api.QmgrNotification.Progress or Api.QmgrNotification.Modified)) return false;
+        var interval = TimeSpan.FromMilliseconds(job.Properties5.MinimumNotificationIntervalMs);
+        if (interval <= TimeSpan.Zero) return false;
+        var now = DateTimeOffset.UtcNow;
+        if (_lastModification.TryGetValue(job.Id, out var last) && now - last < interval) return true;
+        _lastModification[job.Id] = now;
+        return false;
+    }
+
     private static Guid? JobIdOf(IGroupEvent e) => e switch
     {
+        FileWithRangesAdded x => x.JobId,
         JobCreated x => x.JobId, JobPropertyChanged x => x.JobId, FilesAdded x => x.JobId,
         FileRemoteNameChanged x => x.JobId, JobCredentialsSet x => x.JobId, JobCredentialsRemoved x => x.JobId, JobCustomHeadersSet x => x.JobId, JobProxyChanged x => x.JobId,
         JobNotifyCmdLineSet x => x.JobId, JobStateChanged x => x.JobId, FileMetadataReceived x => x.JobId,

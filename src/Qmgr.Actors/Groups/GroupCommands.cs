@@ -1,3 +1,4 @@
+using Qmgr.Transport;
 using System.Collections.Immutable;
 using Qmgr.Jobs;
 
@@ -102,6 +103,15 @@ public static class GroupCommands
 
     /// <summary>Adds files to a job (<c>IBackgroundCopyJob::AddFileSet</c>); allowed in any non-final state.</summary>
     public sealed record AddFiles(Guid GroupId, string Caller, Guid JobId, ImmutableList<FileSpec> Files) : IGroupCommand;
+
+    /// <summary>
+    /// Adds one file fetched as byte ranges (BITS <c>IBackgroundCopyJob3::AddFileWithRanges</c>, bits-spec §2.10): the
+    /// local file is the ranges' concatenation in the order given. Errors: E_INVALIDARG (no ranges, bad names),
+    /// BG_E_INVALID_RANGE (offset BG_LENGTH_TO_EOF, length 0, or past 2^63), BG_E_OVERLAPPING_RANGES (after sorting by
+    /// offset), BG_E_TOO_MANY_RANGES_IN_FILE (over <c>qmgr.limits.max-ranges-per-file</c>, unless
+    /// <paramref name="Administrator"/>), BG_E_INVALID_STATE (a dynamic-content job), BG_E_TOO_MANY_FILES_IN_JOB.
+    /// </summary>
+    public sealed record AddFileWithRanges(Guid GroupId, string Caller, Guid JobId, FileSpec File, ImmutableList<FileRange> Ranges, bool Administrator = false) : IGroupCommand;
 
     /// <summary>Resume (BITS T2/T14/T16): BG_E_EMPTY without files; no-op in an active state.</summary>
     public sealed record ResumeJob(Guid GroupId, string Caller, Guid JobId) : IGroupCommand;

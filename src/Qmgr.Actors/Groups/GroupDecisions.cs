@@ -11,7 +11,7 @@ namespace Qmgr.Groups;
 /// Pure decisions of the BITS model: given the state, a command and the time, the reply and the events to persist.
 /// No I/O (Complete's renames happen in <see cref="GroupActor"/> before its events are decided).
 /// </summary>
-public static class GroupDecisions
+public static partial class GroupDecisions
 {
     /// <summary>Longest display name (BITS <c>SetDisplayName</c>: 256 characters).</summary>
     public const int MaxDisplayNameLength = 256;
@@ -87,6 +87,9 @@ public static class GroupDecisions
         {
             case AddFiles add:
                 return DecideAddFiles(job, add, now, settings);
+
+            case AddFileWithRanges ranged:
+                return DecideAddFileWithRanges(job, ranged, now, settings);
 
             case SetJobProperty set:
                 return DecideJobProperty(job, set, now, settings);
@@ -203,6 +206,7 @@ public static class GroupDecisions
         var jobId = command switch
         {
             AddFiles a => a.JobId,
+            AddFileWithRanges a => a.JobId,
             SetJobProperty p => p.JobId,
             SetJobCredentials c => c.JobId,
             RemoveJobCredentials c => c.JobId,
@@ -289,6 +293,8 @@ public static class GroupDecisions
 
     private static (CommandResult, IGroupEvent[]) DecideJobProperty(Job job, SetJobProperty set, DateTimeOffset now, QmgrSettings settings)
     {
+        if (IsJob5Property(set.Property))
+            return DecideJob5Property(job, set, now);
         var inv = System.Globalization.CultureInfo.InvariantCulture;
         string value;
         switch (set.Property)
@@ -406,7 +412,9 @@ public static class GroupDecisions
                     return (CommandResult.Rejected(HResults.E_INVALIDARG, $"SHA-256 must be 64 hex digits: {hash}"), []);
                 sha256 = hash.ToLowerInvariant();
             }
-            files.Add(new NewFile(uri.AbsoluteUri, local, TempFiles.TempPathFor(local, TempSuffix(job.Id, job.Files.Count + files.Count)), sha256));
+            // HIGH_PERFORMANCE: written straight into the local name, no temp file (bits-spec §2.9)
+            files.Add(new NewFile(uri.AbsoluteUri, local,
+                job.Properties5.HighPerformance ? local : TempFiles.TempPathFor(local, TempSuffix(job.Id, job.Files.Count + files.Count)), sha256));
         }
         return (CommandResult.Ok, [new FilesAdded(job.Id, files.ToImmutable(), now)]);
     }
@@ -432,7 +440,8 @@ public static class GroupDecisions
                     ? [new FileRemoteNameChanged(job.Id, r.FileIndex, final.AbsoluteUri, now)] : Array.Empty<IGroupEvent>(),
                 .. job.State == JobState.Transferring ? Array.Empty<IGroupEvent>()
                     : [new JobStateChanged(job.Id, job.State, JobState.Transferring, $"server answered {r.Response.HttpStatus}", now)]],
-            JobProtocol.Checkpointed c when !job.Files[c.FileIndex].Transferred && c.Offset != job.Files[c.FileIndex].BytesTransferred =>
+            // HIGH_PERFORMANCE jobs journal no progress: after a crash they restart from 0 (bits-spec T24)
+            JobProtocol.Checkpointed c when !job.Properties5.HighPerformance && !job.Files[c.FileIndex].Transferred && c.Offset != job.Files[c.FileIndex].BytesTransferred =>
                 [new FileProgressCheckpointed(job.Id, c.FileIndex, c.Offset, now)],
             JobProtocol.Restarted r when !job.Files[r.FileIndex].Transferred =>
                 [new FileRestarted(job.Id, r.FileIndex, r.Reason, r.Detail, now)],
@@ -468,7 +477,7 @@ public static class GroupDecisions
     {
         var e = failed.Error;
         var events = new List<IGroupEvent>();
-        if (failed.BytesOnDisk > job.Files[failed.FileIndex].BytesTransferred)
+        if (failed.BytesOnDisk > job.Files[failed.FileIndex].BytesTransferred && !job.Properties5.HighPerformance)
             events.Add(new FileProgressCheckpointed(job.Id, failed.FileIndex, failed.BytesOnDisk, now));
         events.Add(new JobErrorRecorded(job.Id, new JobError(e.Context, e.HResult, e.HttpStatus, e.Message, failed.FileIndex), now));
         var firstTransient = job.FirstTransientErrorAt ?? now;

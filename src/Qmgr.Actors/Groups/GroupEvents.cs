@@ -85,6 +85,10 @@ public static class GroupEvents
     /// <summary>A file to add: absolute URL, absolute local path and the temp file beside it (Decision 14).</summary>
     public sealed record NewFile(string RemoteName, string LocalName, string TempName, string? ExpectedSha256 = null);
 
+    /// <summary>One file appended to a job with the byte ranges to fetch, in the order given (BITS
+    /// <c>IBackgroundCopyJob3::AddFileWithRanges</c>); its local file is their concatenation.</summary>
+    public sealed record FileWithRangesAdded(Guid JobId, NewFile File, ImmutableList<FileRange> Ranges, DateTimeOffset At) : IGroupEvent;
+
     /// <summary>Files appended to a job, in order.</summary>
     public sealed record FilesAdded(Guid JobId, ImmutableList<NewFile> Files, DateTimeOffset At) : IGroupEvent;
 

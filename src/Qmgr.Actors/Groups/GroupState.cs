@@ -83,6 +83,9 @@ public sealed record GroupState(
             JobProperty.NoProgressTimeout => j with { NoProgressTimeout = TimeSpan.FromSeconds(long.Parse(p.Value, CultureInfo.InvariantCulture)) },
             JobProperty.MaximumDownloadTime => j with { MaximumDownloadTime = TimeSpan.FromSeconds(long.Parse(p.Value, CultureInfo.InvariantCulture)) },
             JobProperty.SecurityFlags => j with { SecurityFlags = int.Parse(p.Value, CultureInfo.InvariantCulture) },
+            JobProperty.CostFlags or JobProperty.NotificationClsid or JobProperty.DynamicContent or JobProperty.HighPerformance
+                or JobProperty.MaxDownloadSize or JobProperty.UseStoredCredentials or JobProperty.MinimumNotificationInterval =>
+                j with { Job5 = ApplyJob5(j.Properties5, p.Property, p.Value) },
             _ => throw new ArgumentOutOfRangeException(nameof(e), p.Property, "unknown job property"),
         }) with { ModificationTime = p.At, LastActivity = p.At }),
         JobCredentialsSet c => Update(c.JobId, j => j with
@@ -99,6 +102,12 @@ public sealed record GroupState(
         JobProxyChanged x => Update(x.JobId, j => j with { Proxy = x.Proxy, ModificationTime = x.At, LastActivity = x.At }),
         JobCustomHeadersSet h => Update(h.JobId, j => j with { ProtectedCustomHeaders = h.Protected, ModificationTime = h.At }),
         JobClientCertificateSet c => Update(c.JobId, j => j with { ClientCertificate = c.Certificate, ModificationTime = c.At }),
+        FileWithRangesAdded a => Update(a.JobId, j => j with
+        {
+            Files = j.Files.Add(new JobFile(a.File.RemoteName, a.File.LocalName, a.File.TempName, null, 0, false, false, Transport.Validators.None,
+                a.File.ExpectedSha256, a.Ranges)),
+            ModificationTime = a.At,
+        }),
         FilesAdded a => Update(a.JobId, j => j with
         {
             Files = j.Files.AddRange(a.Files.Select(f => new JobFile(f.RemoteName, f.LocalName, f.TempName, null, 0, false, false, Transport.Validators.None, f.ExpectedSha256))),
@@ -107,6 +116,7 @@ public sealed record GroupState(
         JobStateChanged s => Update(s.JobId, j => ActiveClock(j, s) with
         {
             State = s.To,
+            Resumed = j.Resumed || s.Cause == ResumedCause,
             ModificationTime = s.At,
             LastActivity = s.At,
             // BITS keeps the error record until the job next transfers (bits-spec §2.7).
@@ -135,6 +145,24 @@ public sealed record GroupState(
         }),
         JobCancelled c => Update(c.JobId, j => j with { State = JobState.Cancelled, ModificationTime = c.At, Error = null }),
         _ => throw new ArgumentOutOfRangeException(nameof(e), e.GetType().Name, "unknown group event"),
+    };
+
+    // The invariant texts of the IBackgroundCopyJob5 properties (see JobProperty), as GroupDecisions normalised them.
+    private static Job5Properties ApplyJob5(Job5Properties p, JobProperty property, string value) => property switch
+    {
+        JobProperty.CostFlags => p with { CostFlags = uint.Parse(value, CultureInfo.InvariantCulture) },
+        JobProperty.NotificationClsid => p with { NotificationClsid = value.Length == 0 ? Guid.Empty : Guid.Parse(value) },
+        JobProperty.DynamicContent => p with { DynamicContent = bool.Parse(value) },
+        JobProperty.HighPerformance => p with { HighPerformance = bool.Parse(value) },
+        JobProperty.MaxDownloadSize => p with
+        {
+            MaxDownloadSize = ulong.Parse(value, CultureInfo.InvariantCulture) is var max && max >= long.MaxValue ? null : (long)max,
+        },
+        JobProperty.UseStoredCredentials => p with
+        {
+            UseStoredCredentials = int.Parse(value, CultureInfo.InvariantCulture) is var t && t == 0 ? null : (AuthTarget)t,
+        },
+        _ => p with { MinimumNotificationIntervalMs = uint.Parse(value, CultureInfo.InvariantCulture) },
     };
 
     // Connecting + Transferring time for MaximumDownloadTime, from event times only; the owner's Resume resets it (T14, T23).

@@ -147,7 +147,8 @@ public sealed class JobActor : ReceiveActor, IWithTimers
             _job.Options.StrictRangeSupport, _settings.CheckpointBytes, _settings.CheckpointInterval, _settings.QuickRetryDelays,
             _settings.MaxQuickRetryAfter, _settings.IdleTimeout) { ExpectedSha256 = file.ExpectedSha256, Proxy = RouteFor(_job.Proxy), FollowRedirects = (_job.SecurityFlags & 0x700) != 0x200,
             TlsIgnore = (TlsIgnore)(_job.SecurityFlags & 0x1E), CheckRevocation = (_job.SecurityFlags & 0x1) != 0,
-            AllowHttpsToHttp = (_job.SecurityFlags & 0x800) != 0, ClientCertificate = _job.ClientCertificate };
+            AllowHttpsToHttp = (_job.SecurityFlags & 0x800) != 0, ClientCertificate = _job.ClientCertificate,
+            Ranges = file.Ranges, NoResume = _job.Properties5.DynamicContent, MaxBytes = MaxBytesFor(index) };
         _active = (Guid.NewGuid(), index);
         _log.Info("Job [{JobId}] file {FileIndex} {Url} -> {LocalName} from byte {Offset}", _job.Id, index, file.RemoteName, file.LocalName, file.BytesTransferred);
         _transferRegion.Tell(new StartTransfer(_active.Value.TransferId, _groupId, _job.Id, index, request, _job.Priority, _groupMax, Self)
@@ -156,6 +157,11 @@ public sealed class JobActor : ReceiveActor, IWithTimers
             ProtectedCustomHeaders = _job.ProtectedCustomHeaders,
         });
     }
+
+    /// <summary>BITS MAX_DOWNLOAD_SIZE left for file <paramref name="index"/>: the job's cap less the other files' bytes, or null (no cap).</summary>
+    private long? MaxBytesFor(int index) => _job.Properties5.MaxDownloadSize is { } cap
+        ? Math.Max(0, cap - _job.Files.Where((_, i) => i != index).Sum(f => f.BytesTransferred))
+        : null;
 
     /// <summary>The transport's route for BITS proxy settings (Preconfig and AutoDetect: the process default).</summary>
     private static ProxyRoute RouteFor(ProxySettings? proxy) => proxy?.Usage switch

@@ -51,7 +51,35 @@ public sealed record JobFile(
     bool Transferred,
     bool Completed,
     Validators Validators,
-    string? ExpectedSha256 = null);
+    string? ExpectedSha256 = null,
+    ImmutableList<FileRange>? Ranges = null);
+
+/// <summary>
+/// The <c>IBackgroundCopyJob5</c> properties of a job (bits-spec §2.9, BITS_JOB_PROPERTY_ID). Defaults are BITS's, except
+/// <see cref="MinimumNotificationIntervalMs"/> (0 here: notifications are not throttled unless asked, so jobs that do not
+/// use it notify as before; BITS's default is 500 ms).
+/// </summary>
+/// <param name="CostFlags">BITS_JOB_TRANSFER_POLICY / BITS_COST_STATE bits (default ALWAYS 0x800000FF); stored only: Linux has no network-cost API.</param>
+/// <param name="NotificationClsid">callback COM class, <see cref="Guid.Empty"/> = none; stored only: there is no COM on Linux.</param>
+/// <param name="DynamicContent">no resume with Range: any interruption restarts the file from byte 0; not with ranges.</param>
+/// <param name="HighPerformance">files are written straight into their local names (no temp file) and progress is not journaled.</param>
+/// <param name="MaxDownloadSize">cap in bytes on the job's downloaded bytes, null = unlimited (BITS: UINT64 max).</param>
+/// <param name="UseStoredCredentials">BG_AUTH_TARGET for which the owner's stored credentials may be used (only Proxy), null = off; stored only.</param>
+/// <param name="MinimumNotificationIntervalMs">least milliseconds between two JobModification (progress / property) notifications, 0 = no throttling.</param>
+public sealed record Job5Properties(
+    uint CostFlags = Job5Properties.TransferPolicyAlways,
+    Guid NotificationClsid = default,
+    bool DynamicContent = false,
+    bool HighPerformance = false,
+    long? MaxDownloadSize = null,
+    AuthTarget? UseStoredCredentials = null,
+    uint MinimumNotificationIntervalMs = 0)
+{
+    /// <summary>BITS_JOB_TRANSFER_POLICY_ALWAYS.</summary>
+    public const uint TransferPolicyAlways = 0x800000FF;
+
+    public static readonly Job5Properties Default = new();
+}
 
 /// <summary>
 /// The error record of a job in Error or TransientError (BITS <c>IBackgroundCopyError</c>): context, HRESULT, the HTTP
@@ -93,6 +121,25 @@ public enum JobProperty
     /// 0x800 BG_HTTP_REDIRECT_POLICY_ALLOW_HTTPS_TO_HTTP (without it an https to http redirect fails the job with
     /// ERROR_WINHTTP_REDIRECT_FAILED 0x80072F7C). Other bits: E_NOTIMPL.</summary>
     SecurityFlags,
+    /// <summary>IBackgroundCopyJob5 BITS_JOB_PROPERTY_ID_COST_FLAGS (Dword): BITS_JOB_TRANSFER_POLICY / cost bits as a decimal integer; any time.</summary>
+    CostFlags,
+    /// <summary>BITS_JOB_PROPERTY_NOTIFICATION_CLSID (ClsID): a GUID, or empty / the zero GUID to clear; any time.</summary>
+    NotificationClsid,
+    /// <summary>BITS_JOB_PROPERTY_DYNAMIC_CONTENT (Enable): <c>true</c> / <c>false</c>; before the first Resume
+    /// (BG_E_READ_ONLY_PROPERTY_AFTER_RESUME); not with ranged files (BG_E_INVALID_STATE).</summary>
+    DynamicContent,
+    /// <summary>BITS_JOB_PROPERTY_HIGH_PERFORMANCE (Enable): <c>true</c> / <c>false</c>; before the first AddFile (BG_E_READ_ONLY_PROPERTY_AFTER_ADDFILE).</summary>
+    HighPerformance,
+    /// <summary>BITS_JOB_PROPERTY_MAX_DOWNLOAD_SIZE (Uint64): bytes as a decimal integer, 18446744073709551615 = unlimited;
+    /// 0 is BG_E_MAX_DOWNLOAD_SIZE_INVALID_VALUE; before the first Resume (BG_E_READ_ONLY_PROPERTY_AFTER_RESUME).</summary>
+    MaxDownloadSize,
+    /// <summary>BITS_JOB_PROPERTY_USE_STORED_CREDENTIALS (Target): <c>0</c> (off) or <c>2</c> (BG_AUTH_TARGET_PROXY);
+    /// <c>1</c> (server) is BG_E_USE_STORED_CREDENTIALS_NOT_SUPPORTED, as in BITS.</summary>
+    UseStoredCredentials,
+    /// <summary>BITS_JOB_PROPERTY_MINIMUM_NOTIFICATION_INTERVAL_MS (Dword): milliseconds as a decimal integer, 0 = no throttling.</summary>
+    MinimumNotificationInterval,
+    /// <summary>BITS_JOB_PROPERTY_ON_DEMAND_MODE (Enable): not supported yet (E_NOTIMPL).</summary>
+    OnDemandMode,
 }
 
 /// <summary>How a job reaches the network, with BITS's <c>BG_JOB_PROXY_USAGE</c> values.</summary>
@@ -168,8 +215,14 @@ public sealed record Job(
     TimeSpan ActiveTime = default,
     DateTimeOffset? ActiveSince = null,
     DateTimeOffset? LastActivity = null,
-    ClientCertificate? ClientCertificate = null)
+    ClientCertificate? ClientCertificate = null,
+    Job5Properties? Job5 = null,
+    bool Resumed = false)
 {
+    /// <summary>The job's IBackgroundCopyJob5 properties (defaults when none was set).</summary>
+    [JsonIgnore]
+    public Job5Properties Properties5 => Job5 ?? Job5Properties.Default;
+
     /// <summary>
     /// Connecting + Transferring time counted against <see cref="MaximumDownloadTime"/> up to <paramref name="now"/>
     /// (BITS T23: Queued and TransientError time is not counted; Resume resets it).

@@ -38,6 +38,7 @@ public static class QmgrManifests
         ["job-completed"] = typeof(GroupEvents.JobCompleted),
         ["job-cancelled"] = typeof(GroupEvents.JobCancelled),
         ["job-client-certificate-set"] = typeof(GroupEvents.JobClientCertificateSet),
+        ["file-with-ranges-added"] = typeof(GroupEvents.FileWithRangesAdded),
         // snapshot (frozen)
         ["group-state"] = typeof(GroupState),
         // wire messages between nodes
@@ -49,6 +50,7 @@ public static class QmgrManifests
         ["replace-remote-prefix"] = typeof(GroupCommands.ReplaceRemotePrefix),
         ["set-group-credentials"] = typeof(GroupCommands.SetGroupCredentials),
         ["add-files"] = typeof(GroupCommands.AddFiles),
+        ["add-file-with-ranges"] = typeof(GroupCommands.AddFileWithRanges),
         ["set-group-property"] = typeof(GroupCommands.SetGroupProperty),
         ["set-job-property"] = typeof(GroupCommands.SetJobProperty),
         ["set-job-credentials"] = typeof(GroupCommands.SetJobCredentials),

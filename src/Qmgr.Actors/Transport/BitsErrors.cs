@@ -20,6 +20,14 @@ public static class BitsErrors
     /// </summary>
     public const int InvalidServerResponse = unchecked((int)0x8020001B);
 
+    /// <summary><c>BG_E_INVALID_RANGE</c> (0x8020002B): a requested range (AddFileWithRanges) lies outside the remote file
+    /// (a 416, or a remote size that ends before the range). Fatal.</summary>
+    public const int InvalidRange = unchecked((int)0x8020002B);
+
+    /// <summary><c>BG_E_MAX_DOWNLOAD_SIZE_LIMIT_REACHED</c> (0x80200064): the job's downloaded bytes would pass its
+    /// MAX_DOWNLOAD_SIZE (announced by Content-Length / Content-Range, or counted while streaming). Fatal.</summary>
+    public const int MaxDownloadSizeLimitReached = unchecked((int)0x80200064);
+
     /// <summary>
     /// <c>ERROR_WINHTTP_CONNECTION_ERROR</c> (0x80072EFE, WinINet 12030 "connection aborted"): the connection was reset
     /// or closed mid-response, including a body shorter than its <c>Content-Length</c> (RFC 9112 §6.3). Transient.

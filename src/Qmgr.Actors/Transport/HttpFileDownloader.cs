@@ -71,7 +71,7 @@ namespace Qmgr.Transport;
 /// <item>Messages name the URL without user info or query (no credentials or signed tokens in logs).</item>
 /// </list>
 /// </remarks>
-public sealed class HttpFileDownloader : IFileDownloader
+public sealed partial class HttpFileDownloader : IFileDownloader
 {
     /// <summary>Bytes read from the network, throttled and written per step (64 KiB).</summary>
     public const int BufferSize = 64 * 1024;
@@ -132,6 +132,11 @@ public sealed class HttpFileDownloader : IFileDownloader
 
         await using (file)
         {
+            if (request.Ranges is { Count: > 0 })
+            {
+                return await RunRangesAsync(request, observer, throttle, file, cancellationToken).ConfigureAwait(false);
+            }
+
             var session = new Session(this, request, observer, throttle, file);
             try
             {
@@ -521,6 +526,11 @@ public sealed class HttpFileDownloader : IFileDownloader
                     IsTransient: false, RetryAfter: null));
             }
 
+            if (_offset > 0 && request.NoResume)
+            {
+                _pendingRestart ??= (FileRestartReason.DynamicContent, $"dynamic content: {_offset} bytes are not resumed");
+            }
+
             if (_offset > 0 && _unknownLength)
             {
                 _pendingRestart ??= (FileRestartReason.UnknownLength, $"length unknown, {_offset} bytes cannot be resumed");
@@ -773,6 +783,11 @@ public sealed class HttpFileDownloader : IFileDownloader
         private async Task<Step> AcceptAsync(
             HttpResponseMessage response, int status, long bodyStart, long? bodyLength, long? total, Validators validators, CancellationToken ct)
         {
+            if (request.MaxBytes is { } cap && total is { } announced && announced > cap)
+            {
+                return Step.Fault(MaxSizeError(request, announced, cap));
+            }
+
             var previousValidators = _validators;
             _validators = validators;
             // RFC 9530: Repr-Digest covers the whole representation (200 or 206); Content-Digest only this message's
@@ -850,6 +865,12 @@ public sealed class HttpFileDownloader : IFileDownloader
                         if (fresh == n)
                         {
                             continue;
+                        }
+
+                        if (request.MaxBytes is { } limit && _offset + (n - fresh) > limit)
+                        {
+                            // chunked / dynamic content announces no size: the cap is counted while streaming
+                            return Step.Fault(MaxSizeError(request, _offset + (n - fresh), limit));
                         }
 
                         await throttle(n - fresh, ct).ConfigureAwait(false);

@@ -92,6 +92,18 @@ public sealed record DownloadRequest(
     /// answers only a challenge of its own scheme (bits-spec §2.12: BITS answers challenges with the stored pair).</summary>
     [JsonIgnore]
     public TransferCredentials? Credentials { get; init; }
+    /// <summary>The byte ranges of the remote file to fetch (BITS AddFileWithRanges), or null for the whole file. The temp
+    /// file is their concatenation in this order; <see cref="Offset"/> and <see cref="ExpectedSize"/> count its bytes
+    /// (the sum of the ranges once every length is known).</summary>
+    public IReadOnlyList<FileRange>? Ranges { get; init; }
+
+    /// <summary>BITS DYNAMIC_CONTENT: bytes on disk are never continued with a Range request; any new request restarts
+    /// the file from byte 0 (<see cref="FileRestartReason.DynamicContent"/>).</summary>
+    public bool NoResume { get; init; }
+
+    /// <summary>BITS MAX_DOWNLOAD_SIZE left for this file, in bytes, or null for no cap: a response announcing more, or a
+    /// body (chunked included) running past it, fails with <see cref="BitsErrors.MaxDownloadSizeLimitReached"/>.</summary>
+    public long? MaxBytes { get; init; }
 }
 
 /// <summary>Server-certificate problems a job accepts, with BITS's <c>BG_SSL_IGNORE_*</c> values (bits.h).</summary>
@@ -136,6 +148,8 @@ public enum FileRestartReason
     TempFileShort,
     /// <summary>the finished file failed its SHA-256 check (the caller's or the server's RFC 9530 digest); its bytes were dropped.</summary>
     VerificationFailed,
+    /// <summary>the job is DYNAMIC_CONTENT: an interrupted file is fetched again from byte 0, never resumed.</summary>
+    DynamicContent,
 }
 
 /// <summary>What the server said in the response that is now being written.</summary>

@@ -38,6 +38,9 @@ public sealed class SerializationSpecs : Akka.TestKit.Xunit2.TestKit
         new JobCompleted(J, [0, 2], T0),
         new JobCancelled(J, T0),
         new JobClientCertificateSet(J, new ClientCertificate(CertStoreLocation.CurrentUser, "MY", "0123456789ABCDEF0123456789ABCDEF01234567", null), T0),
+        new FileWithRangesAdded(J, new NewFile("http://h/r", "/t/r", "/t/.r.qmgr-0011aacc.tmp"), [new FileRange(100, 100), new FileRange(900, FileRange.LengthToEof)], T0),
+        new JobPropertyChanged(J, JobProperty.MaxDownloadSize, "1000", T0),
+        new GroupCommands.AddFileWithRanges(G, "alice", J, new GroupCommands.FileSpec("http://h/r", "/t/r"), [new FileRange(0, 10)], Administrator: true),
     ];
 
     public static TheoryData<IQmgrMessage> Messages() => new(All);
@@ -97,6 +100,29 @@ public sealed class SerializationSpecs : Akka.TestKit.Xunit2.TestKit
         Assert.DoesNotContain("pw-never-serialized", credentials.ToString());
         Assert.Null(back.Request.Credentials);
         Assert.True(back.Request.CheckRevocation && back.Request.AllowHttpsToHttp);
+    }
+
+    [Fact]
+    public void A_snapshot_keeps_file_ranges_and_job5_properties()
+    {
+        // arrange
+        var state = new IGroupEvent[]
+        {
+            new GroupCreated(G, "alice", "g", JobPriority.Low, 0, T0),
+            new JobCreated(J, "j", JobPriority.Normal, JobOptions.Default, TimeSpan.FromSeconds(600), TimeSpan.FromDays(14), TimeSpan.FromDays(90), T0),
+            new JobPropertyChanged(J, JobProperty.HighPerformance, "true", T0),
+            new JobPropertyChanged(J, JobProperty.MaxDownloadSize, "1000", T0),
+            new FileWithRangesAdded(J, new NewFile("http://h/r", "/t/r", "/t/r"), [new FileRange(5, 10), new FileRange(0, FileRange.LengthToEof)], T0),
+        }.Aggregate(GroupState.Empty(G), (s, e) => s.Apply(e));
+        var serializer = (QmgrJsonSerializer)Sys.Serialization.FindSerializerFor(state);
+
+        // act
+        var back = (GroupState)serializer.FromBinary(serializer.ToBinary(state), serializer.Manifest(state));
+
+        // assert
+        var job = back.Jobs.Single();
+        Assert.Equal(new Job5Properties(HighPerformance: true, MaxDownloadSize: 1000), job.Properties5);
+        Assert.Equal([new FileRange(5, 10), new FileRange(0, FileRange.LengthToEof)], job.Files.Single().Ranges!);
     }
 
     [Fact]

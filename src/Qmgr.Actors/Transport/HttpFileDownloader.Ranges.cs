@@ -1,0 +1,447 @@
+using System.Buffers;
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Sockets;
+
+namespace Qmgr.Transport;
+
+// BITS AddFileWithRanges (bits-spec §2.10): the temp file is the concatenation of the requested ranges in the order given.
+public sealed partial class HttpFileDownloader
+{
+    /// <summary>
+    /// Fetches <see cref="DownloadRequest.Ranges"/> with one <c>GET</c> and <c>Range: bytes=a-b</c> per range (RFC 9110
+    /// §14.2), appending each body to the temp file. <see cref="DownloadRequest.Offset"/> counts bytes of the
+    /// concatenation: a resume finds the range holding that byte and asks for the rest of that range only, with
+    /// <c>If-Range</c> (strong ETag, else Last-Modified) once a response gave a validator.
+    /// </summary>
+    /// <remarks>
+    /// <para>Outcomes, as BITS reports them (all fatal, the job enters Error):</para>
+    /// <list type="bullet">
+    /// <item>a <c>200</c> to a ranged GET whose validators did not change: the server ignores <c>Range</c> →
+    /// <see cref="BitsErrors.InsufficientRangeSupport"/> (Decision 7's restart does not apply: a whole body is not the
+    /// concatenation asked for);</item>
+    /// <item>a <c>416</c>, or a complete length (<c>Content-Range: …/T</c>) that ends before a requested range →
+    /// <see cref="BitsErrors.InvalidRange"/>, checked for every range at the first answer;</item>
+    /// <item>a <c>206</c> whose <c>Content-Range</c> does not start where asked, runs past the range, or gives no complete
+    /// length while a <c>BG_LENGTH_TO_EOF</c> range needs it → <see cref="BitsErrors.InvalidServerResponse"/>.</item>
+    /// </list>
+    /// <para>A changed remote file (If-Range answered <c>200</c> with new validators, or a <c>206</c> with a different
+    /// ETag / Last-Modified) restarts the file from byte 0 with <see cref="FileRestartReason.ValidatorChanged"/>, as BITS
+    /// restarts a file whose time stamp or size changed; a second change within one call is a transient
+    /// <see cref="BitsErrors.InvalidServerResponse"/>. Transient faults (resets, 5xx, short bodies) get the quick retries
+    /// of Decision 6 and resume inside the range they interrupted.</para>
+    /// </remarks>
+    private async Task<DownloadOutcome> RunRangesAsync(
+        DownloadRequest request, IDownloadObserver observer, BandwidthThrottle throttle, FileStream file, CancellationToken ct)
+    {
+        var session = new RangedSession(this, request, observer, throttle, file);
+        try
+        {
+            return await session.RunAsync(ct).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            try
+            {
+                file.Flush(flushToDisk: false);
+            }
+            catch (Exception ex) when (IsLocalFault(ex) || ex is ObjectDisposedException)
+            {
+                // cancelling: the file keeps whatever reached the OS
+            }
+
+            throw;
+        }
+        catch (Exception ex) when (IsLocalFault(ex))
+        {
+            return new DownloadOutcome.Failed(LocalError(ex, request.TempPath), session.Offset);
+        }
+    }
+
+    private static TransferError MaxSizeError(DownloadRequest request, long bytes, long cap) =>
+        new(ErrorContext.RemoteFile, BitsErrors.MaxDownloadSizeLimitReached, null,
+            $"{Redacted(request.Url)}: {bytes} bytes would pass the job's MAX_DOWNLOAD_SIZE ({cap} bytes left)", IsTransient: false, RetryAfter: null);
+
+    private sealed class RangedSession(
+        HttpFileDownloader owner, DownloadRequest request, IDownloadObserver observer, BandwidthThrottle throttle, FileStream file)
+    {
+        private readonly IReadOnlyList<FileRange> _ranges = request.Ranges!;
+        private readonly long?[] _lengths = request.Ranges!.Select(r => r.ToEndOfFile ? (long?)null : r.Length).ToArray();
+        private Validators _validators = request.Validators ?? Validators.None;
+        private long _offset;
+        private bool _announced;
+        private long? _announcedTotal;
+        private int _restarts;
+        private long _sinceCheckpoint;
+        private long _lastCheckpointAt;
+
+        /// <summary>Good bytes of the concatenation on disk.</summary>
+        public long Offset => _offset;
+
+        private TimeSpan IdleTimeout => request.IdleTimeout > TimeSpan.Zero ? request.IdleTimeout : Timeout.InfiniteTimeSpan;
+
+        private long? Total => _lengths.All(l => l is not null) ? _lengths.Sum(l => l!.Value) : null;
+
+        public async Task<DownloadOutcome> RunAsync(CancellationToken ct)
+        {
+            ResolveFromExpectedSize();
+            var kept = TempFiles.CutBack(file, request.Offset);
+            if (kept < request.Offset)
+            {
+                observer.OnRestarted(FileRestartReason.TempFileShort, $"temp file holds {kept} bytes, journal says {request.Offset}");
+                Truncate();
+            }
+            else
+            {
+                _offset = request.Offset;
+            }
+
+            var highWater = _offset;
+            var retries = 0;
+            while (true)
+            {
+                var step = await AttemptAsync(ct).ConfigureAwait(false);
+                if (step.Kind == StepKind.Completed)
+                {
+                    file.Flush(flushToDisk: true);
+                    return new DownloadOutcome.Completed(_offset, _validators);
+                }
+
+                if (step.Kind == StepKind.Again)
+                {
+                    continue;
+                }
+
+                var error = step.Error!;
+                file.Flush(flushToDisk: true);
+                if (!error.IsTransient)
+                {
+                    return new DownloadOutcome.Failed(error, _offset);
+                }
+
+                if (_offset > highWater)
+                {
+                    highWater = _offset;
+                    retries = 0;
+                }
+
+                if (retries >= request.QuickRetryDelays.Count
+                    || error.RetryAfter is { } tooLong && tooLong > request.MaxQuickRetryAfter)
+                {
+                    return new DownloadOutcome.Failed(error, _offset);
+                }
+
+                var delay = error.RetryAfter ?? request.QuickRetryDelays[retries];
+                retries++;
+                observer.OnQuickRetry(retries, delay, error);
+                if (delay > TimeSpan.Zero)
+                {
+                    await Task.Delay(delay, owner._time, ct).ConfigureAwait(false);
+                }
+            }
+        }
+
+        // The journaled total (sum of the ranges) gives the length of the one BG_LENGTH_TO_EOF range there can be.
+        private void ResolveFromExpectedSize()
+        {
+            var open = Array.FindIndex(_lengths, l => l is null);
+            if (open >= 0 && request.ExpectedSize is { } total)
+            {
+                var rest = total - _lengths.Where(l => l is not null).Sum(l => l!.Value);
+                if (rest > 0)
+                {
+                    _lengths[open] = rest;
+                }
+            }
+        }
+
+        private void Truncate()
+        {
+            file.SetLength(0);
+            file.Position = 0;
+            _offset = 0;
+            _sinceCheckpoint = 0;
+        }
+
+        /// <summary>The range holding byte <see cref="_offset"/> of the concatenation and the offset inside it; null when every range is on disk.</summary>
+        private (int Index, long Inner)? Locate()
+        {
+            long start = 0;
+            for (var i = 0; i < _ranges.Count; i++)
+            {
+                if (_lengths[i] is not { } length || _offset < start + length)
+                {
+                    return (i, _offset - start);
+                }
+
+                start += length;
+            }
+
+            return null;
+        }
+
+        private static TransferError Fatal(int hresult, int? status, string message) =>
+            new(ErrorContext.RemoteFile, hresult, status, message, IsTransient: false, RetryAfter: null);
+
+        private async Task<Step> AttemptAsync(CancellationToken ct)
+        {
+            if (!request.Url.IsAbsoluteUri || request.Url.Scheme is not ("http" or "https"))
+            {
+                return Step.Fault(Fatal(BitsErrors.UnrecognizedScheme, null,
+                    $"Unsupported URL {Redacted(request.Url)}: only absolute http and https URLs can be downloaded"));
+            }
+
+            if (Locate() is not { } at)
+            {
+                return Step.Completed;
+            }
+
+            var (index, inner) = at;
+
+            var range = _ranges[index];
+            var from = range.InitialOffset + inner;
+            long? to = _lengths[index] is { } length ? range.InitialOffset + length - 1 : null;
+            var asked = $"Range: bytes={from}-{to}";
+            using var message = new HttpRequestMessage(HttpMethod.Get, request.Url);
+            message.Headers.AcceptEncoding.Add(new StringWithQualityHeaderValue("identity"));
+            foreach (var (name, value) in request.Headers)
+            {
+                message.Headers.TryAddWithoutValidation(name, value);
+            }
+
+            message.Headers.Range = new RangeHeaderValue(from, to);
+            var conditional = true;
+            if (_validators.IsStrongETag && EntityTagHeaderValue.TryParse(_validators.ETag, out var etag))
+            {
+                message.Headers.IfRange = new RangeConditionHeaderValue(etag);
+            }
+            else if (_validators.LastModified is { } lastModified)
+            {
+                message.Headers.IfRange = new RangeConditionHeaderValue(lastModified);
+            }
+            else
+            {
+                conditional = false;
+            }
+
+            using var idle = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            idle.CancelAfter(IdleTimeout);
+            HttpResponseMessage response;
+            try
+            {
+                response = await owner._http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, idle.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (!ct.IsCancellationRequested && ex is HttpRequestException or IOException or OperationCanceledException or SocketException)
+            {
+                return Step.Fault(NetworkError(ex, request.Url, idle.IsCancellationRequested));
+            }
+
+            using (response)
+            {
+                idle.CancelAfter(Timeout.InfiniteTimeSpan);
+                var status = (int)response.StatusCode;
+                var validators = ValidatorsOf(response);
+                switch (status)
+                {
+                    case 200 when conditional && Differ(_validators, validators):
+                        return RemoteChanged($"validators changed from {_validators} to {validators}; HTTP 200 to {asked} with If-Range");
+
+                    case 200:
+                        return Step.Fault(Fatal(BitsErrors.InsufficientRangeSupport, 200,
+                            $"Server ignored {asked} (HTTP 200) for {Redacted(request.Url)}: ranges need a server that honours Range"));
+
+                    case 206:
+                        return await AcceptAsync(response, index, from, to, validators, asked, ct).ConfigureAwait(false);
+
+                    case 416:
+                        var size = response.Content.Headers.ContentRange is { HasLength: true } unsatisfied
+                            ? $"{unsatisfied.Length} bytes" : "size not given";
+                        return Step.Fault(Fatal(BitsErrors.InvalidRange, 416,
+                            $"HTTP 416 to {asked}: the range lies outside the remote file {Redacted(request.Url)} ({size})"));
+
+                    default:
+                        var reason = response.ReasonPhrase is { Length: > 0 } phrase ? phrase : ((HttpStatusCode)status).ToString();
+                        var transient = BitsErrors.IsTransientHttpStatus(status);
+                        return Step.Fault(new TransferError(ErrorContext.RemoteFile, BitsErrors.ForHttpStatus(status), status,
+                            $"HTTP {status} {reason} for {Redacted(request.Url)}", transient, transient ? owner.RetryAfterOf(response) : null));
+                }
+            }
+        }
+
+        /// <summary>The remote file is another one now: drop the bytes and start over from the first range, without If-Range.</summary>
+        private Step RemoteChanged(string detail)
+        {
+            if (_restarts++ > 0)
+            {
+                return Step.Fault(new TransferError(ErrorContext.RemoteFile, BitsErrors.InvalidServerResponse, null,
+                    $"Invalid server response for {Redacted(request.Url)}: {detail}", IsTransient: true, RetryAfter: null));
+            }
+
+            observer.OnRestarted(FileRestartReason.ValidatorChanged, detail);
+            Truncate();
+            _validators = Validators.None;
+            _announced = false;
+            for (var i = 0; i < _ranges.Count; i++)
+            {
+                _lengths[i] = _ranges[i].ToEndOfFile ? null : _ranges[i].Length;
+            }
+
+            return Step.Again;
+        }
+
+        private async Task<Step> AcceptAsync(
+            HttpResponseMessage response, int index, long from, long? to, Validators validators, string asked, CancellationToken ct)
+        {
+            var contentRange = response.Content.Headers.ContentRange;
+            if (contentRange is null || !contentRange.HasRange || contentRange.From != from
+                || !string.Equals(contentRange.Unit, "bytes", StringComparison.OrdinalIgnoreCase)
+                || contentRange.To is { } last && (last < from || to is { } end && last > end))
+            {
+                return Step.Fault(Fatal(BitsErrors.InvalidServerResponse, 206,
+                    $"HTTP 206 with Content-Range {contentRange?.ToString() ?? "none"} to {asked} from {Redacted(request.Url)}"));
+            }
+
+            if (_offset > 0 && !validators.IsEmpty && Differ(_validators, validators))
+            {
+                return RemoteChanged($"validators changed from {_validators} to {validators} on HTTP 206 to {asked}");
+            }
+
+            if (contentRange.HasLength && contentRange.Length is { } remoteSize)
+            {
+                for (var i = 0; i < _ranges.Count; i++)
+                {
+                    var r = _ranges[i];
+                    if (r.InitialOffset >= remoteSize || !r.ToEndOfFile && r.InitialOffset + r.Length > remoteSize)
+                    {
+                        return Step.Fault(Fatal(BitsErrors.InvalidRange, 206,
+                            $"range {r.InitialOffset}:{(r.ToEndOfFile ? "eof" : r.Length.ToString(CultureInfo.InvariantCulture))} lies outside the remote file {Redacted(request.Url)} ({remoteSize} bytes)"));
+                    }
+
+                    if (r.ToEndOfFile)
+                    {
+                        _lengths[i] = remoteSize - r.InitialOffset;
+                    }
+                }
+            }
+            else if (_lengths[index] is null)
+            {
+                return Step.Fault(Fatal(BitsErrors.InvalidServerResponse, 206,
+                    $"HTTP 206 without the file's complete length to {asked}: a BG_LENGTH_TO_EOF range needs it"));
+            }
+
+            if (!validators.IsEmpty)
+            {
+                _validators = validators;
+            }
+
+            var total = Total;
+            if (request.MaxBytes is { } cap && total is { } sum && sum > cap)
+            {
+                return Step.Fault(MaxSizeError(request, sum, cap));
+            }
+
+            if (!_announced || total != _announcedTotal)
+            {
+                _announced = true;
+                _announcedTotal = total;
+                observer.OnResponse(new ResponseInfo(206, _offset, total, _validators));
+                _lastCheckpointAt = owner._time.GetTimestamp();
+            }
+
+            // bytes this range still needs; the server may send fewer (then the next request continues the range)
+            var remaining = (to ?? contentRange.To ?? long.MaxValue - 1) - from + 1;
+            var bodyLength = response.Content.Headers.ContentLength ?? (contentRange.To is { } t ? t - from + 1 : null);
+            file.Position = _offset;
+            using var idle = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            Stream body;
+            try
+            {
+                idle.CancelAfter(IdleTimeout);
+                body = await response.Content.ReadAsStreamAsync(idle.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (!ct.IsCancellationRequested && ex is HttpRequestException or IOException or OperationCanceledException)
+            {
+                return Step.Fault(NetworkError(ex, request.Url, idle.IsCancellationRequested));
+            }
+
+            long received = 0;
+            var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
+            try
+            {
+                await using (body.ConfigureAwait(false))
+                {
+                    while (true)
+                    {
+                        int n;
+                        try
+                        {
+                            idle.CancelAfter(IdleTimeout);
+                            n = await body.ReadAsync(buffer.AsMemory(0, BufferSize), idle.Token).ConfigureAwait(false);
+                            idle.CancelAfter(Timeout.InfiniteTimeSpan);
+                        }
+                        catch (Exception ex) when (!ct.IsCancellationRequested && ex is HttpRequestException or IOException or OperationCanceledException)
+                        {
+                            return Step.Fault(NetworkError(ex, request.Url, idle.IsCancellationRequested));
+                        }
+
+                        if (n == 0)
+                        {
+                            break;
+                        }
+
+                        if (received + n > remaining)
+                        {
+                            return Step.Fault(Fatal(BitsErrors.InvalidServerResponse, 206,
+                                $"HTTP 206 body ran past {asked} from {Redacted(request.Url)}"));
+                        }
+
+                        if (request.MaxBytes is { } limit && _offset + n > limit)
+                        {
+                            return Step.Fault(MaxSizeError(request, _offset + n, limit));
+                        }
+
+                        await throttle(n, ct).ConfigureAwait(false);
+                        await file.WriteAsync(buffer.AsMemory(0, n), ct).ConfigureAwait(false);
+                        received += n;
+                        _offset += n;
+                        _sinceCheckpoint += n;
+                        MaybeCheckpoint();
+                    }
+                }
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+
+            if (bodyLength is { } expected && received < expected)
+            {
+                return Step.Fault(new TransferError(ErrorContext.GeneralTransport, BitsErrors.ConnectionAborted, null,
+                    $"Body ended after {received} of {expected} bytes from {Redacted(request.Url)}", IsTransient: true, RetryAfter: null));
+            }
+
+            if (received == 0)
+            {
+                return Step.Fault(new TransferError(ErrorContext.RemoteFile, BitsErrors.InvalidServerResponse, 206,
+                    $"HTTP 206 with an empty body to {asked} from {Redacted(request.Url)}", IsTransient: true, RetryAfter: null));
+            }
+
+            return Step.Again;
+        }
+
+        private void MaybeCheckpoint()
+        {
+            var now = owner._time.GetTimestamp();
+            if (_sinceCheckpoint < request.CheckpointBytes && owner._time.GetElapsedTime(_lastCheckpointAt, now) < request.CheckpointInterval)
+            {
+                return;
+            }
+
+            file.Flush(flushToDisk: false);
+            _sinceCheckpoint = 0;
+            _lastCheckpointAt = now;
+            observer.OnCheckpoint(_offset);
+        }
+    }
+}
