@@ -37,6 +37,9 @@ public static class QmgrManifests
         ["retry-scheduled"] = typeof(GroupEvents.RetryScheduled),
         ["job-completed"] = typeof(GroupEvents.JobCompleted),
         ["job-cancelled"] = typeof(GroupEvents.JobCancelled),
+        ["upload-session-created"] = typeof(GroupEvents.UploadSessionCreated),
+        ["reply-file-name-set"] = typeof(GroupEvents.ReplyFileNameSet),
+        ["reply-progress-recorded"] = typeof(GroupEvents.ReplyProgressRecorded),
         // snapshot (frozen)
         ["group-state"] = typeof(GroupState),
         // wire messages between nodes
@@ -59,6 +62,7 @@ public static class QmgrManifests
         ["suspend-job"] = typeof(GroupCommands.SuspendJob),
         ["cancel-job"] = typeof(GroupCommands.CancelJob),
         ["complete-job"] = typeof(GroupCommands.CompleteJob),
+        ["set-reply-file-name"] = typeof(GroupCommands.SetReplyFileName),
         ["get-group"] = typeof(GroupQueries.GetGroup),
         ["command-result"] = typeof(CommandResult),
         ["start-transfer"] = typeof(TransferProtocol.StartTransfer),
@@ -70,6 +74,9 @@ public static class QmgrManifests
         ["transfer-retrying"] = typeof(TransferProtocol.TransferRetrying),
         ["transfer-finished"] = typeof(TransferProtocol.TransferFinished),
         ["transfer-preempted"] = typeof(TransferProtocol.TransferPreempted),
+        ["transfer-upload-session-created"] = typeof(TransferProtocol.TransferUploadSessionCreated),
+        ["transfer-reply-progressed"] = typeof(TransferProtocol.TransferReplyProgressed),
+        ["cancel-upload-session"] = typeof(TransferProtocol.CancelUploadSession),
     }.ToFrozenDictionary();
 
     private static readonly FrozenDictionary<Type, string> Manifests = Types.ToFrozenDictionary(kv => kv.Value, kv => kv.Key);

@@ -10,14 +10,30 @@ namespace Qmgr.Transport;
 /// IHttpClientFactory) for the default route, and one client per other route, created on first use with
 /// <paramref name="createHandler"/> and kept for the process's life.
 /// </summary>
-public sealed class ProxyRoutingDownloader(HttpClient defaultClient, Func<SocketsHttpHandler> createHandler) : IFileDownloader
+public sealed class ProxyRoutingDownloader(HttpClient defaultClient, Func<SocketsHttpHandler> createHandler) : IFileDownloader, IUploadSessionCanceller
 {
     private readonly HttpFileDownloader _default = new(defaultClient);
     private readonly ConcurrentDictionary<string, HttpFileDownloader> _routes = new();
 
+    private readonly ConcurrentDictionary<HttpFileDownloader, BitsUploader> _uploaders = new();
+
     /// <inheritdoc />
+    /// <remarks>A request with <see cref="DownloadRequest.Upload"/> is an upload: it runs <see cref="BitsUploader"/> over the
+    /// same route's client (its observer must be an <see cref="IUploadObserver"/>).</remarks>
     public Task<DownloadOutcome> DownloadAsync(DownloadRequest request, IDownloadObserver observer, BandwidthThrottle throttle, CancellationToken cancellationToken) =>
-        DownloaderFor(request.Proxy, request.FollowRedirects, request.TlsIgnore).DownloadAsync(request, observer, throttle, cancellationToken);
+        request.Upload is null
+            ? DownloaderFor(request.Proxy, request.FollowRedirects, request.TlsIgnore).DownloadAsync(request, observer, throttle, cancellationToken)
+            : UploaderFor(request).UploadAsync(request, (IUploadObserver)observer, throttle, cancellationToken);
+
+    /// <summary>Sends <c>Cancel-Session</c> for the upload session of <paramref name="request"/> over its route (<see cref="BitsUploader.CancelSessionAsync"/>).</summary>
+    public Task<bool> CancelUploadSessionAsync(DownloadRequest request, CancellationToken cancellationToken) =>
+        UploaderFor(request).CancelSessionAsync(request, cancellationToken);
+
+    private BitsUploader UploaderFor(DownloadRequest request)
+    {
+        var downloader = DownloaderFor(request.Proxy, request.FollowRedirects, request.TlsIgnore);
+        return _uploaders.GetOrAdd(downloader, d => new BitsUploader(d.Client, d));
+    }
 
     private HttpFileDownloader DownloaderFor(ProxyRoute route, bool followRedirects, TlsIgnore tlsIgnore)
     {
