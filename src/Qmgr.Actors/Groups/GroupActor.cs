@@ -89,7 +89,10 @@ public sealed class GroupActor : ReceivePersistentActor
             .Select(j => (IGroupEvent)new JobStateChanged(j.Id, j.State, JobState.Queued, "recovered after restart", now))
             .ToArray();
         if (events.Length > 0) PersistThenReply(events, CommandResult.Ok, null);
-        foreach (var job in _state.Jobs.Where(j => !j.State.IsFinal())) SyncChild(job.Id);
+        // a requeued job's child starts once Queued is journaled (AfterPersisted syncs it): started from the stale
+        // Transferring state, a fast transfer could finish before the requeue and be started a second time
+        var requeued = events.OfType<JobStateChanged>().Select(s => s.JobId).ToHashSet();
+        foreach (var job in _state.Jobs.Where(j => !j.State.IsFinal() && !requeued.Contains(j.Id))) SyncChild(job.Id);
     }
 
     private void OnFact(IJobFact fact)
