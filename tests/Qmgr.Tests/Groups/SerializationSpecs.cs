@@ -37,6 +37,10 @@ public sealed class SerializationSpecs : Akka.TestKit.Xunit2.TestKit
         new RetryScheduled(J, T0.AddMinutes(10), T0),
         new JobCompleted(J, [0, 2], T0),
         new JobCancelled(J, T0),
+        new JobCreated(J, "u", JobPriority.Normal, JobOptions.Default, TimeSpan.FromSeconds(600), TimeSpan.FromDays(14), TimeSpan.FromDays(90), T0, JobType.UploadReply),
+        new UploadSessionCreated(J, 0, "{7a612806-37e6-4903-986b-139f35cdbca8}", 100_000, T0.AddMinutes(-1), T0),
+        new ReplyFileNameSet(J, "/t/a.reply", "/t/.a.reply.qmgr-0011aabb.tmp", T0),
+        new ReplyProgressRecorded(J, "http://h/replies/1", null, 0, T0),
     ];
 
     public static TheoryData<IQmgrMessage> Messages() => new(All);
@@ -72,6 +76,23 @@ public sealed class SerializationSpecs : Akka.TestKit.Xunit2.TestKit
         Assert.Equal(state with { Jobs = [] }, back with { Jobs = [] });
         Assert.Equal(state.Jobs.Single() with { Files = [] }, back.Jobs.Single() with { Files = [] });
         Assert.Equal(state.Jobs.Single().Files, back.Jobs.Single().Files);
+    }
+
+    [Fact]
+    public void A_job_created_event_journaled_before_job_types_replays_as_a_download()
+    {
+        // arrange: the JSON a journal holds from before BG_JOB_TYPE was added (no "type")
+        var serializer = new QmgrJsonSerializer((ExtendedActorSystem)Sys);
+        var old = """{"jobId":"22222222-2222-2222-2222-222222222222","displayName":"j","priority":"Normal","options":{"autoComplete":false,"overwrite":false,"strictRangeSupport":false},"minimumRetryDelay":"00:10:00","noProgressTimeout":"14.00:00:00","maximumDownloadTime":"90.00:00:00","at":"2026-11-29T12:00:00+00:00"}"""u8.ToArray();
+
+        // act
+        var created = (JobCreated)serializer.FromBinary(old, "job-created");
+        var job = GroupState.Empty(G).Apply(new GroupCreated(G, "alice", "g", JobPriority.Normal, 0, T0)).Apply(created).Jobs.Single();
+
+        // assert
+        Assert.Equal(JobType.Download, created.Type);
+        Assert.Equal(JobType.Download, job.Type);
+        Assert.Null(job.Reply);
     }
 
     [Fact]
