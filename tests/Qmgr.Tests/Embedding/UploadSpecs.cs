@@ -60,6 +60,7 @@ public sealed class UploadSpecs : IAsyncLifetime, IDisposable
         // arrange
         var url = _server.Accept("/in/report.bin");
         var (job, source, content) = await UploadJobAsync(JobType.Upload, url, 100_000);
+        await job.SetCustomHeadersAsync("X-Upload-Tenant: blue");
 
         // act
         await job.ResumeAsync();
@@ -84,6 +85,27 @@ public sealed class UploadSpecs : IAsyncLifetime, IDisposable
         Assert.Single(fragments.Select(f => f.SessionId).Distinct());
         Assert.Equal("upload.bin", fragments[0].ContentName);
         Assert.Equal(fragments[0].SessionId, _server.Packets("Close-Session").Single().SessionId);
+        Assert.All(_server.Requests, r => Assert.Equal("blue", r.Headers["X-Upload-Tenant"])); // custom headers as for downloads
+    }
+
+    [Fact]
+    public async Task A_416_answer_moves_the_upload_to_the_offset_the_server_holds()
+    {
+        // arrange: before the fourth fragment the server has kept only 20,000 bytes
+        var url = _server.Accept("/in/rollback.bin", new BitsUploadOptions { RollBackBefore = new Dictionary<int, long> { [3] = 20_000 } });
+        var (job, _, content) = await UploadJobAsync(JobType.Upload, url, 100_000);
+
+        // act
+        await job.ResumeAsync();
+        var settled = await SettledAsync(job);
+
+        // assert
+        Assert.Equal(JobState.Transferred, settled.State);
+        Assert.Equal(content, _server.Uploaded("/in/rollback.bin"));
+        var fragments = _server.Packets("Fragment");
+        Assert.Equal(416, fragments[3].Status);
+        Assert.Equal([0L, Fragment, 2 * Fragment, 3 * Fragment, 20_000L, 20_000L + Fragment], fragments.Take(6).Select(f => f.RangeStart!.Value));
+        Assert.Single(_server.Packets("Create-Session"));
     }
 
     [Fact]

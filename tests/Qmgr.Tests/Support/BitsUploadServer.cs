@@ -32,6 +32,10 @@ public sealed record BitsUploadOptions
     /// <summary>Fragment index → forget the session and answer <c>BITS-Error-Code: 0x8020001F</c> (BG_E_SESSION_NOT_FOUND).</summary>
     public IReadOnlySet<int> ForgetSessionAt { get; init; } = new HashSet<int>();
 
+    /// <summary>Fragment index → before it is handled, the server keeps only this many bytes of the session (lost writes),
+    /// so a fragment starting beyond them is answered 416 with <c>BITS-Received-Content-Range</c>.</summary>
+    public IReadOnlyDictionary<int, long> RollBackBefore { get; init; } = new Dictionary<int, long>();
+
     /// <summary>Fragment index whose body is not read until <see cref="BitsUploadServer.Release"/> (or the client leaves);
     /// <see cref="BitsUploadServer.HeldFragmentArrived"/> completes when it arrives.</summary>
     public int? HoldFragment { get; init; }
@@ -236,6 +240,8 @@ public sealed class BitsUploadServer : IAsyncDisposable
             Error(index, c, 400, unchecked((int)0x80070057), 5);
             return;
         }
+        if (options.RollBackBefore.TryGetValue(fragment, out var keepBytes))
+            lock (session) session.Bytes.SetLength(Math.Min(keepBytes, session.Bytes.Length));
         var start = long.Parse(range[6..dash], CultureInfo.InvariantCulture);
         var end = long.Parse(range[(dash + 1)..slash], CultureInfo.InvariantCulture);
         var total = long.Parse(range[(slash + 1)..], CultureInfo.InvariantCulture);
