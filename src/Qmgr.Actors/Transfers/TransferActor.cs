@@ -41,7 +41,16 @@ public sealed class TransferActor : ReceiveActor
         {
             StopRunning();
             if (_downloader is not IUploadSessionCanceller canceller) return;
-            var request = c.Request with { Headers = RequestHeaders.From(c.Credentials, c.ProtectedCustomHeaders, _secrets) };
+            DownloadRequest request;
+            try
+            {
+                request = c.Request with { Headers = RequestHeaders.From(c.Credentials, c.ProtectedCustomHeaders, _secrets) };
+            }
+            catch (Exception ex) when (ex is InvalidOperationException or System.Security.Cryptography.CryptographicException)
+            {
+                _log.Warning("Job [{JobId}] upload session not cancelled: {Reason}", c.JobId, ex.Message);
+                return;
+            }
             var log = _log;
             var jobId = c.JobId;
             // best effort and off the mailbox; BITS retries this for up to a day, Qmgr tries once and logs the outcome
