@@ -77,4 +77,10 @@ public static class HResults
     public const int BG_E_MAX_DOWNLOAD_SIZE_INVALID_VALUE = unchecked((int)0x80200063);
     /// <summary>BG_E_USE_STORED_CREDENTIALS_NOT_SUPPORTED (0x80200066): USE_STORED_CREDENTIALS for a target other than the proxy.</summary>
     public const int BG_E_USE_STORED_CREDENTIALS_NOT_SUPPORTED = unchecked((int)0x80200066);
+    /// <summary>BG_E_TOO_MANY_FILES (0x8020001C): an upload or upload-reply job holds exactly one file.</summary>
+    public const int BG_E_TOO_MANY_FILES = unchecked((int)0x8020001C);
+    /// <summary>BG_E_TOO_LARGE (0x80200020): the reply is over 1 MB for GetReplyData (or the server's upload limit).</summary>
+    public const int BG_E_TOO_LARGE = unchecked((int)0x80200020);
+    /// <summary>HRESULT_FROM_WIN32(ERROR_FILE_NOT_FOUND) (0x80070002): the local file of an upload does not exist.</summary>
+    public const int E_FILE_NOT_FOUND = unchecked((int)0x80070002);
 }

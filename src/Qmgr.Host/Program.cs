@@ -12,6 +12,7 @@ public static class Program
         var root = new RootCommand("qmgr: the Background Intelligent Transfer Service queue manager on Akka.NET")
         {
             TransferCommand.Create(dataDir),
+            UploadCommand.Create(dataDir),
             ServeCommand.Create(dataDir),
             ListCommand.Create(dataDir),
         };

@@ -62,6 +62,13 @@ public interface IGroup
     /// <summary>Creates a job in Suspended. <paramref name="priority"/> null = the group's priority.</summary>
     Task<IJob> CreateJobAsync(string displayName, JobOptions? options = null, JobPriority? priority = null, Guid? jobId = null, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Creates a job of <paramref name="type"/> in Suspended (BITS <c>CreateJob</c> with BG_JOB_TYPE; the type is read-only
+    /// afterwards, <see cref="Job.Type"/>). Upload and upload-reply jobs take exactly one file whose local file exists;
+    /// E_INVALIDARG for an undefined type.
+    /// </summary>
+    Task<IJob> CreateJobAsync(string displayName, JobType type, JobOptions? options = null, JobPriority? priority = null, Guid? jobId = null, CancellationToken cancellationToken = default);
+
     /// <summary>Opens a job of this group; BG_E_NOT_FOUND when unknown.</summary>
     Task<IJob> GetJobAsync(Guid jobId, CancellationToken cancellationToken = default);
 
@@ -177,9 +184,35 @@ public interface IJob
     /// Transferred or in Error is reported at once, so those notifications are not lost while no callback was set.</summary>
     Task SetNotifyInterfaceAsync(IJobCallback? callback, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Names the reply file of an upload-reply job (BITS <c>IBackgroundCopyJob2::SetReplyFileName</c>): an absolute path in
+    /// the allowed roots; unset before the first Resume, one is generated beside the upload file. E_NOTIMPL for other job
+    /// types, BG_E_INVALID_STATE once the reply download started, E_INVALIDARG / E_ACCESSDENIED for a bad path.
+    /// </summary>
+    Task SetReplyFileNameAsync(string replyFileName, CancellationToken cancellationToken = default);
+
+    /// <summary>The reply file name of an upload-reply job, null while none is set (<c>GetReplyFileName</c>); E_NOTIMPL for other types.</summary>
+    Task<string?> GetReplyFileNameAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// The reply's progress in bytes (<c>GetReplyProgress</c>, BG_JOB_REPLY_PROGRESS): BytesTotal is null (BG_SIZE_UNKNOWN)
+    /// until the reply download starts, which tells an error in the upload part from one in the reply. E_NOTIMPL for other types.
+    /// </summary>
+    Task<ReplyProgress> GetReplyProgressAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// The whole reply of a Transferred (or, after Complete, Acknowledged) upload-reply job, at most 1 MiB
+    /// (<c>GetReplyData</c>). Read from the reply file on this host. BG_E_TOO_LARGE when the reply is larger (its size is
+    /// in the message and in <see cref="GetReplyProgressAsync"/>), BG_E_INVALID_STATE in other states, E_NOTIMPL for other types.
+    /// </summary>
+    Task<byte[]> GetReplyDataAsync(CancellationToken cancellationToken = default);
+
     /// <summary>Waits until the persisted job satisfies <paramref name="condition"/>, polling every 100 ms.</summary>
     Task<Job> WaitAsync(Func<Job, bool> condition, CancellationToken cancellationToken = default);
 }
+
+/// <summary>BITS <c>BG_JOB_REPLY_PROGRESS</c> in bytes; <see cref="BytesTotal"/> null = BG_SIZE_UNKNOWN (the reply has not started).</summary>
+public sealed record ReplyProgress(long? BytesTotal, long BytesTransferred);
 
 /// <summary>
 /// A job's callback (BITS <c>IBackgroundCopyCallback</c>/<c>2</c>): called from a background thread after the change

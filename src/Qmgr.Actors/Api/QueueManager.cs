@@ -115,11 +115,14 @@ public sealed class QueueManager : IQueueManager
         public async Task CancelAsync(CancellationToken cancellationToken = default) =>
             QmgrException.ThrowIfRejected(await qm._client.SendAsync(new CancelGroup(id, owner), cancellationToken));
 
-        public async Task<IJob> CreateJobAsync(string displayName, JobOptions? options = null, JobPriority? priority = null, Guid? jobId = null, CancellationToken cancellationToken = default)
+        public Task<IJob> CreateJobAsync(string displayName, JobOptions? options = null, JobPriority? priority = null, Guid? jobId = null, CancellationToken cancellationToken = default) =>
+            CreateJobAsync(displayName, JobType.Download, options, priority, jobId, cancellationToken);
+
+        public async Task<IJob> CreateJobAsync(string displayName, JobType type, JobOptions? options = null, JobPriority? priority = null, Guid? jobId = null, CancellationToken cancellationToken = default)
         {
             await qm.CheckJobsPerOwnerAsync(owner, cancellationToken);
             var job = jobId ?? Guid.NewGuid();
-            QmgrException.ThrowIfRejected(await qm._client.SendAsync(new CreateJob(id, owner, job, displayName, priority, options ?? JobOptions.Default), cancellationToken));
+            QmgrException.ThrowIfRejected(await qm._client.SendAsync(new CreateJob(id, owner, job, displayName, priority, options ?? JobOptions.Default, type), cancellationToken));
             return new JobHandle(qm, id, job, owner);
         }
 
@@ -242,6 +245,49 @@ public sealed class QueueManager : IQueueManager
             // BITS reports a job already transferred or in error to a callback registered later: nothing is lost.
             var job = await GetAsync(cancellationToken);
             await CallbackDispatcher.ReplayAsync(this, callback, job);
+        }
+
+        public Task SetReplyFileNameAsync(string replyFileName, CancellationToken cancellationToken = default) =>
+            SendAsync(new SetReplyFileName(groupId, owner, jobId, replyFileName), cancellationToken);
+
+        private async Task<Job> UploadReplyJobAsync(CancellationToken ct)
+        {
+            var job = await GetAsync(ct);
+            return job.Type == JobType.UploadReply ? job
+                : throw new QmgrException(HResults.E_NOTIMPL, $"job {jobId:D} is a {job.Type} job; only upload-reply jobs have a reply");
+        }
+
+        public async Task<string?> GetReplyFileNameAsync(CancellationToken cancellationToken = default) =>
+            (await UploadReplyJobAsync(cancellationToken)).Reply?.FileName;
+
+        public async Task<ReplyProgress> GetReplyProgressAsync(CancellationToken cancellationToken = default)
+        {
+            var reply = (await UploadReplyJobAsync(cancellationToken)).Reply ?? JobReply.None;
+            return new ReplyProgress(reply.BytesTotal, reply.BytesTransferred);
+        }
+
+        /// <summary>BITS GetReplyData's cap: 1 MiB.</summary>
+        private const int MaxReplyData = 1024 * 1024;
+
+        public async Task<byte[]> GetReplyDataAsync(CancellationToken cancellationToken = default)
+        {
+            var job = await UploadReplyJobAsync(cancellationToken);
+            if (job.State is not (JobState.Transferred or JobState.Acknowledged) || job.Reply is not { FileName: { } name, TempName: { } temp })
+                throw new QmgrException(HResults.BG_E_INVALID_STATE, $"the reply of job {jobId:D} is available once the job is Transferred (it is {job.State})");
+            var path = job.State == JobState.Acknowledged ? name : temp;
+            try
+            {
+                await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+                if (file.Length > MaxReplyData)
+                    throw new QmgrException(HResults.BG_E_TOO_LARGE, $"the reply is {file.Length} bytes; GetReplyData returns at most {MaxReplyData} (read {path} instead)");
+                var data = new byte[file.Length];
+                await file.ReadExactlyAsync(data, cancellationToken);
+                return data;
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                throw new QmgrException(Transport.BitsErrors.ForLocalException(ex), $"cannot read the reply {path}: {ex.Message}");
+            }
         }
 
         public async Task<Job> WaitAsync(Func<Job, bool> condition, CancellationToken cancellationToken = default)

@@ -43,6 +43,18 @@ public sealed class GroupActor : ReceivePersistentActor
         Command<AfterRecovery>(_ => RequeueActiveJobs());
         Command<GroupQueries.GetGroup>(_ => Sender.Tell(_state));
         Command<CompleteJob>(Complete);
+        Command<AddFiles>(add =>
+        {
+            // an upload's local file must exist when it is added (BITS AddFile on upload jobs); checked here, not in the pure Decide
+            if (_state.FindJob(add.JobId) is { Type: not JobType.Download } upload && _state.CheckJob(add).Rejected is null
+                && add.Files.FirstOrDefault(f => Path.IsPathFullyQualified(f.LocalName) && !File.Exists(f.LocalName)) is { } missing)
+            {
+                Sender.Tell(CommandResult.Rejected(HResults.E_FILE_NOT_FOUND, $"the file to upload does not exist: {missing.LocalName} (job {upload.Id:D})"));
+                return;
+            }
+            var (result, events) = _state.Decide(add, DateTimeOffset.UtcNow, _settings);
+            PersistThenReply(events, result, Sender);
+        });
         Command<IGroupCommand>(command =>
         {
             var (result, events) = _state.Decide(command, DateTimeOffset.UtcNow, _settings);
@@ -77,7 +89,10 @@ public sealed class GroupActor : ReceivePersistentActor
             .Select(j => (IGroupEvent)new JobStateChanged(j.Id, j.State, JobState.Queued, "recovered after restart", now))
             .ToArray();
         if (events.Length > 0) PersistThenReply(events, CommandResult.Ok, null);
-        foreach (var job in _state.Jobs.Where(j => !j.State.IsFinal())) SyncChild(job.Id);
+        // a requeued job's child starts once Queued is journaled (AfterPersisted syncs it): started from the stale
+        // Transferring state, a fast transfer could finish before the requeue and be started a second time
+        var requeued = events.OfType<JobStateChanged>().Select(s => s.JobId).ToHashSet();
+        foreach (var job in _state.Jobs.Where(j => !j.State.IsFinal() && !requeued.Contains(j.Id))) SyncChild(job.Id);
     }
 
     private void OnFact(IJobFact fact)
@@ -104,12 +119,45 @@ public sealed class GroupActor : ReceivePersistentActor
             Sender.Tell(rejected);
             return;
         }
+        if (GroupDecisions.CompleteRefusal(job!) is { } refused)
+        {
+            Sender.Tell(refused);
+            return;
+        }
         var (result, events) = CompleteFiles(job!, DateTimeOffset.UtcNow);
         PersistThenReply(events, result, Sender);
     }
 
+    /// <summary>
+    /// Complete of a Transferred upload job (BITS T21): the upload file stays where it is (the server renamed its copy
+    /// when the last fragment arrived); an upload-reply job's reply temp file is renamed to the reply file name.
+    /// </summary>
+    private (CommandResult, IGroupEvent[]) CompleteUpload(Job job, DateTimeOffset now)
+    {
+        if (job.Reply is { TempName: { } temp, FileName: { } target })
+        {
+            try
+            {
+                if (File.Exists(temp))
+                {
+                    if (File.Exists(target) && !job.Options.Overwrite)
+                        return (CommandResult.Rejected(HResults.E_FILE_EXISTS, $"{target} exists and the job does not allow overwriting it"), []);
+                    File.Move(temp, target, overwrite: job.Options.Overwrite);
+                }
+                else if (!File.Exists(target))
+                    return (CommandResult.Rejected(HResults.E_FILE_NOT_FOUND, $"reply temp file {temp} of {target} is missing"), []);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                return (CommandResult.Rejected(ex.HResult, $"cannot rename {temp} to {target}: {ex.Message}"), []);
+            }
+        }
+        return GroupDecisions.DecideComplete(job, [0], now);
+    }
+
     private (CommandResult, IGroupEvent[]) CompleteFiles(Job job, DateTimeOffset now)
     {
+        if (job.Type != JobType.Download) return CompleteUpload(job, now);
         var completed = ImmutableList.CreateBuilder<int>();
         for (var i = 0; i < job.Files.Count; i++)
         {
@@ -175,8 +223,12 @@ public sealed class GroupActor : ReceivePersistentActor
                     _log.Warning("Job [{JobId}] file {FileIndex} restarts from zero: {Reason} ({Detail})", r.JobId, r.FileIndex, r.Reason, r.Detail);
                     break;
                 case JobCancelled c:
+                    var cancelled = _state.FindJob(c.JobId)!;
                     // HIGH_PERFORMANCE files were written in place: BITS does no cleanup for them (bits-spec §2.9)
-                    foreach (var f in _state.FindJob(c.JobId)!.Files.Where(f => !f.Completed && f.TempName != f.LocalName)) TempFiles.Delete(f.TempName);
+                    foreach (var f in cancelled.Files.Where(f => !f.Completed && f.TempName != f.LocalName)) TempFiles.Delete(f.TempName);
+                    if (cancelled.Reply?.TempName is { } replyTemp) TempFiles.Delete(replyTemp);
+                    // BITS T19: the server is told to drop an open upload session
+                    if (JobActor.CancelSessionFor(cancelled, _settings.IdleTimeout) is { } cancelSession) _transferRegion.Tell(cancelSession);
                     _log.Info("Job [{JobId}] cancelled", c.JobId);
                     break;
                 case JobCompleted c:
@@ -249,6 +301,7 @@ public sealed class GroupActor : ReceivePersistentActor
         FileProgressCheckpointed x => x.JobId, FileRestarted x => x.JobId, FileTransferred x => x.JobId,
         JobErrorRecorded x => x.JobId, RetryScheduled x => x.JobId, JobCompleted x => x.JobId, JobCancelled x => x.JobId,
         JobClientCertificateSet x => x.JobId,
+        UploadSessionCreated x => x.JobId, ReplyFileNameSet x => x.JobId, ReplyProgressRecorded x => x.JobId,
         _ => null,
     };
 

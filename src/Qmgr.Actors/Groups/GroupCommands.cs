@@ -94,8 +94,16 @@ public static class GroupCommands
     /// </summary>
     public sealed record SetGroupCredentials(Guid GroupId, string Caller, string? Protected) : IGroupCommand;
 
-    /// <summary>Creates a job in state Suspended (BITS T1). <paramref name="Priority"/> null = the group's priority (Decision 3).</summary>
-    public sealed record CreateJob(Guid GroupId, string Caller, Guid JobId, string DisplayName, JobPriority? Priority, JobOptions Options) : IGroupCommand;
+    /// <summary>Creates a job in state Suspended (BITS T1). <paramref name="Priority"/> null = the group's priority (Decision 3).
+    /// <paramref name="Type"/> is fixed for the job's life (BITS <c>CreateJob</c>'s BG_JOB_TYPE); E_INVALIDARG when undefined.</summary>
+    public sealed record CreateJob(Guid GroupId, string Caller, Guid JobId, string DisplayName, JobPriority? Priority, JobOptions Options, JobType Type = JobType.Download) : IGroupCommand;
+
+    /// <summary>
+    /// Names the reply file of an upload-reply job (BITS <c>IBackgroundCopyJob2::SetReplyFileName</c>): an absolute path
+    /// inside the allowed roots. E_NOTIMPL for other job types; BG_E_INVALID_STATE once the reply download started or
+    /// the job is final; E_INVALIDARG / E_ACCESSDENIED for a bad path.
+    /// </summary>
+    public sealed record SetReplyFileName(Guid GroupId, string Caller, Guid JobId, string ReplyFileName) : IGroupCommand;
 
     /// <summary>A file to add: absolute http(s) URL, absolute local path whose directory exists, and optionally the
     /// file's expected SHA-256 (64 hex digits), checked before the file counts as transferred.</summary>

@@ -43,6 +43,8 @@ public static partial class GroupDecisions
 
     private static (CommandResult, IGroupEvent[]) DecideAddFileWithRanges(Job job, AddFileWithRanges add, DateTimeOffset now, QmgrSettings settings)
     {
+        if (job.Type != JobType.Download)
+            return (CommandResult.Rejected(HResults.E_NOTIMPL, "AddFileWithRanges is for download jobs only"), []);
         if (job.Properties5.DynamicContent)
             return (CommandResult.Rejected(HResults.BG_E_INVALID_STATE, "a DYNAMIC_CONTENT job cannot take ranges"), []);
         if (RangesError(add.Ranges, settings.MaxRangesPerFile, add.Administrator) is { } bad)
@@ -76,6 +78,8 @@ public static partial class GroupDecisions
     {
         var inv = CultureInfo.InvariantCulture;
         var text = set.Value.Trim();
+        if (job.Type != JobType.Download && set.Property is JobProperty.DynamicContent or JobProperty.HighPerformance or JobProperty.MaxDownloadSize)
+            return Refuse(HResults.E_NOTIMPL, $"{set.Property} applies to download jobs only (bits-spec §2.9)");
         string value;
         switch (set.Property)
         {

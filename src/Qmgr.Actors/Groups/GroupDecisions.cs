@@ -72,8 +72,10 @@ public static partial class GroupDecisions
                 return (CommandResult.Rejected(HResults.E_INVALIDARG, $"job {createJob.JobId:D} already exists"), []);
             if (createJob.DisplayName.Length > MaxDisplayNameLength)
                 return (CommandResult.Rejected(HResults.E_INVALIDARG, $"display name longer than {MaxDisplayNameLength} characters"), []);
+            if (!Enum.IsDefined(createJob.Type))
+                return (CommandResult.Rejected(HResults.E_INVALIDARG, $"undefined job type {(int)createJob.Type}"), []);
             IGroupEvent created = new JobCreated(createJob.JobId, createJob.DisplayName, createJob.Priority ?? state.Priority,
-                createJob.Options, settings.MinimumRetryDelay, settings.NoProgressTimeout, settings.MaximumDownloadTime, now);
+                createJob.Options, settings.MinimumRetryDelay, settings.NoProgressTimeout, settings.MaximumDownloadTime, now, createJob.Type);
             return state.ProtectedCredentials is { } inherited
                 ? (CommandResult.Ok, [created, new JobCredentialsSet(createJob.JobId, AuthTarget.Server, AuthScheme.Basic, inherited, now)])
                 : (CommandResult.Ok, [created]);
@@ -163,7 +165,30 @@ public static partial class GroupDecisions
                     return (CommandResult.NoOp, []);
                 if (job.State == JobState.Transferred && job.NextFileIndex is null)
                     return (CommandResult.NoOp, []);
+                // BITS: an upload-reply job without a reply file name gets one next to the upload file at its first Resume
+                if (job.Type == JobType.UploadReply && job.Reply?.FileName is null)
+                {
+                    var reply = GeneratedReplyFileName(job);
+                    return (CommandResult.Ok, [new ReplyFileNameSet(jobId, reply, TempFiles.TempPathFor(reply, TempSuffix(jobId, 1)), now),
+                        new JobStateChanged(jobId, job.State, JobState.Queued, ResumedCause, now)]);
+                }
                 return (CommandResult.Ok, [new JobStateChanged(jobId, job.State, JobState.Queued, ResumedCause, now)]);
+
+            case SetReplyFileName r:
+                if (job.Type != JobType.UploadReply)
+                    return (CommandResult.Rejected(HResults.E_NOTIMPL, $"job {jobId:D} is a {job.Type} job; only upload-reply jobs have a reply file"), []);
+                if (job.Reply?.Started == true)
+                    return (CommandResult.Rejected(HResults.BG_E_INVALID_STATE, "the reply download has started; the reply file name can no longer change"), []);
+                if (!Path.IsPathFullyQualified(r.ReplyFileName) || Path.GetFileName(r.ReplyFileName).Length == 0)
+                    return (CommandResult.Rejected(HResults.E_INVALIDARG, $"reply file name is not an absolute file path: {r.ReplyFileName}"), []);
+                var replyPath = Path.GetFullPath(r.ReplyFileName);
+                if (!PathPolicy.IsAllowed(replyPath, settings.AllowedRoots))
+                    return (CommandResult.Rejected(HResults.E_ACCESSDENIED, $"reply file name is outside the allowed roots (qmgr.paths.allowed-roots): {replyPath}"), []);
+                if (job.Files.Any(f => f.LocalName == replyPath))
+                    return (CommandResult.Rejected(HResults.E_INVALIDARG, $"the reply file cannot be the upload file: {replyPath}"), []);
+                return job.Reply?.FileName == replyPath
+                    ? (CommandResult.NoOp, [])
+                    : (CommandResult.Ok, [new ReplyFileNameSet(jobId, replyPath, TempFiles.TempPathFor(replyPath, TempSuffix(jobId, 1)), now)]);
 
             case SuspendJob:
                 return job.State == JobState.Suspended
@@ -220,6 +245,7 @@ public static partial class GroupDecisions
             SuspendJob s => s.JobId,
             CancelJob c => c.JobId,
             CompleteJob c => c.JobId,
+            SetReplyFileName r => r.JobId,
             _ => throw new ArgumentOutOfRangeException(nameof(command), command.GetType().Name, "not a job command"),
         };
         var job = state.FindJob(jobId);
@@ -389,6 +415,9 @@ public static partial class GroupDecisions
     {
         if (add.Files.IsEmpty)
             return (CommandResult.Rejected(HResults.E_INVALIDARG, "no files given"), []);
+        // BITS: upload jobs hold exactly one file, and AddFileSet adds nothing when it would exceed that
+        if (job.Type != JobType.Download && job.Files.Count + add.Files.Count > 1)
+            return (CommandResult.Rejected(HResults.BG_E_TOO_MANY_FILES, $"an {job.Type} job holds exactly one file"), []);
         if (job.Files.Count + add.Files.Count > settings.MaxFilesPerJob)
             return (CommandResult.Rejected(HResults.BG_E_TOO_MANY_FILES_IN_JOB, $"a job holds at most {settings.MaxFilesPerJob} files"), []);
         var files = ImmutableList.CreateBuilder<NewFile>();
@@ -458,6 +487,11 @@ public static partial class GroupDecisions
             JobProtocol.InactivityTimeoutElapsed i when i.LastActivity == job.LastActivity => [new JobCancelled(job.Id, now)],
             JobProtocol.Preempted p when job.State is JobState.Connecting or JobState.Transferring =>
                 [new JobStateChanged(job.Id, job.State, JobState.Queued, p.Cause, now)],
+            JobProtocol.UploadSessionOpened u when transferring && job.Type != JobType.Download && !job.Files[u.FileIndex].Transferred =>
+                [new UploadSessionCreated(job.Id, u.FileIndex, u.SessionId, u.SourceSize, u.SourceLastWrite, now)],
+            JobProtocol.ReplyProgressed r when transferring && job.Type == JobType.UploadReply
+                                              && (r.ReplyUrl, r.BytesTotal, r.BytesTransferred) != (job.Reply?.Url, job.Reply?.BytesTotal, job.Reply?.BytesTransferred) =>
+                [new ReplyProgressRecorded(job.Id, r.ReplyUrl, r.BytesTotal, r.BytesTransferred, now)],
             JobProtocol.RetryDue when job.State == JobState.TransientError =>
                 [new JobStateChanged(job.Id, JobState.TransientError, JobState.Queued, "minimum retry delay elapsed", now)],
             _ => [],
@@ -492,6 +526,22 @@ public static partial class GroupDecisions
             events.Add(new JobStateChanged(job.Id, job.State, JobState.TransientError, "transient error", now));
         }
         return [.. events];
+    }
+
+    /// <summary>
+    /// The refusal of Complete for an upload or upload-reply job that is not Transferred (BITS T21: BG_E_INVALID_STATE),
+    /// or null when Complete may proceed (every download state that <see cref="CheckJob"/> accepts, T20).
+    /// </summary>
+    public static CommandResult? CompleteRefusal(Job job) =>
+        job.Type != JobType.Download && job.State != JobState.Transferred
+            ? CommandResult.Rejected(HResults.BG_E_INVALID_STATE, $"an {job.Type} job can be completed only once Transferred (it is {job.State})")
+            : null;
+
+    /// <summary>The reply file BITS names when none was set: beside the upload file, <c>NAME.XXXXXXXX.reply</c>.</summary>
+    public static string GeneratedReplyFileName(Job job)
+    {
+        var upload = job.Files[0].LocalName;
+        return Path.Combine(Path.GetDirectoryName(upload)!, $"{Path.GetFileName(upload)}.{TempSuffix(job.Id, 1)}.reply");
     }
 
     /// <summary>

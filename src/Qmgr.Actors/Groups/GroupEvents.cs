@@ -48,8 +48,9 @@ public static class GroupEvents
     public sealed record GroupPropertyChanged(GroupProperty Property, string Value, DateTimeOffset At) : IGroupEvent;
 
     /// <summary>A job was created in state Suspended (BITS T1).</summary>
+    /// <remarks><paramref name="Type"/> was added later: events journaled without it replay as <see cref="JobType.Download"/>.</remarks>
     public sealed record JobCreated(Guid JobId, string DisplayName, JobPriority Priority, JobOptions Options, TimeSpan MinimumRetryDelay,
-        TimeSpan NoProgressTimeout, TimeSpan MaximumDownloadTime, DateTimeOffset At) : IGroupEvent;
+        TimeSpan NoProgressTimeout, TimeSpan MaximumDownloadTime, DateTimeOffset At, JobType Type = JobType.Download) : IGroupEvent;
 
     /// <summary>A job property changed; <paramref name="Value"/> is its invariant text (see <see cref="JobProperty"/>).</summary>
     public sealed record JobPropertyChanged(Guid JobId, JobProperty Property, string Value, DateTimeOffset At) : IGroupEvent;
@@ -115,6 +116,24 @@ public static class GroupEvents
 
     /// <summary>Complete: the listed files were renamed into place; the job is Acknowledged.</summary>
     public sealed record JobCompleted(Guid JobId, ImmutableList<int> CompletedFiles, DateTimeOffset At) : IGroupEvent;
+
+    /// <summary>
+    /// An upload job's server created a BITS Upload Protocol session (Create-Session) for file <paramref name="FileIndex"/>;
+    /// the local file had <paramref name="SourceSize"/> bytes and was last written at <paramref name="SourceLastWrite"/>.
+    /// A later session replaces an earlier one (the server forgot it; a <see cref="FileRestarted"/> precedes it).
+    /// </summary>
+    public sealed record UploadSessionCreated(Guid JobId, int FileIndex, string SessionId, long SourceSize, DateTimeOffset SourceLastWrite, DateTimeOffset At) : IGroupEvent;
+
+    /// <summary>The reply file of an upload-reply job was named (BITS <c>SetReplyFileName</c>, or generated at the first Resume),
+    /// with its temp file beside it (Decision 14).</summary>
+    public sealed record ReplyFileNameSet(Guid JobId, string ReplyFileName, string ReplyTempName, DateTimeOffset At) : IGroupEvent;
+
+    /// <summary>
+    /// Reply progress of an upload-reply job (<c>BG_JOB_REPLY_PROGRESS</c>): the reply comes from <paramref name="ReplyUrl"/>
+    /// (the server's <c>BITS-Reply-URL</c>), <paramref name="BytesTotal"/> bytes (null = not known yet), of which
+    /// <paramref name="BytesTransferred"/> are in the reply temp file.
+    /// </summary>
+    public sealed record ReplyProgressRecorded(Guid JobId, string ReplyUrl, long? BytesTotal, long BytesTransferred, DateTimeOffset At) : IGroupEvent;
 
     /// <summary>Cancel: the job is Cancelled; its temp files and uncompleted results were removed.</summary>
     public sealed record JobCancelled(Guid JobId, DateTimeOffset At) : IGroupEvent;

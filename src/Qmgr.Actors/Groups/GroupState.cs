@@ -71,7 +71,8 @@ public sealed record GroupState(
         {
             Jobs = Jobs.Add(new Job(c.JobId, c.DisplayName, "", NotifyFlags.JobTransferred | NotifyFlags.JobError, c.MaximumDownloadTime,
                 JobState.Suspended, c.Priority, c.Options, ImmutableList<JobFile>.Empty,
-                null, 0, c.MinimumRetryDelay, c.NoProgressTimeout, c.At, c.At, null, null, null, ImmutableList<ProtectedCredentials>.Empty, null)),
+                null, 0, c.MinimumRetryDelay, c.NoProgressTimeout, c.At, c.At, null, null, null, ImmutableList<ProtectedCredentials>.Empty, null)
+                { Type = c.Type, Reply = c.Type == JobType.UploadReply ? JobReply.None : null }),
         },
         JobPropertyChanged p => Update(p.JobId, j => (p.Property switch
         {
@@ -144,6 +145,19 @@ public sealed record GroupState(
             Error = null,
         }),
         JobCancelled c => Update(c.JobId, j => j with { State = JobState.Cancelled, ModificationTime = c.At, Error = null }),
+        UploadSessionCreated u => Update(u.JobId, j => j with { Upload = new UploadSession(u.SessionId, u.SourceSize, u.SourceLastWrite), LastActivity = u.At }),
+        ReplyFileNameSet r => Update(r.JobId, j => j with
+        {
+            Reply = (j.Reply ?? JobReply.None) with { FileName = r.ReplyFileName, TempName = r.ReplyTempName },
+            ModificationTime = r.At,
+            LastActivity = r.At,
+        }),
+        ReplyProgressRecorded r => Update(r.JobId, j => j with
+        {
+            Reply = (j.Reply ?? JobReply.None) with { Url = r.ReplyUrl, BytesTotal = r.BytesTotal, BytesTransferred = r.BytesTransferred },
+            FirstTransientErrorAt = null,
+            LastActivity = r.At,
+        }),
         _ => throw new ArgumentOutOfRangeException(nameof(e), e.GetType().Name, "unknown group event"),
     };
 

@@ -51,6 +51,10 @@ public sealed class JobActor : ReceiveActor, IWithTimers
         Receive<TransferResponded>(m => IfCurrent(m.TransferId, a => Context.Parent.Tell(new ResponseAccepted(_job.Id, a.FileIndex, m.Response))));
         Receive<TransferCheckpointed>(m => IfCurrent(m.TransferId, a => Context.Parent.Tell(new Checkpointed(_job.Id, a.FileIndex, m.Offset))));
         Receive<TransferRestarted>(m => IfCurrent(m.TransferId, a => Context.Parent.Tell(new Restarted(_job.Id, a.FileIndex, m.Reason, m.Detail))));
+        Receive<TransferUploadSessionCreated>(m => IfCurrent(m.TransferId, a =>
+            Context.Parent.Tell(new UploadSessionOpened(_job.Id, a.FileIndex, m.SessionId, m.SourceSize, m.SourceLastWrite))));
+        Receive<TransferReplyProgressed>(m => IfCurrent(m.TransferId, a =>
+            Context.Parent.Tell(new ReplyProgressed(_job.Id, m.ReplyUrl, m.BytesTotal, m.BytesTransferred))));
         Receive<TransferRetrying>(m => IfCurrent(m.TransferId, a =>
             _log.Warning("Job [{JobId}] file {FileIndex}: {Message}; quick retry {Attempt} in {Delay}", _job.Id, a.FileIndex, m.Error.Message, m.Attempt, m.Delay)));
         Receive<TransferFinished>(m => IfCurrent(m.TransferId, a =>
@@ -148,7 +152,7 @@ public sealed class JobActor : ReceiveActor, IWithTimers
             _settings.MaxQuickRetryAfter, _settings.IdleTimeout) { ExpectedSha256 = file.ExpectedSha256, Proxy = RouteFor(_job.Proxy), FollowRedirects = (_job.SecurityFlags & 0x700) != 0x200,
             TlsIgnore = (TlsIgnore)(_job.SecurityFlags & 0x1E), CheckRevocation = (_job.SecurityFlags & 0x1) != 0,
             AllowHttpsToHttp = (_job.SecurityFlags & 0x800) != 0, ClientCertificate = _job.ClientCertificate,
-            Ranges = file.Ranges, NoResume = _job.Properties5.DynamicContent, MaxBytes = MaxBytesFor(index) };
+            Ranges = file.Ranges, NoResume = _job.Properties5.DynamicContent, MaxBytes = MaxBytesFor(index), Upload = UploadFor(_job, file) };
         _active = (Guid.NewGuid(), index);
         _log.Info("Job [{JobId}] file {FileIndex} {Url} -> {LocalName} from byte {Offset}", _job.Id, index, file.RemoteName, file.LocalName, file.BytesTransferred);
         _transferRegion.Tell(new StartTransfer(_active.Value.TransferId, _groupId, _job.Id, index, request, _job.Priority, _groupMax, Self)
@@ -162,6 +166,27 @@ public sealed class JobActor : ReceiveActor, IWithTimers
     private long? MaxBytesFor(int index) => _job.Properties5.MaxDownloadSize is { } cap
         ? Math.Max(0, cap - _job.Files.Where((_, i) => i != index).Sum(f => f.BytesTransferred))
         : null;
+
+    /// <summary>The upload side of a transfer of <paramref name="job"/> (null for a download job): the source is the file's
+    /// local name; the journaled session, source stamp and reply URL let it continue where the server is.</summary>
+    public static UploadRequest? UploadFor(Job job, JobFile file) => job.Type == JobType.Download ? null
+        : new UploadRequest(file.LocalName, job.Type == JobType.UploadReply, job.Upload?.SessionId, job.Upload?.SourceSize ?? 0,
+            job.Upload?.SourceLastWrite ?? default, job.Reply?.TempName, job.Reply?.Url);
+
+    /// <summary>The <c>Cancel-Session</c> request for a cancelled upload job whose session is still open, or null.</summary>
+    public static CancelUploadSession? CancelSessionFor(Job job, TimeSpan idleTimeout)
+    {
+        if (job.Type == JobType.Download || job.Upload is null || job.Files.Count == 0 || job.Files[0].Transferred) return null;
+        var file = job.Files[0];
+        var request = new DownloadRequest(new Uri(file.RemoteName), file.TempName, file.BytesTransferred, Validators.None, file.BytesTotal,
+            false, 1, TimeSpan.FromSeconds(1), [], TimeSpan.Zero, idleTimeout)
+        {
+            Proxy = RouteFor(job.Proxy), FollowRedirects = (job.SecurityFlags & 0x700) != 0x200, TlsIgnore = (TlsIgnore)(job.SecurityFlags & 0x1E),
+            CheckRevocation = (job.SecurityFlags & 0x1) != 0, AllowHttpsToHttp = (job.SecurityFlags & 0x800) != 0,
+            ClientCertificate = job.ClientCertificate, Upload = UploadFor(job, file),
+        };
+        return new CancelUploadSession(job.Id, request) { Credentials = job.Credentials, ProtectedCustomHeaders = job.ProtectedCustomHeaders };
+    }
 
     /// <summary>The transport's route for BITS proxy settings (Preconfig and AutoDetect: the process default).</summary>
     private static ProxyRoute RouteFor(ProxySettings? proxy) => proxy?.Usage switch

@@ -27,6 +27,43 @@ public enum JobPriority
     Low = 3,
 }
 
+/// <summary>A job's type, with BITS's <c>BG_JOB_TYPE</c> names and values; given at creation and read-only (<c>GetType</c>).</summary>
+public enum JobType
+{
+    /// <summary>files are downloaded from their URLs (the default).</summary>
+    Download = 0,
+    /// <summary>one local file is uploaded to its URL with the BITS Upload Protocol.</summary>
+    Upload = 1,
+    /// <summary>one local file is uploaded, then the server application's reply is downloaded into the reply file.</summary>
+    UploadReply = 2,
+}
+
+/// <summary>
+/// The BITS Upload Protocol session of an upload job, as the server created it (Create-Session): its id, and the size
+/// (bytes) and last write time (UTC) of the local file when the session began. A source that no longer matches them
+/// fails the job with BG_E_LOCAL_FILE_CHANGED. The acknowledged offset is the file's <see cref="JobFile.BytesTransferred"/>.
+/// </summary>
+public sealed record UploadSession(string SessionId, long SourceSize, DateTimeOffset SourceLastWrite);
+
+/// <summary>
+/// The reply part of an upload-reply job (BITS <c>IBackgroundCopyJob2</c> reply members): the reply file
+/// (<see cref="FileName"/>, written to <see cref="TempName"/> until Complete), the URL the server named in
+/// <c>BITS-Reply-URL</c> (null until the reply starts), and <c>BG_JOB_REPLY_PROGRESS</c> in bytes
+/// (<see cref="BytesTotal"/> null = BG_SIZE_UNKNOWN until the reply download starts).
+/// </summary>
+public sealed record JobReply(string? FileName, string? TempName, string? Url, long? BytesTotal, long BytesTransferred)
+{
+    public static readonly JobReply None = new(null, null, null, null, 0);
+
+    /// <summary>True once the reply download started: the reply file name can no longer change.</summary>
+    [JsonIgnore]
+    public bool Started => Url is not null;
+
+    /// <summary>True once every reply byte is in the temp file.</summary>
+    [JsonIgnore]
+    public bool Done => BytesTotal is long total && BytesTransferred == total;
+}
+
 /// <summary>State classes of the BITS life cycle (bits-spec §2.5).</summary>
 public static class JobStates
 {
@@ -217,7 +254,10 @@ public sealed record Job(
     DateTimeOffset? LastActivity = null,
     ClientCertificate? ClientCertificate = null,
     Job5Properties? Job5 = null,
-    bool Resumed = false)
+    bool Resumed = false,
+    JobType Type = JobType.Download,
+    UploadSession? Upload = null,
+    JobReply? Reply = null)
 {
     /// <summary>The job's IBackgroundCopyJob5 properties (defaults when none was set).</summary>
     [JsonIgnore]

@@ -47,6 +47,14 @@ public static class JobProtocol
     /// </summary>
     public sealed record Preempted(Guid JobId, int FileIndex, string Cause) : IJobFact;
 
+    /// <summary>The upload server created session <paramref name="SessionId"/> for file <paramref name="FileIndex"/>; the
+    /// source had <paramref name="SourceSize"/> bytes, last written at <paramref name="SourceLastWrite"/>.</summary>
+    public sealed record UploadSessionOpened(Guid JobId, int FileIndex, string SessionId, long SourceSize, DateTimeOffset SourceLastWrite) : IJobFact;
+
+    /// <summary>The reply of an upload-reply job: from <paramref name="ReplyUrl"/>, <paramref name="BytesTotal"/> bytes
+    /// (null = unknown), <paramref name="BytesTransferred"/> in the reply temp file.</summary>
+    public sealed record ReplyProgressed(Guid JobId, string ReplyUrl, long? BytesTotal, long BytesTransferred) : IJobFact;
+
     /// <summary>The TransientError retry time has come (minimum retry delay or Retry-After elapsed).</summary>
     public sealed record RetryDue(Guid JobId) : IJobFact;
 }

@@ -39,6 +39,9 @@ public static class QmgrManifests
         ["job-cancelled"] = typeof(GroupEvents.JobCancelled),
         ["job-client-certificate-set"] = typeof(GroupEvents.JobClientCertificateSet),
         ["file-with-ranges-added"] = typeof(GroupEvents.FileWithRangesAdded),
+        ["upload-session-created"] = typeof(GroupEvents.UploadSessionCreated),
+        ["reply-file-name-set"] = typeof(GroupEvents.ReplyFileNameSet),
+        ["reply-progress-recorded"] = typeof(GroupEvents.ReplyProgressRecorded),
         // snapshot (frozen)
         ["group-state"] = typeof(GroupState),
         // wire messages between nodes
@@ -63,6 +66,7 @@ public static class QmgrManifests
         ["suspend-job"] = typeof(GroupCommands.SuspendJob),
         ["cancel-job"] = typeof(GroupCommands.CancelJob),
         ["complete-job"] = typeof(GroupCommands.CompleteJob),
+        ["set-reply-file-name"] = typeof(GroupCommands.SetReplyFileName),
         ["get-group"] = typeof(GroupQueries.GetGroup),
         ["command-result"] = typeof(CommandResult),
         ["start-transfer"] = typeof(TransferProtocol.StartTransfer),
@@ -76,6 +80,9 @@ public static class QmgrManifests
         ["transfer-preempted"] = typeof(TransferProtocol.TransferPreempted),
         ["bandwidth-report-demand"] = typeof(BandwidthProtocol.ReportDemand),
         ["bandwidth-node-share"] = typeof(BandwidthProtocol.NodeShareAssigned),
+        ["transfer-upload-session-created"] = typeof(TransferProtocol.TransferUploadSessionCreated),
+        ["transfer-reply-progressed"] = typeof(TransferProtocol.TransferReplyProgressed),
+        ["cancel-upload-session"] = typeof(TransferProtocol.CancelUploadSession),
     }.ToFrozenDictionary();
 
     private static readonly FrozenDictionary<Type, string> Manifests = Types.ToFrozenDictionary(kv => kv.Value, kv => kv.Key);

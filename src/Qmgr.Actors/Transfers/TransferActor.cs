@@ -37,6 +37,31 @@ public sealed class TransferActor : ReceiveActor
         {
             if (_running?.Id == c.TransferId) StopRunning();
         });
+        Receive<CancelUploadSession>(c =>
+        {
+            StopRunning();
+            if (_downloader is not IUploadSessionCanceller canceller) return;
+            DownloadRequest request;
+            try
+            {
+                request = c.Request with
+                {
+                    Headers = RequestHeaders.From(c.ProtectedCustomHeaders, _secrets),
+                    Credentials = RequestHeaders.CredentialsFrom(c.Credentials, _secrets),
+                };
+            }
+            catch (Exception ex) when (ex is InvalidOperationException or System.Security.Cryptography.CryptographicException)
+            {
+                _log.Warning("Job [{JobId}] upload session not cancelled: {Reason}", c.JobId, ex.Message);
+                return;
+            }
+            var log = _log;
+            var jobId = c.JobId;
+            // best effort and off the mailbox; BITS retries this for up to a day, Qmgr tries once and logs the outcome
+            _ = canceller.CancelUploadSessionAsync(request, CancellationToken.None).ContinueWith(t =>
+                log.Info("Job [{JobId}] upload session {SessionId}: Cancel-Session {Outcome}", jobId, c.Request.Upload?.SessionId,
+                    t.IsCompletedSuccessfully && t.Result ? "acknowledged" : "not acknowledged"), TaskScheduler.Default);
+        });
         Receive<Preempt>(p =>
         {
             if (_running?.Id != p.TransferId) return;
@@ -112,8 +137,12 @@ public sealed class TransferActor : ReceiveActor
     private sealed record Ended(Guid TransferId, IActorRef ReplyTo, DownloadOutcome? Outcome);
 
     /// <summary>Turns transport callbacks into messages; <c>Tell</c> is safe from the download's task.</summary>
-    private sealed class Observer(Guid transferId, IActorRef replyTo) : IDownloadObserver
+    private sealed class Observer(Guid transferId, IActorRef replyTo) : IUploadObserver
     {
+        public void OnSessionCreated(string sessionId, long sourceSize, DateTimeOffset sourceLastWrite) =>
+            replyTo.Tell(new TransferUploadSessionCreated(transferId, sessionId, sourceSize, sourceLastWrite));
+        public void OnReplyProgress(string replyUrl, long? bytesTotal, long bytesTransferred) =>
+            replyTo.Tell(new TransferReplyProgressed(transferId, replyUrl, bytesTotal, bytesTransferred));
         public void OnResponse(ResponseInfo response) => replyTo.Tell(new TransferResponded(transferId, response));
         public void OnRestarted(FileRestartReason reason, string detail) => replyTo.Tell(new TransferRestarted(transferId, reason, detail));
         public void OnCheckpoint(long offset) => replyTo.Tell(new TransferCheckpointed(transferId, offset));

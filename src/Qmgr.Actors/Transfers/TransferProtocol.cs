@@ -52,6 +52,28 @@ public static class TransferProtocol
     /// </summary>
     public sealed record TransferPreempted(Guid TransferId, PreemptionCause Cause) : IQmgrMessage;
 
+    /// <summary>An upload's server created session <paramref name="SessionId"/>; the source had <paramref name="SourceSize"/>
+    /// bytes, last written at <paramref name="SourceLastWrite"/> (UTC).</summary>
+    public sealed record TransferUploadSessionCreated(Guid TransferId, string SessionId, long SourceSize, DateTimeOffset SourceLastWrite) : IQmgrMessage;
+
+    /// <summary>Reply progress of an upload-reply transfer: from <paramref name="ReplyUrl"/> ("" = no reply),
+    /// <paramref name="BytesTotal"/> bytes (null = unknown), <paramref name="BytesTransferred"/> in the reply temp file.</summary>
+    public sealed record TransferReplyProgressed(Guid TransferId, string ReplyUrl, long? BytesTotal, long BytesTransferred) : IQmgrMessage;
+
+    /// <summary>
+    /// A cancelled upload job's session: stop the job's running transfer, if any, then send <c>Cancel-Session</c> for
+    /// <c>Request.Upload.SessionId</c> over the job's route, with its credentials and custom headers (BITS T19). Best effort;
+    /// no reply.
+    /// </summary>
+    public sealed record CancelUploadSession(Guid JobId, DownloadRequest Request) : IWithTransferKey, IQmgrMessage
+    {
+        /// <summary>The job's credentials as ciphertext.</summary>
+        public System.Collections.Immutable.ImmutableList<ProtectedCredentials> Credentials { get; init; } = [];
+
+        /// <summary>The job's custom headers as ciphertext, or null.</summary>
+        public string? ProtectedCustomHeaders { get; init; }
+    }
+
     /// <summary>The transfer ended with <paramref name="Outcome"/>.</summary>
     public sealed record TransferFinished(Guid TransferId, DownloadOutcome Outcome) : IQmgrMessage;
 }

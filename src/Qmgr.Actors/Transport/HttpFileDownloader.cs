@@ -87,6 +87,9 @@ public sealed partial class HttpFileDownloader : IFileDownloader
 
     private readonly HttpClient _http;
     private readonly TimeProvider _time;
+
+    /// <summary>The client this downloader sends through (its route: proxy, redirects, TLS); uploads share it.</summary>
+    internal HttpClient Client => _http;
     private readonly ConcurrentDictionary<string, long> _hostRangeLimits = new(StringComparer.OrdinalIgnoreCase);
 
     /// <summary>Creates a downloader over <paramref name="httpClient"/> using the system clock.</summary>
@@ -154,10 +157,10 @@ public sealed partial class HttpFileDownloader : IFileDownloader
         }
     }
 
-    private static bool IsLocalFault(Exception ex) =>
+    internal static bool IsLocalFault(Exception ex) =>
         ex is IOException or UnauthorizedAccessException or NotSupportedException or System.Security.SecurityException;
 
-    private static TransferError LocalError(Exception ex, string path) =>
+    internal static TransferError LocalError(Exception ex, string path) =>
         new(ErrorContext.LocalFile, BitsErrors.ForLocalException(ex), null,
             $"Local file error on {path}: {OneLine(ex.Message)}", IsTransient: false, RetryAfter: null);
 
@@ -167,13 +170,13 @@ public sealed partial class HttpFileDownloader : IFileDownloader
         return end < 0 ? text : text[..end];
     }
 
-    private static string Redacted(Uri url) =>
+    internal static string Redacted(Uri url) =>
         url.IsAbsoluteUri
             ? url.GetComponents(UriComponents.SchemeAndServer | UriComponents.Path, UriFormat.UriEscaped)
             : url.ToString();
 
     /// <summary>Classifies a fault raised while sending the request or reading the body (never a local file fault).</summary>
-    private static TransferError NetworkError(Exception ex, Uri url, bool timedOut)
+    internal static TransferError NetworkError(Exception ex, Uri url, bool timedOut)
     {
         var where = Redacted(url);
         if (timedOut || ex is OperationCanceledException or TimeoutException)

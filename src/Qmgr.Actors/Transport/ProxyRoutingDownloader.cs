@@ -16,18 +16,34 @@ namespace Qmgr.Transport;
 /// A transfer with credentials or a client certificate gets a handler of its own, disposed when the transfer ends:
 /// NTLM and Negotiate authenticate a connection, and a pooled connection must never carry one job's identity into
 /// another job's requests. Server credentials answer only challenges from the file's origin
-/// (scheme://host:port), each only for its own scheme; proxy credentials only the proxy's.
+/// (scheme://host:port), each only for its own scheme; proxy credentials only the proxy's. Uploads
+/// (<see cref="DownloadRequest.Upload"/>) run <see cref="BitsUploader"/> over the same client their route would use.
 /// </remarks>
-public sealed class ProxyRoutingDownloader(HttpClient defaultClient, Func<SocketsHttpHandler> createHandler) : IFileDownloader
+public sealed class ProxyRoutingDownloader(HttpClient defaultClient, Func<SocketsHttpHandler> createHandler) : IFileDownloader, IUploadSessionCanceller
 {
     private readonly HttpFileDownloader _default = new(defaultClient);
     private readonly ConcurrentDictionary<string, HttpFileDownloader> _routes = new();
 
+
     /// <inheritdoc />
+    /// <remarks>A request with <see cref="DownloadRequest.Upload"/> is an upload: it runs <see cref="BitsUploader"/> over the
+    /// same route's client (its observer must be an <see cref="IUploadObserver"/>).</remarks>
     public Task<DownloadOutcome> DownloadAsync(DownloadRequest request, IDownloadObserver observer, BandwidthThrottle throttle, CancellationToken cancellationToken) =>
+        WithDownloaderAsync(request, d => request.Upload is null
+                ? d.DownloadAsync(request, observer, throttle, cancellationToken)
+                : new BitsUploader(d.Client, d).UploadAsync(request, (IUploadObserver)observer, throttle, cancellationToken),
+            error => new DownloadOutcome.Failed(error, request.Offset));
+
+    /// <summary>Sends <c>Cancel-Session</c> for the upload session of <paramref name="request"/> over its route (<see cref="BitsUploader.CancelSessionAsync"/>).</summary>
+    public Task<bool> CancelUploadSessionAsync(DownloadRequest request, CancellationToken cancellationToken) =>
+        WithDownloaderAsync(request, d => new BitsUploader(d.Client, d).CancelSessionAsync(request, cancellationToken), _ => false);
+
+    /// <summary>Runs <paramref name="run"/> on the route's shared downloader, or on a dedicated one (credentials, client
+    /// certificate) disposed afterwards; <paramref name="refused"/> answers when the client certificate cannot be found.</summary>
+    private Task<T> WithDownloaderAsync<T>(DownloadRequest request, Func<HttpFileDownloader, Task<T>> run, Func<TransferError, T> refused) =>
         request.Credentials is null && request.ClientCertificate is null
-            ? DownloaderFor(request).DownloadAsync(request, observer, throttle, cancellationToken)
-            : DedicatedAsync(request, observer, throttle, cancellationToken);
+            ? run(DownloaderFor(request))
+            : DedicatedAsync(request, run, refused);
 
     private HttpFileDownloader DownloaderFor(DownloadRequest request)
     {
@@ -37,7 +53,7 @@ public sealed class ProxyRoutingDownloader(HttpClient defaultClient, Func<Socket
             _ => new HttpFileDownloader(new HttpClient(Configure(createHandler(), request, null)) { Timeout = Timeout.InfiniteTimeSpan }));
     }
 
-    private async Task<DownloadOutcome> DedicatedAsync(DownloadRequest request, IDownloadObserver observer, BandwidthThrottle throttle, CancellationToken cancellationToken)
+    private async Task<T> DedicatedAsync<T>(DownloadRequest request, Func<HttpFileDownloader, Task<T>> run, Func<TransferError, T> refused)
     {
         X509Certificate2? certificate = null;
         if (request.ClientCertificate is { } selection)
@@ -48,8 +64,7 @@ public sealed class ProxyRoutingDownloader(HttpClient defaultClient, Func<Socket
             }
             catch (TlsRefusedException ex)
             {
-                return new DownloadOutcome.Failed(new TransferError(ErrorContext.GeneralTransport, ex.HResult, null, ex.Message,
-                    IsTransient: false, RetryAfter: null), request.Offset);
+                return refused(new TransferError(ErrorContext.GeneralTransport, ex.HResult, null, ex.Message, IsTransient: false, RetryAfter: null));
             }
         }
 
@@ -57,7 +72,7 @@ public sealed class ProxyRoutingDownloader(HttpClient defaultClient, Func<Socket
         using (var handler = Configure(createHandler(), request, certificate))
         using (var client = new HttpClient(handler, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan })
         {
-            return await new HttpFileDownloader(client).DownloadAsync(request, observer, throttle, cancellationToken).ConfigureAwait(false);
+            return await run(new HttpFileDownloader(client)).ConfigureAwait(false);
         }
     }
 

@@ -92,6 +92,7 @@ public sealed record DownloadRequest(
     /// answers only a challenge of its own scheme (bits-spec §2.12: BITS answers challenges with the stored pair).</summary>
     [JsonIgnore]
     public TransferCredentials? Credentials { get; init; }
+
     /// <summary>The byte ranges of the remote file to fetch (BITS AddFileWithRanges), or null for the whole file. The temp
     /// file is their concatenation in this order; <see cref="Offset"/> and <see cref="ExpectedSize"/> count its bytes
     /// (the sum of the ranges once every length is known).</summary>
@@ -104,6 +105,36 @@ public sealed record DownloadRequest(
     /// <summary>BITS MAX_DOWNLOAD_SIZE left for this file, in bytes, or null for no cap: a response announcing more, or a
     /// body (chunked included) running past it, fails with <see cref="BitsErrors.MaxDownloadSizeLimitReached"/>.</summary>
     public long? MaxBytes { get; init; }
+
+    /// <summary>Null for a download. Otherwise this transfer uploads <see cref="UploadRequest.SourcePath"/> to
+    /// <see cref="Url"/> with the BITS Upload Protocol (<see cref="BitsUploader"/>); <see cref="Offset"/> is then the
+    /// offset the server acknowledged last and <see cref="TempPath"/> is unused.</summary>
+    public UploadRequest? Upload { get; init; }
+}
+
+/// <summary>
+/// The upload side of a <see cref="DownloadRequest"/> (BITS upload and upload-reply jobs).
+/// </summary>
+/// <param name="SourcePath">absolute path of the local file, read, never written.</param>
+/// <param name="WithReply">upload-reply: after the last fragment, download the server's reply (<c>BITS-Reply-URL</c>) into <paramref name="ReplyTempPath"/>.</param>
+/// <param name="SessionId">the journaled session (<c>BITS-Session-Id</c>), or null to create one.</param>
+/// <param name="SourceSize">the source's size in bytes when <paramref name="SessionId"/> was created.</param>
+/// <param name="SourceLastWrite">the source's last write time (UTC) when <paramref name="SessionId"/> was created.</param>
+/// <param name="ReplyTempPath">the reply's temp file (upload-reply only).</param>
+/// <param name="ReplyUrl">the journaled reply URL: the upload part is done and only the reply remains; "" = the server sent no reply.</param>
+public sealed record UploadRequest(string SourcePath, bool WithReply, string? SessionId, long SourceSize, DateTimeOffset SourceLastWrite,
+    string? ReplyTempPath, string? ReplyUrl);
+
+/// <summary>An <see cref="IDownloadObserver"/> that also hears the upload facts the job journals.</summary>
+public interface IUploadObserver : IDownloadObserver
+{
+    /// <summary>The server created upload session <paramref name="sessionId"/>; the source had <paramref name="sourceSize"/>
+    /// bytes and was last written at <paramref name="sourceLastWrite"/> (UTC).</summary>
+    void OnSessionCreated(string sessionId, long sourceSize, DateTimeOffset sourceLastWrite);
+
+    /// <summary>Reply progress: from <paramref name="replyUrl"/> ("" = no reply), <paramref name="bytesTotal"/> bytes
+    /// (null = unknown yet), <paramref name="bytesTransferred"/> in the reply temp file.</summary>
+    void OnReplyProgress(string replyUrl, long? bytesTotal, long bytesTransferred);
 }
 
 /// <summary>Server-certificate problems a job accepts, with BITS's <c>BG_SSL_IGNORE_*</c> values (bits.h).</summary>
@@ -150,6 +181,8 @@ public enum FileRestartReason
     VerificationFailed,
     /// <summary>the job is DYNAMIC_CONTENT: an interrupted file is fetched again from byte 0, never resumed.</summary>
     DynamicContent,
+    /// <summary>the upload server no longer knows the upload session (BG_E_SESSION_NOT_FOUND): a new session starts from byte 0.</summary>
+    UploadSessionLost,
 }
 
 /// <summary>What the server said in the response that is now being written.</summary>
@@ -215,6 +248,13 @@ public abstract record DownloadOutcome
 
     /// <summary>Gave up after the quick retries (transient) or at once (fatal). <paramref name="BytesOnDisk"/> are good.</summary>
     public sealed record Failed(TransferError Error, long BytesOnDisk) : DownloadOutcome;
+}
+
+/// <summary>Ends an upload session on its server (BITS Upload Protocol <c>Cancel-Session</c>).</summary>
+public interface IUploadSessionCanceller
+{
+    /// <summary>Sends <c>Cancel-Session</c> for <c>request.Upload.SessionId</c>; true when the server dropped it. Never throws but for cancellation.</summary>
+    Task<bool> CancelUploadSessionAsync(DownloadRequest request, CancellationToken cancellationToken);
 }
 
 /// <summary>Downloads one file into its temp file. Plain .NET, no Akka (DESIGN: Transport/).</summary>

@@ -46,7 +46,16 @@ public static class TransferCommand
             files = files.Select((f, i) => f with { Sha256 = sha256[i] }).ToImmutableList();
         }
         if (maxBandwidth < 0) return Program.Fail(ExitCodes.Usage, "--max-bandwidth must be 0 (no cap) or a positive number of bytes per second");
+        return await RunJobAsync(dataDirOption, priority, maxBandwidth, displayName, overwrite, files, JobType.Download, null);
+    }
 
+    /// <summary>
+    /// Runs one AutoComplete job of <paramref name="type"/> with <paramref name="files"/> (already validated) in a new
+    /// group and waits for it; <paramref name="replyFile"/> names an upload-reply job's reply file (null = generated).
+    /// </summary>
+    internal static async Task<int> RunJobAsync(string? dataDirOption, JobPriority priority, long maxBandwidth, string? displayName, bool overwrite,
+        ImmutableList<GroupCommands.FileSpec> files, JobType type, string? replyFile)
+    {
         var dataDir = DataDirectory.Resolve(dataDirOption);
         using var dirLock = dataDir.TryLock(out var lockReason);
         if (dirLock is null) return Program.Fail(ExitCodes.DataDirectory, lockReason);
@@ -68,14 +77,16 @@ public static class TransferCommand
             var owner = Environment.UserName;
             var groupId = Guid.NewGuid();
             var jobId = Guid.NewGuid();
-            var name = displayName ?? $"qmgr transfer {Path.GetFileName(files[0].LocalName)}";
-            foreach (var command in new IGroupCommand[]
-                     {
-                         new GroupCommands.CreateGroup(groupId, owner, name, priority, maxBandwidth),
-                         new GroupCommands.CreateJob(groupId, owner, jobId, name, priority, new JobOptions(AutoComplete: true, Overwrite: overwrite)),
-                         new GroupCommands.AddFiles(groupId, owner, jobId, files),
-                         new GroupCommands.ResumeJob(groupId, owner, jobId),
-                     })
+            var name = displayName ?? $"qmgr {(type == JobType.Download ? "transfer" : "upload")} {Path.GetFileName(files[0].LocalName)}";
+            IGroupCommand[] commands =
+            [
+                new GroupCommands.CreateGroup(groupId, owner, name, priority, maxBandwidth),
+                new GroupCommands.CreateJob(groupId, owner, jobId, name, priority, new JobOptions(AutoComplete: true, Overwrite: overwrite), type),
+                new GroupCommands.AddFiles(groupId, owner, jobId, files),
+                .. replyFile is { } reply ? [new GroupCommands.SetReplyFileName(groupId, owner, jobId, reply)] : Array.Empty<IGroupCommand>(),
+                new GroupCommands.ResumeJob(groupId, owner, jobId),
+            ];
+            foreach (var command in commands)
             {
                 var result = await qm.SendAsync(command);
                 if (!result.IsSuccess) return Program.Fail(ExitCodes.Usage, $"{result.Message} (code 0x{result.HResult:X8})");

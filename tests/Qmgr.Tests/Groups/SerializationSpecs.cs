@@ -41,6 +41,10 @@ public sealed class SerializationSpecs : Akka.TestKit.Xunit2.TestKit
         new FileWithRangesAdded(J, new NewFile("http://h/r", "/t/r", "/t/.r.qmgr-0011aacc.tmp"), [new FileRange(100, 100), new FileRange(900, FileRange.LengthToEof)], T0),
         new JobPropertyChanged(J, JobProperty.MaxDownloadSize, "1000", T0),
         new GroupCommands.AddFileWithRanges(G, "alice", J, new GroupCommands.FileSpec("http://h/r", "/t/r"), [new FileRange(0, 10)], Administrator: true),
+        new JobCreated(J, "u", JobPriority.Normal, JobOptions.Default, TimeSpan.FromSeconds(600), TimeSpan.FromDays(14), TimeSpan.FromDays(90), T0, JobType.UploadReply),
+        new UploadSessionCreated(J, 0, "{7a612806-37e6-4903-986b-139f35cdbca8}", 100_000, T0.AddMinutes(-1), T0),
+        new ReplyFileNameSet(J, "/t/a.reply", "/t/.a.reply.qmgr-0011aabb.tmp", T0),
+        new ReplyProgressRecorded(J, "http://h/replies/1", null, 0, T0),
     ];
 
     public static TheoryData<IQmgrMessage> Messages() => new(All);
@@ -123,6 +127,23 @@ public sealed class SerializationSpecs : Akka.TestKit.Xunit2.TestKit
         var job = back.Jobs.Single();
         Assert.Equal(new Job5Properties(HighPerformance: true, MaxDownloadSize: 1000), job.Properties5);
         Assert.Equal([new FileRange(5, 10), new FileRange(0, FileRange.LengthToEof)], job.Files.Single().Ranges!);
+    }
+
+    [Fact]
+    public void A_job_created_event_journaled_before_job_types_replays_as_a_download()
+    {
+        // arrange: the JSON a journal holds from before BG_JOB_TYPE was added (no "type")
+        var serializer = new QmgrJsonSerializer((ExtendedActorSystem)Sys);
+        var old = """{"jobId":"22222222-2222-2222-2222-222222222222","displayName":"j","priority":"Normal","options":{"autoComplete":false,"overwrite":false,"strictRangeSupport":false},"minimumRetryDelay":"00:10:00","noProgressTimeout":"14.00:00:00","maximumDownloadTime":"90.00:00:00","at":"2026-11-29T12:00:00+00:00"}"""u8.ToArray();
+
+        // act
+        var created = (JobCreated)serializer.FromBinary(old, "job-created");
+        var job = GroupState.Empty(G).Apply(new GroupCreated(G, "alice", "g", JobPriority.Normal, 0, T0)).Apply(created).Jobs.Single();
+
+        // assert
+        Assert.Equal(JobType.Download, created.Type);
+        Assert.Equal(JobType.Download, job.Type);
+        Assert.Null(job.Reply);
     }
 
     [Fact]
