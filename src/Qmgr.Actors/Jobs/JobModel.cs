@@ -52,7 +52,8 @@ public sealed record JobFile(
     bool Completed,
     Validators Validators,
     string? ExpectedSha256 = null,
-    ImmutableList<FileRange>? Ranges = null);
+    ImmutableList<FileRange>? Ranges = null,
+    string? ResponseHeaders = null);
 
 /// <summary>
 /// The <c>IBackgroundCopyJob5</c> properties of a job (bits-spec §2.9, BITS_JOB_PROPERTY_ID). Defaults are BITS's, except
@@ -140,6 +141,19 @@ public enum JobProperty
     MinimumNotificationInterval,
     /// <summary>BITS_JOB_PROPERTY_ON_DEMAND_MODE (Enable): not supported yet (E_NOTIMPL).</summary>
     OnDemandMode,
+    /// <summary>IBackgroundCopyJobHttpOptions2::SetHttpMethod: an HTTP method token (RFC 9110 §9, case-sensitive), default
+    /// <c>GET</c> (setting it does nothing). Before the first Resume (BG_E_READ_ONLY_PROPERTY_AFTER_RESUME); not with
+    /// DYNAMIC_CONTENT (BG_E_NOT_SUPPORTED_WITH_CUSTOM_HTTP_METHOD). Another method forces the priority to Foreground and
+    /// locks it, and makes every error fatal (Resume restarts the file from byte 0).</summary>
+    HttpMethod,
+    /// <summary>IBackgroundCopyJobHttpOptions3::MakeCustomHeadersWriteOnly: <c>true</c> (irreversible; <c>false</c> afterwards
+    /// is E_INVALIDARG). GetCustomHeaders then answers E_ACCESSDENIED; the headers are still sent.</summary>
+    CustomHeadersWriteOnly,
+    /// <summary>IBackgroundCopyJobHttpOptions3::SetServerCertificateValidationInterface, the journaled half: <c>true</c> when
+    /// the job's server certificates go to a validation callback (the callback itself is node-local, never journaled; a
+    /// transfer on a node without it fails with BG_E_SERVER_CERT_VALIDATION_INTERFACE_REQUIRED). Not while the job is active
+    /// (BG_E_READ_ONLY_WHEN_JOB_ACTIVE).</summary>
+    ServerCertificateValidation,
 }
 
 /// <summary>How a job reaches the network, with BITS's <c>BG_JOB_PROXY_USAGE</c> values.</summary>
@@ -217,7 +231,10 @@ public sealed record Job(
     DateTimeOffset? LastActivity = null,
     ClientCertificate? ClientCertificate = null,
     Job5Properties? Job5 = null,
-    bool Resumed = false)
+    bool Resumed = false,
+    string? HttpMethod = null,
+    bool CustomHeadersWriteOnly = false,
+    bool ServerCertificateValidation = false)
 {
     /// <summary>The job's IBackgroundCopyJob5 properties (defaults when none was set).</summary>
     [JsonIgnore]

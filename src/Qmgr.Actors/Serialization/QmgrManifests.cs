@@ -39,6 +39,7 @@ public static class QmgrManifests
         ["job-cancelled"] = typeof(GroupEvents.JobCancelled),
         ["job-client-certificate-set"] = typeof(GroupEvents.JobClientCertificateSet),
         ["file-with-ranges-added"] = typeof(GroupEvents.FileWithRangesAdded),
+        ["file-response-headers-received"] = typeof(GroupEvents.FileResponseHeadersReceived),
         // snapshot (frozen)
         ["group-state"] = typeof(GroupState),
         // wire messages between nodes
@@ -74,6 +75,7 @@ public static class QmgrManifests
         ["transfer-retrying"] = typeof(TransferProtocol.TransferRetrying),
         ["transfer-finished"] = typeof(TransferProtocol.TransferFinished),
         ["transfer-preempted"] = typeof(TransferProtocol.TransferPreempted),
+        ["transfer-response-headers"] = typeof(TransferProtocol.TransferResponseHeaders),
         ["bandwidth-report-demand"] = typeof(BandwidthProtocol.ReportDemand),
         ["bandwidth-node-share"] = typeof(BandwidthProtocol.NodeShareAssigned),
     }.ToFrozenDictionary();

@@ -115,7 +115,7 @@ public sealed partial class HttpFileDownloader
 
                 var error = step.Error!;
                 file.Flush(flushToDisk: true);
-                if (!error.IsTransient)
+                if (!QuickRetryable(error))
                 {
                     return new DownloadOutcome.Failed(error, _offset);
                 }
@@ -203,7 +203,7 @@ public sealed partial class HttpFileDownloader
             var from = range.InitialOffset + inner;
             long? to = _lengths[index] is { } length ? range.InitialOffset + length - 1 : null;
             var asked = $"Range: bytes={from}-{to}";
-            using var message = new HttpRequestMessage(HttpMethod.Get, request.Url);
+            using var message = new HttpRequestMessage(MethodOf(request), request.Url);
             message.Headers.AcceptEncoding.Add(new StringWithQualityHeaderValue("identity"));
             foreach (var (name, value) in request.Headers)
             {
@@ -240,6 +240,7 @@ public sealed partial class HttpFileDownloader
             using (response)
             {
                 idle.CancelAfter(Timeout.InfiniteTimeSpan);
+                observer.OnResponseHeaders(HeaderBlock(response));
                 var status = (int)response.StatusCode;
                 var validators = ValidatorsOf(response);
                 switch (status)
