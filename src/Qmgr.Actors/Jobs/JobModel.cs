@@ -40,7 +40,8 @@ public static class JobStates
 /// <summary>
 /// One file of a job: <see cref="RemoteName"/> (absolute URL) → <see cref="LocalName"/> (absolute path), written to
 /// <see cref="TempName"/> until Complete. Sizes in bytes; <see cref="BytesTotal"/> is null until a server tells it
-/// (BITS reports BG_SIZE_UNKNOWN). Mirrors <c>BG_FILE_INFO</c> + <c>BG_FILE_PROGRESS</c>.
+/// (BITS reports BG_SIZE_UNKNOWN). Mirrors <c>BG_FILE_INFO</c> + <c>BG_FILE_PROGRESS</c>. <see cref="ResponseHeaders"/> is the
+/// header block of the server's last response for the file, or null (BITS_FILE_PROPERTY_ID_HTTP_RESPONSE_HEADERS).
 /// </summary>
 public sealed record JobFile(
     string RemoteName,
@@ -201,6 +202,9 @@ public enum NotifyFlags
 /// <summary>
 /// One BITS job inside a group, as an immutable record. Times are UTC; <see cref="MinimumRetryDelay"/>,
 /// <see cref="NoProgressTimeout"/> and <see cref="MaximumDownloadTime"/> follow BITS (600 s, 14 days, 90 days by default).
+/// <see cref="HttpMethod"/> is the SetHttpMethod verb (null = GET), <see cref="CustomHeadersWriteOnly"/> the
+/// MakeCustomHeadersWriteOnly switch, <see cref="ServerCertificateValidation"/> true when the job's server certificates go to
+/// a validation callback (see <see cref="JobProperty"/>).
 /// </summary>
 public sealed record Job(
     Guid Id,

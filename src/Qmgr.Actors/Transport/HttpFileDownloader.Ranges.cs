@@ -92,6 +92,12 @@ public sealed partial class HttpFileDownloader
                 observer.OnRestarted(FileRestartReason.TempFileShort, $"temp file holds {kept} bytes, journal says {request.Offset}");
                 Truncate();
             }
+            else if (request.Offset > 0 && request.Method is { } custom)
+            {
+                // a job with a custom HTTP method never resumes: its file starts again from byte 0 (bits-spec T28)
+                observer.OnRestarted(FileRestartReason.CustomHttpMethod, $"HTTP method {custom}: {request.Offset} bytes are not resumed");
+                Truncate();
+            }
             else
             {
                 _offset = request.Offset;

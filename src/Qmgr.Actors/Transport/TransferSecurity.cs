@@ -110,7 +110,12 @@ public static class TransferSecurity
         const int interfaceRequired = unchecked((int)0x80200074);
         int hresult;
         string why;
-        if (validator is null || certificate is null)
+        if (certificate is null)
+        {
+            return false;
+        }
+
+        if (validator is null)
         {
             (hresult, why) = (interfaceRequired, "the job asks for a server certificate validation callback and none is registered on this node");
         }

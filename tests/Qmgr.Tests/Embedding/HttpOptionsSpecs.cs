@@ -121,6 +121,32 @@ public sealed class HttpOptionsSpecs : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task A_ranged_file_of_a_custom_http_method_job_starts_again_from_its_first_range_after_an_error()
+    {
+        // arrange: one range of 100,000 bytes; its first answer stalls after 70,000 (they surely arrive)
+        var content = LoopbackFileServer.Content(300_000, 35);
+        var url = _server.Add("/ranged-post.bin", content, new LoopbackFileOptions { StallAfter = new Dictionary<int, long> { [0] = 70_000 } }).ToString();
+        var job = await NewJobAsync("ranged-post");
+        await job.SetHttpMethodAsync("POST");
+        await job.AddFileWithRangesAsync(url, _dir.File("ranged-post.bin"), [new FileRange(100_000, 100_000)]);
+
+        // act
+        await job.ResumeAsync();
+        var failed = await WaitAsync(job, j => j.State is JobState.Error or JobState.TransientError or JobState.Transferred);
+        await job.ResumeAsync();
+        var done = await WaitAsync(job, j => j.State is JobState.Transferred or JobState.Error);
+
+        // assert
+        Assert.Equal(JobState.Error, failed.State);
+        Assert.True(failed.Files[0].BytesTransferred > 0);
+        Assert.Equal(JobState.Transferred, done.State);
+        Assert.Equal([("POST", "bytes=100000-199999"), ("POST", "bytes=100000-199999")],
+            _server.RequestsFor("/ranged-post.bin").Select(r => (r.Method, r.Range)));
+        Assert.Equal(FileRestartReason.CustomHttpMethod, new Journal(DataDir).Events<GroupEvents.FileRestarted>().Single(e => e.JobId == job.Id).Reason);
+        Assert.Equal(content.AsSpan(100_000, 100_000).ToArray(), File.ReadAllBytes(done.Files[0].TempName));
+    }
+
+    [Fact]
     public async Task A_HEAD_job_sends_HEAD_and_transfers_an_empty_file()
     {
         // arrange
