@@ -53,8 +53,8 @@ public static class HResults
     public const int BG_E_TOO_MANY_JOBS_PER_USER = unchecked((int)0x80200049);
     /// <summary>BG_E_TOO_MANY_FILES_IN_JOB: <c>qmgr.limits.max-files-per-job</c> reached.</summary>
     public const int BG_E_TOO_MANY_FILES_IN_JOB = unchecked((int)0x80200051);
-    /// <summary>BG_E_MAXDOWNLOAD_TIMEOUT (bitsmsg.h 0x80200053): Connecting + Transferring time exceeded MaximumDownloadTime (T23).</summary>
-    public const int BG_E_MAXDOWNLOAD_TIMEOUT = unchecked((int)0x80200053);
+    /// <summary>BG_E_MAXDOWNLOAD_TIMEOUT (bitsmsg.h 0x80200054): Connecting + Transferring time exceeded MaximumDownloadTime (T23).</summary>
+    public const int BG_E_MAXDOWNLOAD_TIMEOUT = unchecked((int)0x80200054);
     /// <summary>E_NOTIMPL: an undefined enum value (priority, notify bits), as BITS answers it.</summary>
     public const int E_NOTIMPL = unchecked((int)0x80004001);
     /// <summary>E_ACCESSDENIED: the group belongs to another owner (Decision 11).</summary>
@@ -83,4 +83,20 @@ public static class HResults
     public const int BG_E_TOO_LARGE = unchecked((int)0x80200020);
     /// <summary>HRESULT_FROM_WIN32(ERROR_FILE_NOT_FOUND) (0x80070002): the local file of an upload does not exist.</summary>
     public const int E_FILE_NOT_FOUND = unchecked((int)0x80070002);
+    /// <summary>BG_E_FILE_NOT_AVAILABLE (0x80200004): the job error is not tied to a file (IBackgroundCopyError::GetFile).</summary>
+    public const int BG_E_FILE_NOT_AVAILABLE = unchecked((int)0x80200004);
+    /// <summary>BG_E_PROTOCOL_NOT_AVAILABLE (0x80200005): the job error is not tied to a transfer protocol (IBackgroundCopyError::GetProtocol).</summary>
+    public const int BG_E_PROTOCOL_NOT_AVAILABLE = unchecked((int)0x80200005);
+    /// <summary>BG_E_ERROR_INFORMATION_UNAVAILABLE (0x8020000F): the job has no error record (IBackgroundCopyJob::GetError).</summary>
+    public const int BG_E_ERROR_INFORMATION_UNAVAILABLE = unchecked((int)0x8020000F);
+    /// <summary>BG_E_UNKNOWN_PROPERTY_ID (0x80200057): an undefined BITS_FILE_PROPERTY_ID (IBackgroundCopyFile5 Set/GetProperty).</summary>
+    public const int BG_E_UNKNOWN_PROPERTY_ID = unchecked((int)0x80200057);
+    /// <summary>BG_E_READ_ONLY_PROPERTY (0x80200058): the property cannot be set (BITS_FILE_PROPERTY_ID_HTTP_RESPONSE_HEADERS).</summary>
+    public const int BG_E_READ_ONLY_PROPERTY = unchecked((int)0x80200058);
+    /// <summary>BG_E_NOT_SUPPORTED_WITH_CUSTOM_HTTP_METHOD (0x80200071): a priority change, DYNAMIC_CONTENT or ON_DEMAND_MODE on a job with a custom HTTP method (SetHttpMethod).</summary>
+    public const int BG_E_NOT_SUPPORTED_WITH_CUSTOM_HTTP_METHOD = unchecked((int)0x80200071);
+    /// <summary>BG_E_SERVER_CERT_VALIDATION_INTERFACE_REQUIRED (0x80200074): the job asks for a server certificate validation callback and none is registered on the transferring node.</summary>
+    public const int BG_E_SERVER_CERT_VALIDATION_INTERFACE_REQUIRED = unchecked((int)0x80200074);
+    /// <summary>BG_E_READ_ONLY_WHEN_JOB_ACTIVE (0x80200075): SetServerCertificateValidationInterface while the job is Queued, Connecting, Transferring or TransientError.</summary>
+    public const int BG_E_READ_ONLY_WHEN_JOB_ACTIVE = unchecked((int)0x80200075);
 }

@@ -207,6 +207,59 @@ public interface IJob
     /// </summary>
     Task<byte[]> GetReplyDataAsync(CancellationToken cancellationToken = default);
 
+    /// <summary>The callback registered with <see cref="SetNotifyInterfaceAsync"/> on this queue manager's node, or null
+    /// (BITS <c>GetNotifyInterface</c>; callbacks are node-local and not persisted).</summary>
+    IJobCallback? GetNotifyInterface();
+
+    /// <summary>
+    /// Sets the request method of the job's transfers (BITS <c>IBackgroundCopyJobHttpOptions2::SetHttpMethod</c>), an RFC
+    /// 9110 method token sent as given (case-sensitive). <c>GET</c>, the default, does nothing. Another method, before the
+    /// first Resume only: the priority becomes Foreground and stays there (SetPriority and a group priority leave it), and the
+    /// job cannot resume: any error, even one that would be transient, puts it in Error, and Resume fetches the file again
+    /// from byte 0. A <c>HEAD</c> response has no content, so its file is empty. Errors: BG_E_READ_ONLY_PROPERTY_AFTER_RESUME,
+    /// BG_E_NOT_SUPPORTED_WITH_CUSTOM_HTTP_METHOD (a DYNAMIC_CONTENT job; DYNAMIC_CONTENT and other priorities are refused
+    /// afterwards with the same code), E_INVALIDARG (not a token), BG_E_INVALID_STATE.
+    /// </summary>
+    Task SetHttpMethodAsync(string method, CancellationToken cancellationToken = default);
+
+    /// <summary>The job's request method (BITS <c>GetHttpMethod</c>): <c>GET</c> unless <see cref="SetHttpMethodAsync"/> set another.</summary>
+    Task<string> GetHttpMethodAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Registers <paramref name="callback"/> (null removes it) to validate the server certificate of every TLS connection of
+    /// the job's transfers, after the checks under its security flags passed (BITS
+    /// <c>IBackgroundCopyJobHttpOptions3::SetServerCertificateValidationInterface</c>). The callback lives on this node only
+    /// and is not persisted; the job records that it needs one, so a transfer on a node where none is registered (after a
+    /// restart, say) enters TransientError with BG_E_SERVER_CERT_VALIDATION_INTERFACE_REQUIRED (0x80200074) until it is set
+    /// again. A refusal puts the job in TransientError with the callback's HRESULT and context ServerCertificateCallback.
+    /// Errors: BG_E_READ_ONLY_WHEN_JOB_ACTIVE (Queued, Connecting, Transferring, TransientError: suspend first), BG_E_INVALID_STATE.
+    /// </summary>
+    Task SetServerCertificateValidationInterfaceAsync(IServerCertificateValidationCallback? callback, CancellationToken cancellationToken = default);
+
+    /// <summary>Makes the job's custom headers write-only, for good (BITS <c>IBackgroundCopyJobHttpOptions3::MakeCustomHeadersWriteOnly</c>):
+    /// they are still sent, and may still be replaced, but <see cref="GetCustomHeadersAsync"/> answers E_ACCESSDENIED. Journaled.</summary>
+    Task MakeCustomHeadersWriteOnlyAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>The custom header lines set with <see cref="SetCustomHeadersAsync"/>, decrypted here, or null when none are
+    /// set (BITS <c>GetCustomHeaders</c>: S_FALSE). E_ACCESSDENIED once <see cref="MakeCustomHeadersWriteOnlyAsync"/> was called.</summary>
+    Task<string?> GetCustomHeadersAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// BITS <c>IBackgroundCopyFile5::GetProperty</c> of file <paramref name="fileIndex"/>: for
+    /// <see cref="BitsFilePropertyId.HttpResponseHeaders"/> the header block of the server's last response for that file
+    /// (status line, then <c>Name: value</c> lines, CRLF-terminated; journaled, so it survives a restart), or null before
+    /// any response. Errors: BG_E_UNKNOWN_PROPERTY_ID (an undefined id), E_INVALIDARG (no such file).
+    /// </summary>
+    Task<string?> GetFilePropertyAsync(int fileIndex, BitsFilePropertyId id, CancellationToken cancellationToken = default);
+
+    /// <summary>BITS <c>IBackgroundCopyFile5::SetProperty</c>: HTTP_RESPONSE_HEADERS is read-only (BG_E_READ_ONLY_PROPERTY);
+    /// BG_E_UNKNOWN_PROPERTY_ID for an undefined id, E_INVALIDARG for no such file.</summary>
+    Task SetFilePropertyAsync(int fileIndex, BitsFilePropertyId id, string? value, CancellationToken cancellationToken = default);
+
+    /// <summary>The job's error (BITS <c>IBackgroundCopyJob::GetError</c> → <c>IBackgroundCopyError</c>);
+    /// BG_E_ERROR_INFORMATION_UNAVAILABLE when it has none.</summary>
+    Task<BackgroundCopyError> GetErrorAsync(CancellationToken cancellationToken = default);
+
     /// <summary>Waits until the persisted job satisfies <paramref name="condition"/>, polling every 100 ms.</summary>
     Task<Job> WaitAsync(Func<Job, bool> condition, CancellationToken cancellationToken = default);
 }

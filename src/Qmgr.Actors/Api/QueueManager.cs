@@ -163,11 +163,11 @@ public sealed class QueueManager : IQueueManager
         public Task SetPropertyAsync(BitsJobPropertyId id, BitsJobPropertyValue value, CancellationToken cancellationToken = default) =>
             BitsJobProperties.PropertyOf(id) is { } property
                 ? SetPropertyAsync(property, BitsJobProperties.TextOf(id, value), cancellationToken)
-                : throw new QmgrException(HResults.E_NOTIMPL, $"undefined BITS_JOB_PROPERTY_ID {(int)id}");
+                : throw new QmgrException(HResults.BG_E_UNKNOWN_PROPERTY_ID, $"undefined BITS_JOB_PROPERTY_ID {(int)id}");
 
         public async Task<BitsJobPropertyValue> GetPropertyAsync(BitsJobPropertyId id, CancellationToken cancellationToken = default) =>
             BitsJobProperties.PropertyOf(id) is null
-                ? throw new QmgrException(HResults.E_NOTIMPL, $"undefined BITS_JOB_PROPERTY_ID {(int)id}")
+                ? throw new QmgrException(HResults.BG_E_UNKNOWN_PROPERTY_ID, $"undefined BITS_JOB_PROPERTY_ID {(int)id}")
                 : BitsJobProperties.ValueOf(await GetAsync(cancellationToken), id);
 
         public Task AddFileWithRangesAsync(string remoteName, string localName, IReadOnlyList<FileRange> ranges, CancellationToken cancellationToken = default) =>
@@ -290,6 +290,50 @@ public sealed class QueueManager : IQueueManager
             }
         }
 
+        public IJobCallback? GetNotifyInterface() => qm._callbacks.Get(jobId);
+
+        public Task SetHttpMethodAsync(string method, CancellationToken cancellationToken = default) =>
+            SendAsync(new SetJobProperty(groupId, owner, jobId, JobProperty.HttpMethod, method ?? throw new QmgrException(HResults.E_INVALIDARG, "the HTTP method is null")), cancellationToken);
+
+        public async Task<string> GetHttpMethodAsync(CancellationToken cancellationToken = default) =>
+            (await GetAsync(cancellationToken)).HttpMethod ?? GroupDecisions.DefaultHttpMethod;
+
+        public async Task SetServerCertificateValidationInterfaceAsync(IServerCertificateValidationCallback? callback, CancellationToken cancellationToken = default)
+        {
+            // journaled first (refused while the job is active), then registered on this node
+            await SendAsync(new SetJobProperty(groupId, owner, jobId, JobProperty.ServerCertificateValidation, callback is null ? "false" : "true"), cancellationToken);
+            ServerCertificateCallbacks.For(qm._system).Set(jobId, callback is null ? null : (this, callback));
+        }
+
+        public Task MakeCustomHeadersWriteOnlyAsync(CancellationToken cancellationToken = default) =>
+            SendAsync(new SetJobProperty(groupId, owner, jobId, JobProperty.CustomHeadersWriteOnly, "true"), cancellationToken);
+
+        public async Task<string?> GetCustomHeadersAsync(CancellationToken cancellationToken = default)
+        {
+            var job = await GetAsync(cancellationToken);
+            if (job.CustomHeadersWriteOnly) throw new QmgrException(HResults.E_ACCESSDENIED, "the custom headers are write-only (MakeCustomHeadersWriteOnly)");
+            return job.ProtectedCustomHeaders is { } ciphertext ? qm._secrets.UnprotectHeaders(ciphertext) : null;
+        }
+
+        public async Task<string?> GetFilePropertyAsync(int fileIndex, BitsFilePropertyId id, CancellationToken cancellationToken = default)
+        {
+            if (id != BitsFilePropertyId.HttpResponseHeaders) throw new QmgrException(HResults.BG_E_UNKNOWN_PROPERTY_ID, $"undefined BITS_FILE_PROPERTY_ID {(int)id}");
+            var job = await GetAsync(cancellationToken);
+            if (fileIndex < 0 || fileIndex >= job.Files.Count) throw new QmgrException(HResults.E_INVALIDARG, $"no file {fileIndex} in job {jobId:D}");
+            return job.Files[fileIndex].ResponseHeaders;
+        }
+
+        public async Task SetFilePropertyAsync(int fileIndex, BitsFilePropertyId id, string? value, CancellationToken cancellationToken = default)
+        {
+            if (id != BitsFilePropertyId.HttpResponseHeaders) throw new QmgrException(HResults.BG_E_UNKNOWN_PROPERTY_ID, $"undefined BITS_FILE_PROPERTY_ID {(int)id}");
+            var job = await GetAsync(cancellationToken);
+            if (fileIndex < 0 || fileIndex >= job.Files.Count) throw new QmgrException(HResults.E_INVALIDARG, $"no file {fileIndex} in job {jobId:D}");
+            throw new QmgrException(HResults.BG_E_READ_ONLY_PROPERTY, "HTTP_RESPONSE_HEADERS is read-only: the server sets it");
+        }
+
+        public async Task<BackgroundCopyError> GetErrorAsync(CancellationToken cancellationToken = default) =>
+            new(await GetAsync(cancellationToken));
+
         public async Task<Job> WaitAsync(Func<Job, bool> condition, CancellationToken cancellationToken = default)
         {
             while (true)
@@ -347,6 +391,8 @@ internal sealed class CallbackDispatcher : IExtension
     }
 
     public static CallbackDispatcher For(ActorSystem system) => system.WithExtension<CallbackDispatcher, Provider>();
+
+    public IJobCallback? Get(Guid jobId) => _callbacks.TryGetValue(jobId, out var c) ? c.Callback : null;
 
     public void Set(Guid jobId, (IJob, IJobCallback)? callback)
     {

@@ -99,6 +99,8 @@ public static partial class GroupDecisions
                     return Refuse(HResults.BG_E_READ_ONLY_PROPERTY_AFTER_RESUME, "DYNAMIC_CONTENT can be set only before the first Resume");
                 if (!bool.TryParse(text, out var dynamic))
                     return Refuse(HResults.E_INVALIDARG, "DynamicContent must be true or false");
+                if (dynamic && job.HttpMethod is { } verb)
+                    return Refuse(HResults.BG_E_NOT_SUPPORTED_WITH_CUSTOM_HTTP_METHOD, $"a job with HTTP method {verb} cannot be DYNAMIC_CONTENT");
                 if (dynamic && job.Files.Any(f => f.Ranges is not null))
                     return Refuse(HResults.BG_E_INVALID_STATE, "a job with ranged files (AddFileWithRanges) cannot be DYNAMIC_CONTENT");
                 value = dynamic ? "true" : "false";

@@ -312,7 +312,8 @@ public static partial class GroupDecisions
         var events = new List<IGroupEvent> { new GroupPropertyChanged(set.Property, value, now) };
         // Decision 3: the group's priority is the default for new jobs and, when set, applies to its unfinished jobs.
         if (set.Property == GroupProperty.Priority)
-            events.AddRange(state.Jobs.Where(j => !j.State.IsFinal() && j.Priority.ToString() != value)
+            // a job with a custom HTTP method stays at Foreground (SetHttpMethod locks it)
+            events.AddRange(state.Jobs.Where(j => !j.State.IsFinal() && j.HttpMethod is null && j.Priority.ToString() != value)
                 .Select(j => new JobPropertyChanged(j.Id, JobProperty.Priority, value, now)));
         return (CommandResult.Ok, [.. events]);
     }
@@ -334,8 +335,13 @@ public static partial class GroupDecisions
             case JobProperty.Priority:
                 if (!TryParsePriority(set.Value, out var priority))
                     return (CommandResult.Rejected(HResults.E_NOTIMPL, $"undefined priority '{set.Value}'"), []);
+                // SetHttpMethod with another method than GET forces Foreground and locks it (bits-spec §2.9)
+                if (job.HttpMethod is { } verb && priority != JobPriority.Foreground)
+                    return (CommandResult.Rejected(HResults.BG_E_NOT_SUPPORTED_WITH_CUSTOM_HTTP_METHOD, $"the priority of a job with HTTP method {verb} stays Foreground"), []);
                 value = priority.ToString();
                 break;
+            case JobProperty.HttpMethod or JobProperty.CustomHeadersWriteOnly or JobProperty.ServerCertificateValidation:
+                return DecideHttpOptions(job, set, now);
             case JobProperty.NotifyFlags:
                 const int defined = 0x3F;
                 if (!int.TryParse(set.Value, System.Globalization.NumberStyles.None, inv, out var flags) || (flags & ~defined) != 0)
@@ -470,6 +476,8 @@ public static partial class GroupDecisions
                 .. job.State == JobState.Transferring ? Array.Empty<IGroupEvent>()
                     : [new JobStateChanged(job.Id, job.State, JobState.Transferring, $"server answered {r.Response.HttpStatus}", now)]],
             // HIGH_PERFORMANCE jobs journal no progress: after a crash they restart from 0 (bits-spec T24)
+            JobProtocol.ResponseHeadersReceived h when transferring && h.Headers != job.Files[h.FileIndex].ResponseHeaders =>
+                [new FileResponseHeadersReceived(job.Id, h.FileIndex, h.Headers, now)],
             JobProtocol.Checkpointed c when !job.Properties5.HighPerformance && !job.Files[c.FileIndex].Transferred && c.Offset != job.Files[c.FileIndex].BytesTransferred =>
                 [new FileProgressCheckpointed(job.Id, c.FileIndex, c.Offset, now)],
             JobProtocol.Restarted r when !job.Files[r.FileIndex].Transferred =>
@@ -517,6 +525,9 @@ public static partial class GroupDecisions
         var firstTransient = job.FirstTransientErrorAt ?? now;
         if (!e.IsTransient)
             events.Add(new JobStateChanged(job.Id, job.State, JobState.Error, "fatal error", now));
+        else if (job.HttpMethod is not null)
+            // a job with a custom HTTP method cannot resume: every error is fatal (bits-spec T28)
+            events.Add(new JobStateChanged(job.Id, job.State, JobState.Error, $"error with HTTP method {job.HttpMethod}", now));
         else if (job.NoProgressTimeout <= TimeSpan.Zero || now - firstTransient >= job.NoProgressTimeout)
             events.Add(new JobStateChanged(job.Id, job.State, JobState.Error, "no-progress timeout elapsed", now));
         else

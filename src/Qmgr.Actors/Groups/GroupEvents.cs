@@ -83,6 +83,11 @@ public static class GroupEvents
     /// Only the store and the thumbprint or subject are journaled, never a key.</summary>
     public sealed record JobClientCertificateSet(Guid JobId, Transport.ClientCertificate? Certificate, DateTimeOffset At) : IGroupEvent;
 
+    /// <summary>A server answered a request for file <paramref name="FileIndex"/>; <paramref name="Headers"/> is its header
+    /// block as received (status line, then <c>Name: value</c> lines, each CRLF-terminated), whatever the status
+    /// (IBackgroundCopyFile5 BITS_FILE_PROPERTY_ID_HTTP_RESPONSE_HEADERS: the last response's headers).</summary>
+    public sealed record FileResponseHeadersReceived(Guid JobId, int FileIndex, string Headers, DateTimeOffset At) : IGroupEvent;
+
     /// <summary>A file to add: absolute URL, absolute local path and the temp file beside it (Decision 14).</summary>
     public sealed record NewFile(string RemoteName, string LocalName, string TempName, string? ExpectedSha256 = null);
 

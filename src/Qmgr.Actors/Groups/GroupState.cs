@@ -84,6 +84,9 @@ public sealed record GroupState(
             JobProperty.NoProgressTimeout => j with { NoProgressTimeout = TimeSpan.FromSeconds(long.Parse(p.Value, CultureInfo.InvariantCulture)) },
             JobProperty.MaximumDownloadTime => j with { MaximumDownloadTime = TimeSpan.FromSeconds(long.Parse(p.Value, CultureInfo.InvariantCulture)) },
             JobProperty.SecurityFlags => j with { SecurityFlags = int.Parse(p.Value, CultureInfo.InvariantCulture) },
+            JobProperty.HttpMethod => j with { HttpMethod = p.Value == "GET" ? null : p.Value },
+            JobProperty.CustomHeadersWriteOnly => j with { CustomHeadersWriteOnly = bool.Parse(p.Value) },
+            JobProperty.ServerCertificateValidation => j with { ServerCertificateValidation = bool.Parse(p.Value) },
             JobProperty.CostFlags or JobProperty.NotificationClsid or JobProperty.DynamicContent or JobProperty.HighPerformance
                 or JobProperty.MaxDownloadSize or JobProperty.UseStoredCredentials or JobProperty.MinimumNotificationInterval =>
                 j with { Job5 = ApplyJob5(j.Properties5, p.Property, p.Value) },
@@ -103,6 +106,7 @@ public sealed record GroupState(
         JobProxyChanged x => Update(x.JobId, j => j with { Proxy = x.Proxy, ModificationTime = x.At, LastActivity = x.At }),
         JobCustomHeadersSet h => Update(h.JobId, j => j with { ProtectedCustomHeaders = h.Protected, ModificationTime = h.At }),
         JobClientCertificateSet c => Update(c.JobId, j => j with { ClientCertificate = c.Certificate, ModificationTime = c.At }),
+        FileResponseHeadersReceived h => UpdateFile(h.JobId, h.FileIndex, f => f with { ResponseHeaders = h.Headers }),
         FileWithRangesAdded a => Update(a.JobId, j => j with
         {
             Files = j.Files.Add(new JobFile(a.File.RemoteName, a.File.LocalName, a.File.TempName, null, 0, false, false, Transport.Validators.None,

@@ -26,7 +26,7 @@ public readonly record struct BitsJobPropertyValue(uint Dword = 0, Guid ClsId = 
 /// <summary>Maps IBackgroundCopyJob5 SetProperty / GetProperty onto <see cref="JobProperty"/> and its invariant text.</summary>
 public static class BitsJobProperties
 {
-    /// <summary>The <see cref="JobProperty"/> of <paramref name="id"/>, or null for an id BITS does not define (E_NOTIMPL).</summary>
+    /// <summary>The <see cref="JobProperty"/> of <paramref name="id"/>, or null for an id BITS does not define (BG_E_UNKNOWN_PROPERTY_ID).</summary>
     public static JobProperty? PropertyOf(BitsJobPropertyId id) => id switch
     {
         BitsJobPropertyId.CostFlags => JobProperty.CostFlags,

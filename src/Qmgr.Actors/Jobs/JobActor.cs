@@ -49,6 +49,7 @@ public sealed class JobActor : ReceiveActor, IWithTimers
         Receive<JobChanged>(c => { _job = c.Job; _groupMax = c.GroupMaxBytesPerSecond; React(); });
         Receive<TransferConnecting>(m => IfCurrent(m.TransferId, a => Context.Parent.Tell(new TransferConnected(_job.Id))));
         Receive<TransferResponded>(m => IfCurrent(m.TransferId, a => Context.Parent.Tell(new ResponseAccepted(_job.Id, a.FileIndex, m.Response))));
+        Receive<TransferResponseHeaders>(m => IfCurrent(m.TransferId, a => Context.Parent.Tell(new ResponseHeadersReceived(_job.Id, a.FileIndex, m.Headers))));
         Receive<TransferCheckpointed>(m => IfCurrent(m.TransferId, a => Context.Parent.Tell(new Checkpointed(_job.Id, a.FileIndex, m.Offset))));
         Receive<TransferRestarted>(m => IfCurrent(m.TransferId, a => Context.Parent.Tell(new Restarted(_job.Id, a.FileIndex, m.Reason, m.Detail))));
         Receive<TransferUploadSessionCreated>(m => IfCurrent(m.TransferId, a =>
@@ -148,11 +149,13 @@ public sealed class JobActor : ReceiveActor, IWithTimers
     {
         var file = _job.Files[index];
         var request = new DownloadRequest(new Uri(file.RemoteName), file.TempName, file.BytesTransferred, file.Validators, file.BytesTotal,
-            _job.Options.StrictRangeSupport, _settings.CheckpointBytes, _settings.CheckpointInterval, _settings.QuickRetryDelays,
+            // a job with a custom HTTP method never retries: every error is fatal (bits-spec T28)
+            _job.Options.StrictRangeSupport, _settings.CheckpointBytes, _settings.CheckpointInterval, _job.HttpMethod is null ? _settings.QuickRetryDelays : [],
             _settings.MaxQuickRetryAfter, _settings.IdleTimeout) { ExpectedSha256 = file.ExpectedSha256, Proxy = RouteFor(_job.Proxy), FollowRedirects = (_job.SecurityFlags & 0x700) != 0x200,
             TlsIgnore = (TlsIgnore)(_job.SecurityFlags & 0x1E), CheckRevocation = (_job.SecurityFlags & 0x1) != 0,
             AllowHttpsToHttp = (_job.SecurityFlags & 0x800) != 0, ClientCertificate = _job.ClientCertificate,
-            Ranges = file.Ranges, NoResume = _job.Properties5.DynamicContent, MaxBytes = MaxBytesFor(index), Upload = UploadFor(_job, file) };
+            Ranges = file.Ranges, NoResume = _job.Properties5.DynamicContent, MaxBytes = MaxBytesFor(index), Upload = UploadFor(_job, file),
+            Method = _job.HttpMethod, ValidateServerCertificate = _job.ServerCertificateValidation };
         _active = (Guid.NewGuid(), index);
         _log.Info("Job [{JobId}] file {FileIndex} {Url} -> {LocalName} from byte {Offset}", _job.Id, index, file.RemoteName, file.LocalName, file.BytesTransferred);
         _transferRegion.Tell(new StartTransfer(_active.Value.TransferId, _groupId, _job.Id, index, request, _job.Priority, _groupMax, Self)

@@ -77,7 +77,8 @@ public static class JobStates
 /// <summary>
 /// One file of a job: <see cref="RemoteName"/> (absolute URL) → <see cref="LocalName"/> (absolute path), written to
 /// <see cref="TempName"/> until Complete. Sizes in bytes; <see cref="BytesTotal"/> is null until a server tells it
-/// (BITS reports BG_SIZE_UNKNOWN). Mirrors <c>BG_FILE_INFO</c> + <c>BG_FILE_PROGRESS</c>.
+/// (BITS reports BG_SIZE_UNKNOWN). Mirrors <c>BG_FILE_INFO</c> + <c>BG_FILE_PROGRESS</c>. <see cref="ResponseHeaders"/> is the
+/// header block of the server's last response for the file, or null (BITS_FILE_PROPERTY_ID_HTTP_RESPONSE_HEADERS).
 /// </summary>
 public sealed record JobFile(
     string RemoteName,
@@ -89,7 +90,8 @@ public sealed record JobFile(
     bool Completed,
     Validators Validators,
     string? ExpectedSha256 = null,
-    ImmutableList<FileRange>? Ranges = null);
+    ImmutableList<FileRange>? Ranges = null,
+    string? ResponseHeaders = null);
 
 /// <summary>
 /// The <c>IBackgroundCopyJob5</c> properties of a job (bits-spec §2.9, BITS_JOB_PROPERTY_ID). Defaults are BITS's, except
@@ -177,6 +179,19 @@ public enum JobProperty
     MinimumNotificationInterval,
     /// <summary>BITS_JOB_PROPERTY_ON_DEMAND_MODE (Enable): not supported yet (E_NOTIMPL).</summary>
     OnDemandMode,
+    /// <summary>IBackgroundCopyJobHttpOptions2::SetHttpMethod: an HTTP method token (RFC 9110 §9, case-sensitive), default
+    /// <c>GET</c> (setting it does nothing). Before the first Resume (BG_E_READ_ONLY_PROPERTY_AFTER_RESUME); not with
+    /// DYNAMIC_CONTENT (BG_E_NOT_SUPPORTED_WITH_CUSTOM_HTTP_METHOD). Another method forces the priority to Foreground and
+    /// locks it, and makes every error fatal (Resume restarts the file from byte 0).</summary>
+    HttpMethod,
+    /// <summary>IBackgroundCopyJobHttpOptions3::MakeCustomHeadersWriteOnly: <c>true</c> (irreversible; <c>false</c> afterwards
+    /// is E_INVALIDARG). GetCustomHeaders then answers E_ACCESSDENIED; the headers are still sent.</summary>
+    CustomHeadersWriteOnly,
+    /// <summary>IBackgroundCopyJobHttpOptions3::SetServerCertificateValidationInterface, the journaled half: <c>true</c> when
+    /// the job's server certificates go to a validation callback (the callback itself is node-local, never journaled; a
+    /// transfer on a node without it fails with BG_E_SERVER_CERT_VALIDATION_INTERFACE_REQUIRED). Not while the job is active
+    /// (BG_E_READ_ONLY_WHEN_JOB_ACTIVE).</summary>
+    ServerCertificateValidation,
 }
 
 /// <summary>How a job reaches the network, with BITS's <c>BG_JOB_PROXY_USAGE</c> values.</summary>
@@ -224,6 +239,9 @@ public enum NotifyFlags
 /// <summary>
 /// One BITS job inside a group, as an immutable record. Times are UTC; <see cref="MinimumRetryDelay"/>,
 /// <see cref="NoProgressTimeout"/> and <see cref="MaximumDownloadTime"/> follow BITS (600 s, 14 days, 90 days by default).
+/// <see cref="HttpMethod"/> is the SetHttpMethod verb (null = GET), <see cref="CustomHeadersWriteOnly"/> the
+/// MakeCustomHeadersWriteOnly switch, <see cref="ServerCertificateValidation"/> true when the job's server certificates go to
+/// a validation callback (see <see cref="JobProperty"/>).
 /// </summary>
 public sealed record Job(
     Guid Id,
@@ -257,7 +275,10 @@ public sealed record Job(
     bool Resumed = false,
     JobType Type = JobType.Download,
     UploadSession? Upload = null,
-    JobReply? Reply = null)
+    JobReply? Reply = null,
+    string? HttpMethod = null,
+    bool CustomHeadersWriteOnly = false,
+    bool ServerCertificateValidation = false)
 {
     /// <summary>The job's IBackgroundCopyJob5 properties (defaults when none was set).</summary>
     [JsonIgnore]

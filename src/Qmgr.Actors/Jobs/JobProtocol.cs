@@ -23,6 +23,9 @@ public static class JobProtocol
     /// <summary>A server answered with a body for file <paramref name="FileIndex"/>.</summary>
     public sealed record ResponseAccepted(Guid JobId, int FileIndex, ResponseInfo Response) : IJobFact;
 
+    /// <summary>A server answered a request for file <paramref name="FileIndex"/> with the header block <paramref name="Headers"/>.</summary>
+    public sealed record ResponseHeadersReceived(Guid JobId, int FileIndex, string Headers) : IJobFact;
+
     /// <summary>File <paramref name="FileIndex"/>'s temp file was flushed holding <paramref name="Offset"/> bytes.</summary>
     public sealed record Checkpointed(Guid JobId, int FileIndex, long Offset) : IJobFact;
 

@@ -42,6 +42,7 @@ public static class QmgrManifests
         ["upload-session-created"] = typeof(GroupEvents.UploadSessionCreated),
         ["reply-file-name-set"] = typeof(GroupEvents.ReplyFileNameSet),
         ["reply-progress-recorded"] = typeof(GroupEvents.ReplyProgressRecorded),
+        ["file-response-headers-received"] = typeof(GroupEvents.FileResponseHeadersReceived),
         // snapshot (frozen)
         ["group-state"] = typeof(GroupState),
         // wire messages between nodes
@@ -78,6 +79,7 @@ public static class QmgrManifests
         ["transfer-retrying"] = typeof(TransferProtocol.TransferRetrying),
         ["transfer-finished"] = typeof(TransferProtocol.TransferFinished),
         ["transfer-preempted"] = typeof(TransferProtocol.TransferPreempted),
+        ["transfer-response-headers"] = typeof(TransferProtocol.TransferResponseHeaders),
         ["bandwidth-report-demand"] = typeof(BandwidthProtocol.ReportDemand),
         ["bandwidth-node-share"] = typeof(BandwidthProtocol.NodeShareAssigned),
         ["transfer-upload-session-created"] = typeof(TransferProtocol.TransferUploadSessionCreated),

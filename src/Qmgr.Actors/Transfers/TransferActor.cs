@@ -24,12 +24,14 @@ public sealed class TransferActor : ReceiveActor
     private readonly Dictionary<Guid, PreemptionCause> _preempted = new();
 
     private readonly SecretProtector? _secrets;
+    private readonly Api.ServerCertificateCallbacks _certificateCallbacks;
 
     public TransferActor(IFileDownloader downloader, TimeSpan passivateAfter, SecretProtector? secrets)
     {
         _downloader = downloader;
         _secrets = secrets;
         _governor = BandwidthGovernor.Get(Context.System);
+        _certificateCallbacks = Api.ServerCertificateCallbacks.For(Context.System);
         Context.SetReceiveTimeout(passivateAfter);
 
         Receive<StartTransfer>(Start);
@@ -115,6 +117,8 @@ public sealed class TransferActor : ReceiveActor
         {
             Headers = RequestHeaders.From(start.ProtectedCustomHeaders, _secrets),
             Credentials = RequestHeaders.CredentialsFrom(start.Credentials, _secrets),
+            // node-local, as BITS keeps the callback only while the program that set it runs
+            ServerCertificateValidator = start.Request.ValidateServerCertificate ? _certificateCallbacks.ValidatorFor(start.JobId, start.FileIndex) : null,
         };
         return await _downloader.DownloadAsync(request, observer, throttle, ct).ConfigureAwait(false);
     }
@@ -147,5 +151,6 @@ public sealed class TransferActor : ReceiveActor
         public void OnRestarted(FileRestartReason reason, string detail) => replyTo.Tell(new TransferRestarted(transferId, reason, detail));
         public void OnCheckpoint(long offset) => replyTo.Tell(new TransferCheckpointed(transferId, offset));
         public void OnQuickRetry(int attempt, TimeSpan delay, TransferError error) => replyTo.Tell(new TransferRetrying(transferId, attempt, delay, error));
+        public void OnResponseHeaders(string headers) => replyTo.Tell(new TransferResponseHeaders(transferId, headers));
     }
 }

@@ -37,6 +37,9 @@ public static class TransferProtocol
     /// <summary>A 200/206 was accepted (Connecting → Transferring).</summary>
     public sealed record TransferResponded(Guid TransferId, ResponseInfo Response) : IQmgrMessage;
 
+    /// <summary>A server answered (any status); <paramref name="Headers"/> is the response's header block (BITS_FILE_PROPERTY_ID_HTTP_RESPONSE_HEADERS).</summary>
+    public sealed record TransferResponseHeaders(Guid TransferId, string Headers) : IQmgrMessage;
+
     /// <summary>The temp file was flushed holding <paramref name="Offset"/> bytes.</summary>
     public sealed record TransferCheckpointed(Guid TransferId, long Offset) : IQmgrMessage;
 

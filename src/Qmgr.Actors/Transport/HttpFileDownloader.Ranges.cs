@@ -92,6 +92,12 @@ public sealed partial class HttpFileDownloader
                 observer.OnRestarted(FileRestartReason.TempFileShort, $"temp file holds {kept} bytes, journal says {request.Offset}");
                 Truncate();
             }
+            else if (request.Offset > 0 && request.Method is { } custom)
+            {
+                // a job with a custom HTTP method never resumes: its file starts again from byte 0 (bits-spec T28)
+                observer.OnRestarted(FileRestartReason.CustomHttpMethod, $"HTTP method {custom}: {request.Offset} bytes are not resumed");
+                Truncate();
+            }
             else
             {
                 _offset = request.Offset;
@@ -115,7 +121,7 @@ public sealed partial class HttpFileDownloader
 
                 var error = step.Error!;
                 file.Flush(flushToDisk: true);
-                if (!error.IsTransient)
+                if (!QuickRetryable(error))
                 {
                     return new DownloadOutcome.Failed(error, _offset);
                 }
@@ -203,7 +209,7 @@ public sealed partial class HttpFileDownloader
             var from = range.InitialOffset + inner;
             long? to = _lengths[index] is { } length ? range.InitialOffset + length - 1 : null;
             var asked = $"Range: bytes={from}-{to}";
-            using var message = new HttpRequestMessage(HttpMethod.Get, request.Url);
+            using var message = new HttpRequestMessage(MethodOf(request), request.Url);
             message.Headers.AcceptEncoding.Add(new StringWithQualityHeaderValue("identity"));
             foreach (var (name, value) in request.Headers)
             {
@@ -240,6 +246,7 @@ public sealed partial class HttpFileDownloader
             using (response)
             {
                 idle.CancelAfter(Timeout.InfiniteTimeSpan);
+                observer.OnResponseHeaders(HeaderBlock(response));
                 var status = (int)response.StatusCode;
                 var validators = ValidatorsOf(response);
                 switch (status)

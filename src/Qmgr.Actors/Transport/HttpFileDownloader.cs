@@ -157,6 +157,31 @@ public sealed partial class HttpFileDownloader : IFileDownloader
         }
     }
 
+    /// <summary>The request method: <see cref="DownloadRequest.Method"/>, or GET.</summary>
+    private static HttpMethod MethodOf(DownloadRequest request) => request.Method is { } method ? new HttpMethod(method) : HttpMethod.Get;
+
+    /// <summary>A transient fault worth a quick retry: not a validation callback's refusal (the job's retry delay applies,
+    /// as BITS moves the job to TRANSIENT_ERROR). A job with a custom HTTP method is given no quick retry delays at all.</summary>
+    private static bool QuickRetryable(TransferError error) =>
+        error.IsTransient && error.Context != ErrorContext.ServerCertificateCallback;
+
+    /// <summary>The response's header block as WinHTTP's raw headers give it: the status line, then every response and
+    /// content header as <c>Name: value</c>, each line CRLF-terminated.</summary>
+    internal static string HeaderBlock(HttpResponseMessage response)
+    {
+        var block = new System.Text.StringBuilder();
+        block.Append(CultureInfo.InvariantCulture, $"HTTP/{response.Version.Major}.{response.Version.Minor} {(int)response.StatusCode} {response.ReasonPhrase}\r\n");
+        foreach (var (name, values) in response.Headers.NonValidated.Concat(response.Content.Headers.NonValidated))
+        {
+            foreach (var value in values)
+            {
+                block.Append(name).Append(": ").Append(value).Append("\r\n");
+            }
+        }
+
+        return block.ToString();
+    }
+
     internal static bool IsLocalFault(Exception ex) =>
         ex is IOException or UnauthorizedAccessException or NotSupportedException or System.Security.SecurityException;
 
@@ -192,8 +217,8 @@ public sealed partial class HttpFileDownloader : IFileDownloader
         };
         if (FindInner<TlsRefusedException>(ex) is { } refused)
         {
-            return new TransferError(ErrorContext.GeneralTransport, refused.HResult, null,
-                $"TLS refused for {where}: {refused.Message}", IsTransient: false, RetryAfter: null);
+            return new TransferError(refused.Context, refused.HResult, null,
+                $"TLS refused for {where}: {refused.Message}", refused.IsTransient, RetryAfter: null);
         }
 
         var socket = FindInner<SocketException>(ex);
@@ -376,7 +401,7 @@ public sealed partial class HttpFileDownloader : IFileDownloader
 
                 var error = step.Error!;
                 file.Flush(flushToDisk: true);
-                if (!error.IsTransient)
+                if (!QuickRetryable(error))
                 {
                     return new DownloadOutcome.Failed(error, _offset);
                 }
@@ -534,6 +559,11 @@ public sealed partial class HttpFileDownloader : IFileDownloader
                 _pendingRestart ??= (FileRestartReason.DynamicContent, $"dynamic content: {_offset} bytes are not resumed");
             }
 
+            if (_offset > 0 && request.Method is { } custom)
+            {
+                _pendingRestart ??= (FileRestartReason.CustomHttpMethod, $"HTTP method {custom}: {_offset} bytes are not resumed");
+            }
+
             if (_offset > 0 && _unknownLength)
             {
                 _pendingRestart ??= (FileRestartReason.UnknownLength, $"length unknown, {_offset} bytes cannot be resumed");
@@ -549,7 +579,7 @@ public sealed partial class HttpFileDownloader : IFileDownloader
 
             HttpRequestMessage NewMessage(Uri target)
             {
-                var message = new HttpRequestMessage(HttpMethod.Get, target);
+                var message = new HttpRequestMessage(MethodOf(request), target);
                 message.Headers.AcceptEncoding.Add(new StringWithQualityHeaderValue("identity"));
                 foreach (var (name, value) in request.Headers)
                 {
@@ -618,6 +648,7 @@ public sealed partial class HttpFileDownloader : IFileDownloader
             using (response)
             {
                 idle.CancelAfter(Timeout.InfiniteTimeSpan);
+                observer.OnResponseHeaders(HeaderBlock(response));
                 var status = (int)response.StatusCode;
                 var validators = ValidatorsOf(response);
                 var asked = ranged ? $"Range: bytes={requestStart}-{requestEnd}" : "a plain GET";
@@ -642,7 +673,8 @@ public sealed partial class HttpFileDownloader : IFileDownloader
                         }
 
                         _pendingRestart = null;
-                        var length = response.Content.Headers.ContentLength;
+                        // RFC 9110 §9.3.2: a HEAD response has no content, whatever its Content-Length says
+                        var length = response.RequestMessage?.Method == HttpMethod.Head ? 0 : response.Content.Headers.ContentLength;
                         return await AcceptAsync(response, 200, 0, length, length, validators, ct).ConfigureAwait(false);
 
                     case 206 when _pendingRestart is not null:

@@ -13,7 +13,7 @@ namespace Qmgr.Transport;
 /// other route, created on first use with <paramref name="createHandler"/> and kept for the process's life.
 /// </summary>
 /// <remarks>
-/// A transfer with credentials or a client certificate gets a handler of its own, disposed when the transfer ends:
+/// A transfer with credentials, a client certificate or a server certificate validation callback gets a handler of its own, disposed when the transfer ends:
 /// NTLM and Negotiate authenticate a connection, and a pooled connection must never carry one job's identity into
 /// another job's requests. Server credentials answer only challenges from the file's origin
 /// (scheme://host:port), each only for its own scheme; proxy credentials only the proxy's. Uploads
@@ -41,7 +41,7 @@ public sealed class ProxyRoutingDownloader(HttpClient defaultClient, Func<Socket
     /// <summary>Runs <paramref name="run"/> on the route's shared downloader, or on a dedicated one (credentials, client
     /// certificate) disposed afterwards; <paramref name="refused"/> answers when the client certificate cannot be found.</summary>
     private Task<T> WithDownloaderAsync<T>(DownloadRequest request, Func<HttpFileDownloader, Task<T>> run, Func<TransferError, T> refused) =>
-        request.Credentials is null && request.ClientCertificate is null
+        request.Credentials is null && request.ClientCertificate is null && !request.ValidateServerCertificate
             ? run(DownloaderFor(request))
             : DedicatedAsync(request, run, refused);
 
@@ -83,7 +83,15 @@ public sealed class ProxyRoutingDownloader(HttpClient defaultClient, Func<Socket
         var ignore = request.TlsIgnore;
         handler.AllowAutoRedirect = request.FollowRedirects;
         if (request.CheckRevocation) handler.SslOptions.CertificateRevocationCheckMode = X509RevocationMode.Online;
-        if (ignore != TlsIgnore.None || request.CheckRevocation)
+        if (request.ValidateServerCertificate)
+        {
+            // BITS: the callback is asked only once the checks under the security flags passed, before any request is sent
+            var validator = request.ServerCertificateValidator;
+            handler.SslOptions.RemoteCertificateValidationCallback = (sender, serverCertificate, chain, errors) =>
+                TransferSecurity.ServerCertificateAccepted(errors, chain, ignore, (sender as SslStream)?.TargetHostName)
+                && TransferSecurity.ServerCertificateValidated(validator, serverCertificate, chain, (sender as SslStream)?.TargetHostName);
+        }
+        else if (ignore != TlsIgnore.None || request.CheckRevocation)
             handler.SslOptions.RemoteCertificateValidationCallback = (sender, _, chain, errors) =>
                 TransferSecurity.ServerCertificateAccepted(errors, chain, ignore, (sender as SslStream)?.TargetHostName);
         handler.SslOptions.LocalCertificateSelectionCallback = certificate is null

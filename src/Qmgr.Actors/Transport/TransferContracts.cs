@@ -106,6 +106,23 @@ public sealed record DownloadRequest(
     /// body (chunked included) running past it, fails with <see cref="BitsErrors.MaxDownloadSizeLimitReached"/>.</summary>
     public long? MaxBytes { get; init; }
 
+    /// <summary>The request method (BITS IBackgroundCopyJobHttpOptions2::SetHttpMethod), or null for <c>GET</c>. Another
+    /// method is sent as given (RFC 9110 §9) and never resumed: bytes on disk restart from byte 0
+    /// (<see cref="FileRestartReason.CustomHttpMethod"/>). A <c>HEAD</c> response has no content (RFC 9110 §9.3.2): the file is empty.</summary>
+    public string? Method { get; init; }
+
+    /// <summary>BITS SetServerCertificateValidationInterface: the server certificate goes to
+    /// <see cref="ServerCertificateValidator"/> once the TLS checks under the security flags passed.</summary>
+    public bool ValidateServerCertificate { get; init; }
+
+    /// <summary>The validation callback, set in the transferring process only (never serialized): given the server
+    /// certificate and its chain, returns 0 (S_OK) to accept or an HRESULT to refuse; a refusal fails the transfer with
+    /// that HRESULT, context <see cref="ErrorContext.ServerCertificateCallback"/>, as a transient error without quick
+    /// retries. Null with <see cref="ValidateServerCertificate"/> set: every TLS connection is refused with
+    /// BG_E_SERVER_CERT_VALIDATION_INTERFACE_REQUIRED (0x80200074).</summary>
+    [JsonIgnore]
+    public Func<System.Security.Cryptography.X509Certificates.X509Certificate2, System.Security.Cryptography.X509Certificates.X509Chain?, int>? ServerCertificateValidator { get; init; }
+
     /// <summary>Null for a download. Otherwise this transfer uploads <see cref="UploadRequest.SourcePath"/> to
     /// <see cref="Url"/> with the BITS Upload Protocol (<see cref="BitsUploader"/>); <see cref="Offset"/> is then the
     /// offset the server acknowledged last and <see cref="TempPath"/> is unused.</summary>
@@ -183,6 +200,8 @@ public enum FileRestartReason
     DynamicContent,
     /// <summary>the upload server no longer knows the upload session (BG_E_SESSION_NOT_FOUND): a new session starts from byte 0.</summary>
     UploadSessionLost,
+    /// <summary>the job has a custom HTTP method (SetHttpMethod): a file is fetched again from byte 0, never resumed.</summary>
+    CustomHttpMethod,
 }
 
 /// <summary>What the server said in the response that is now being written.</summary>
@@ -214,6 +233,12 @@ public interface IDownloadObserver
 
     /// <summary>A transient fault is being retried inside the transfer after <paramref name="delay"/> (Decision 6).</summary>
     void OnQuickRetry(int attempt, TimeSpan delay, TransferError error);
+
+    /// <summary>A server answered (any status, before the body is read): <paramref name="headers"/> is the status line and
+    /// the response and content headers, each line CRLF-terminated (BITS_FILE_PROPERTY_ID_HTTP_RESPONSE_HEADERS). Ignored by default.</summary>
+    void OnResponseHeaders(string headers)
+    {
+    }
 }
 
 /// <summary>

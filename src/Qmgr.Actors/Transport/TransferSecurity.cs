@@ -52,6 +52,14 @@ public sealed class TlsRefusedException : Exception
 {
     /// <summary>Creates the refusal with its HRESULT and a one-line reason.</summary>
     public TlsRefusedException(int hresult, string message) : base(message) => HResult = hresult;
+
+    /// <summary>Where the refusal is reported: <see cref="ErrorContext.GeneralTransport"/>, or
+    /// <see cref="ErrorContext.ServerCertificateCallback"/> for the job's validation callback.</summary>
+    public ErrorContext Context { get; init; } = ErrorContext.GeneralTransport;
+
+    /// <summary>True when the job may retry after its minimum retry delay (a validation callback's refusal); quick
+    /// retries inside the transfer are never made for a refusal.</summary>
+    public bool IsTransient { get; init; }
 }
 
 /// <summary>
@@ -88,6 +96,45 @@ public static class TransferSecurity
         if (statuses.Any(s => s is X509ChainStatusFlags.RevocationStatusUnknown or X509ChainStatusFlags.OfflineRevocation))
             throw new TlsRefusedException(BitsErrors.CertRevocationFailed, $"the revocation status of {host ?? "the server"}'s certificate could not be checked");
         return errors == SslPolicyErrors.None || ProxyRoutingDownloader.CertificateAccepted(errors, chain, ignore);
+    }
+
+    /// <summary>
+    /// Asks the job's validation callback (BITS IBackgroundCopyServerCertificateValidationCallback) about a server
+    /// certificate that passed the checks under the security flags: returns true when it answers 0 (S_OK); otherwise
+    /// throws <see cref="TlsRefusedException"/> with its HRESULT (or the HRESULT of what it threw), context
+    /// <see cref="ErrorContext.ServerCertificateCallback"/>, transient. Without a callback the refusal is
+    /// BG_E_SERVER_CERT_VALIDATION_INTERFACE_REQUIRED (0x80200074), as BITS reports a callback it can no longer call.
+    /// </summary>
+    public static bool ServerCertificateValidated(Func<X509Certificate2, X509Chain?, int>? validator, X509Certificate? certificate, X509Chain? chain, string? host)
+    {
+        const int interfaceRequired = unchecked((int)0x80200074);
+        int hresult;
+        string why;
+        if (certificate is null)
+        {
+            return false;
+        }
+
+        if (validator is null)
+        {
+            (hresult, why) = (interfaceRequired, "the job asks for a server certificate validation callback and none is registered on this node");
+        }
+        else
+        {
+            try
+            {
+                var server = certificate as X509Certificate2;
+                using var loaded = server is null ? X509CertificateLoader.LoadCertificate(certificate.GetRawCertData()) : null;
+                hresult = validator(server ?? loaded!, chain);
+                why = $"the validation callback refused the certificate of {host ?? "the server"} (0x{hresult:X8})";
+            }
+            catch (Exception ex)
+            {
+                hresult = ex.HResult < 0 ? ex.HResult : unchecked((int)0x80004005);
+                why = $"the validation callback failed for {host ?? "the server"}: {ex.GetType().Name}: {ex.Message}";
+            }
+        }
+        return hresult == 0 ? true : throw new TlsRefusedException(hresult, why) { Context = ErrorContext.ServerCertificateCallback, IsTransient = true };
     }
 
     /// <summary>

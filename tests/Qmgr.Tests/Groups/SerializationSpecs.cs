@@ -40,6 +40,11 @@ public sealed class SerializationSpecs : Akka.TestKit.Xunit2.TestKit
         new JobClientCertificateSet(J, new ClientCertificate(CertStoreLocation.CurrentUser, "MY", "0123456789ABCDEF0123456789ABCDEF01234567", null), T0),
         new FileWithRangesAdded(J, new NewFile("http://h/r", "/t/r", "/t/.r.qmgr-0011aacc.tmp"), [new FileRange(100, 100), new FileRange(900, FileRange.LengthToEof)], T0),
         new JobPropertyChanged(J, JobProperty.MaxDownloadSize, "1000", T0),
+        new JobPropertyChanged(J, JobProperty.HttpMethod, "POST", T0),
+        new JobPropertyChanged(J, JobProperty.CustomHeadersWriteOnly, "true", T0),
+        new FileRestarted(J, 0, FileRestartReason.CustomHttpMethod, "HTTP method POST: 10 bytes are not resumed", T0),
+        new FileResponseHeadersReceived(J, 0, "HTTP/1.1 200 OK\r\nETag: \"x\"\r\n", T0),
+        new Qmgr.Transfers.TransferProtocol.TransferResponseHeaders(G, "HTTP/1.1 404 Not Found\r\n"),
         new GroupCommands.AddFileWithRanges(G, "alice", J, new GroupCommands.FileSpec("http://h/r", "/t/r"), [new FileRange(0, 10)], Administrator: true),
         new JobCreated(J, "u", JobPriority.Normal, JobOptions.Default, TimeSpan.FromSeconds(600), TimeSpan.FromDays(14), TimeSpan.FromDays(90), T0, JobType.UploadReply),
         new UploadSessionCreated(J, 0, "{7a612806-37e6-4903-986b-139f35cdbca8}", 100_000, T0.AddMinutes(-1), T0),
@@ -117,6 +122,10 @@ public sealed class SerializationSpecs : Akka.TestKit.Xunit2.TestKit
             new JobPropertyChanged(J, JobProperty.HighPerformance, "true", T0),
             new JobPropertyChanged(J, JobProperty.MaxDownloadSize, "1000", T0),
             new FileWithRangesAdded(J, new NewFile("http://h/r", "/t/r", "/t/r"), [new FileRange(5, 10), new FileRange(0, FileRange.LengthToEof)], T0),
+            new JobPropertyChanged(J, JobProperty.HttpMethod, "POST", T0),
+            new JobPropertyChanged(J, JobProperty.CustomHeadersWriteOnly, "true", T0),
+            new JobPropertyChanged(J, JobProperty.ServerCertificateValidation, "true", T0),
+            new FileResponseHeadersReceived(J, 0, "HTTP/1.1 206 Partial Content\r\nX-A: b\r\n", T0),
         }.Aggregate(GroupState.Empty(G), (s, e) => s.Apply(e));
         var serializer = (QmgrJsonSerializer)Sys.Serialization.FindSerializerFor(state);
 
@@ -127,6 +136,8 @@ public sealed class SerializationSpecs : Akka.TestKit.Xunit2.TestKit
         var job = back.Jobs.Single();
         Assert.Equal(new Job5Properties(HighPerformance: true, MaxDownloadSize: 1000), job.Properties5);
         Assert.Equal([new FileRange(5, 10), new FileRange(0, FileRange.LengthToEof)], job.Files.Single().Ranges!);
+        Assert.Equal(("POST", true, true), (job.HttpMethod, job.CustomHeadersWriteOnly, job.ServerCertificateValidation));
+        Assert.Equal("HTTP/1.1 206 Partial Content\r\nX-A: b\r\n", job.Files.Single().ResponseHeaders);
     }
 
     [Fact]

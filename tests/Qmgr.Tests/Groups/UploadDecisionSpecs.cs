@@ -177,6 +177,7 @@ public sealed class UploadDecisionSpecs
             new SetJobProperty(G, Owner, J, JobProperty.HighPerformance, "true"),
             new SetJobProperty(G, Owner, J, JobProperty.DynamicContent, "true"),
             new SetJobProperty(G, Owner, J, JobProperty.MaxDownloadSize, "1000"),
+            new SetJobProperty(G, Owner, J, JobProperty.HttpMethod, "POST"),
         ];
 
         foreach (var command in commands)
