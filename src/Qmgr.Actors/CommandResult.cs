@@ -75,6 +75,9 @@ public static class HResults
     public const int BG_E_READ_ONLY_PROPERTY_AFTER_RESUME = unchecked((int)0x80200062);
     /// <summary>BG_E_MAX_DOWNLOAD_SIZE_INVALID_VALUE (0x80200063): MAX_DOWNLOAD_SIZE of 0 or not a number.</summary>
     public const int BG_E_MAX_DOWNLOAD_SIZE_INVALID_VALUE = unchecked((int)0x80200063);
+    /// <summary>BG_E_RANDOM_ACCESS_NOT_SUPPORTED (0x8020006D): RequestFileRanges / UpdateDownloadPosition / GetFilledFileRanges on a
+    /// job that is not ON_DEMAND_MODE, or (job error) a server that does not honour Range for an on-demand file.</summary>
+    public const int BG_E_RANDOM_ACCESS_NOT_SUPPORTED = unchecked((int)0x8020006D);
     /// <summary>BG_E_USE_STORED_CREDENTIALS_NOT_SUPPORTED (0x80200066): USE_STORED_CREDENTIALS for a target other than the proxy.</summary>
     public const int BG_E_USE_STORED_CREDENTIALS_NOT_SUPPORTED = unchecked((int)0x80200066);
 }

@@ -91,6 +91,12 @@ public static partial class GroupDecisions
             case AddFileWithRanges ranged:
                 return DecideAddFileWithRanges(job, ranged, now, settings);
 
+            case RequestFileRanges request:
+                return DecideRequestFileRanges(job, request, now);
+
+            case UpdateDownloadPosition position:
+                return DecideUpdateDownloadPosition(job, position, now);
+
             case SetJobProperty set:
                 return DecideJobProperty(job, set, now, settings);
 
@@ -207,6 +213,8 @@ public static partial class GroupDecisions
         {
             AddFiles a => a.JobId,
             AddFileWithRanges a => a.JobId,
+            RequestFileRanges r => r.JobId,
+            UpdateDownloadPosition u => u.JobId,
             SetJobProperty p => p.JobId,
             SetJobCredentials c => c.JobId,
             RemoveJobCredentials c => c.JobId,
@@ -446,6 +454,8 @@ public static partial class GroupDecisions
             JobProtocol.Restarted r when !job.Files[r.FileIndex].Transferred =>
                 [new FileRestarted(job.Id, r.FileIndex, r.Reason, r.Detail, now)],
             JobProtocol.FileDone d when !job.Files[d.FileIndex].Transferred => FileDoneEvents(job, d, now),
+            JobProtocol.RangesFilled f when !job.Files[f.FileIndex].Transferred => [new FileRangesFilled(job.Id, f.FileIndex, f.Ranges, now)],
+            JobProtocol.RequestedRangesFilled when transferring => RequestedRangesFilledEvents(job, now),
             JobProtocol.FileFailed f when transferring => FileFailedEvents(job, f, now),
             JobProtocol.MaximumDownloadTimeElapsed when job.State is JobState.Connecting or JobState.Transferring
                                                        && job.MaximumDownloadTime > TimeSpan.Zero && job.ActiveTimeAt(now) >= job.MaximumDownloadTime =>

@@ -39,6 +39,9 @@ public static class QmgrManifests
         ["job-cancelled"] = typeof(GroupEvents.JobCancelled),
         ["job-client-certificate-set"] = typeof(GroupEvents.JobClientCertificateSet),
         ["file-with-ranges-added"] = typeof(GroupEvents.FileWithRangesAdded),
+        ["file-ranges-requested"] = typeof(GroupEvents.FileRangesRequested),
+        ["download-position-updated"] = typeof(GroupEvents.DownloadPositionUpdated),
+        ["file-ranges-filled"] = typeof(GroupEvents.FileRangesFilled),
         // snapshot (frozen)
         ["group-state"] = typeof(GroupState),
         // wire messages between nodes
@@ -51,6 +54,8 @@ public static class QmgrManifests
         ["set-group-credentials"] = typeof(GroupCommands.SetGroupCredentials),
         ["add-files"] = typeof(GroupCommands.AddFiles),
         ["add-file-with-ranges"] = typeof(GroupCommands.AddFileWithRanges),
+        ["request-file-ranges"] = typeof(GroupCommands.RequestFileRanges),
+        ["update-download-position"] = typeof(GroupCommands.UpdateDownloadPosition),
         ["set-group-property"] = typeof(GroupCommands.SetGroupProperty),
         ["set-job-property"] = typeof(GroupCommands.SetJobProperty),
         ["set-job-credentials"] = typeof(GroupCommands.SetJobCredentials),
@@ -71,6 +76,7 @@ public static class QmgrManifests
         ["transfer-responded"] = typeof(TransferProtocol.TransferResponded),
         ["transfer-checkpointed"] = typeof(TransferProtocol.TransferCheckpointed),
         ["transfer-restarted"] = typeof(TransferProtocol.TransferRestarted),
+        ["transfer-filled"] = typeof(TransferProtocol.TransferFilled),
         ["transfer-retrying"] = typeof(TransferProtocol.TransferRetrying),
         ["transfer-finished"] = typeof(TransferProtocol.TransferFinished),
         ["transfer-preempted"] = typeof(TransferProtocol.TransferPreempted),

@@ -118,5 +118,6 @@ public sealed class TransferActor : ReceiveActor
         public void OnRestarted(FileRestartReason reason, string detail) => replyTo.Tell(new TransferRestarted(transferId, reason, detail));
         public void OnCheckpoint(long offset) => replyTo.Tell(new TransferCheckpointed(transferId, offset));
         public void OnQuickRetry(int attempt, TimeSpan delay, TransferError error) => replyTo.Tell(new TransferRetrying(transferId, attempt, delay, error));
+        public void OnFilled(FileRange range) => replyTo.Tell(new TransferFilled(transferId, range));
     }
 }

@@ -104,7 +104,20 @@ public sealed record DownloadRequest(
     /// <summary>BITS MAX_DOWNLOAD_SIZE left for this file, in bytes, or null for no cap: a response announcing more, or a
     /// body (chunked included) running past it, fails with <see cref="BitsErrors.MaxDownloadSizeLimitReached"/>.</summary>
     public long? MaxBytes { get; init; }
+
+    /// <summary>BITS ON_DEMAND_MODE: the file is fetched by random access into a temp file of the remote file's full size,
+    /// following this plan (<see cref="Offset"/> is ignored); null for every other file.</summary>
+    public OnDemandPlan? OnDemand { get; init; }
 }
+
+/// <summary>
+/// What an on-demand transfer (BITS <c>IBackgroundCopyFile6</c>) starts from: the byte ranges of the remote file already
+/// in the temp file as journaled (<see cref="FileRangeSet"/> form), the requested ranges still wanted (fetched first, in
+/// this order; BG_LENGTH_TO_EOF allowed while the size is unknown) and the download position (missing bytes are filled
+/// from there to the end, then from the start). With requested ranges the transfer stops once they are present
+/// (<see cref="DownloadOutcome.RequestedRangesFilled"/>, BITS T25); without, it fills the whole file.
+/// </summary>
+public sealed record OnDemandPlan(IReadOnlyList<FileRange> Filled, IReadOnlyList<FileRange> Requested, long Position);
 
 /// <summary>Server-certificate problems a job accepts, with BITS's <c>BG_SSL_IGNORE_*</c> values (bits.h).</summary>
 [Flags]
@@ -181,6 +194,12 @@ public interface IDownloadObserver
 
     /// <summary>A transient fault is being retried inside the transfer after <paramref name="delay"/> (Decision 6).</summary>
     void OnQuickRetry(int attempt, TimeSpan delay, TransferError error);
+
+    /// <summary>On-demand files only: the temp file was flushed holding <paramref name="range"/> of the remote file in place
+    /// (the bytes written since the last report).</summary>
+    void OnFilled(FileRange range)
+    {
+    }
 }
 
 /// <summary>
@@ -206,6 +225,7 @@ public sealed record TransferError(
 [JsonPolymorphic(TypeDiscriminatorPropertyName = "$outcome")]
 [JsonDerivedType(typeof(Completed), "completed")]
 [JsonDerivedType(typeof(Failed), "failed")]
+[JsonDerivedType(typeof(RequestedRangesFilled), "requested-ranges-filled")]
 public abstract record DownloadOutcome
 {
     private DownloadOutcome() { }
@@ -215,6 +235,10 @@ public abstract record DownloadOutcome
 
     /// <summary>Gave up after the quick retries (transient) or at once (fatal). <paramref name="BytesOnDisk"/> are good.</summary>
     public sealed record Failed(TransferError Error, long BytesOnDisk) : DownloadOutcome;
+
+    /// <summary>On-demand: every requested range of the plan is present (and reported with
+    /// <see cref="IDownloadObserver.OnFilled"/>), flushed to disk, while the file is not complete (BITS T25).</summary>
+    public sealed record RequestedRangesFilled(Validators Validators) : DownloadOutcome;
 }
 
 /// <summary>Downloads one file into its temp file. Plain .NET, no Akka (DESIGN: Transport/).</summary>
