@@ -33,8 +33,10 @@ public sealed class JobActor : ReceiveActor, IWithTimers
     // fetches requested ranges only (then it ends at T25)
     private int _activePlan;
     private bool _activeRequestedOnly;
-    // on-demand: a requested-ranges-only transfer ended; nothing starts until the parent decided T25 (or new requests came)
-    private int? _requestedDoneAtPlan;
+    // on-demand: a requested-ranges-only transfer of a file ended under a plan stamp; nothing starts until the parent
+    // decided T25, the owner asked again, or another file has requests (a JobChanged may still show this file's
+    // requests before their fills are persisted, so they do not count)
+    private (int Plan, int FileIndex)? _requestedDone;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -74,7 +76,7 @@ public sealed class JobActor : ReceiveActor, IWithTimers
             // T25: the requested ranges are present; the parent decides Suspended (or Transferred when every file is complete)
             if (_activeRequestedOnly && m.Outcome is DownloadOutcome.Completed or DownloadOutcome.RequestedRangesFilled)
             {
-                _requestedDoneAtPlan = _activePlan;
+                _requestedDone = (_activePlan, a.FileIndex);
                 if (m.Outcome is DownloadOutcome.Completed) Context.Parent.Tell(new RequestedRangesFilled(_job.Id, a.FileIndex));
             }
         }));
@@ -121,10 +123,10 @@ public sealed class JobActor : ReceiveActor, IWithTimers
         if (_outcomePending is int pending &&
             (_job.Files[pending].Transferred || _job.State is not (JobState.Connecting or JobState.Transferring)))
             _outcomePending = null;
-        if (_requestedDoneAtPlan is int donePlan && (PlanStamp(_job) != donePlan || HasRequests(_job)
-                                                     || _job.State is not (JobState.Queued or JobState.Connecting or JobState.Transferring)))
+        if (_requestedDone is { } done && (PlanStamp(_job) != done.Plan || HasRequests(_job, except: done.FileIndex)
+                                           || _job.State is not (JobState.Queued or JobState.Connecting or JobState.Transferring)))
         {
-            _requestedDoneAtPlan = null;
+            _requestedDone = null;
             _outcomePending = null;
         }
         // on-demand: new requests or a moved position go first, so a transfer started under an older plan starts over
@@ -135,7 +137,7 @@ public sealed class JobActor : ReceiveActor, IWithTimers
         {
             case JobState.Queued or JobState.Connecting or JobState.Transferring:
                 Timers.Cancel(RetryTimer);
-                if (_active is null && _outcomePending is null && _requestedDoneAtPlan is null && NextFile() is int next) StartFile(next);
+                if (_active is null && _outcomePending is null && _requestedDone is null && NextFile() is int next) StartFile(next);
                 break;
             case JobState.TransientError:
                 CancelActive();
@@ -170,7 +172,8 @@ public sealed class JobActor : ReceiveActor, IWithTimers
 
     private static int PlanStamp(Job job) => job.Files.Sum(f => f.RandomAccess.Plan);
 
-    private static bool HasRequests(Job job) => job.Files.Any(f => !f.Transferred && !f.RandomAccess.Requested.IsEmpty);
+    private static bool HasRequests(Job job, int except) =>
+        job.Files.Where((_, i) => i != except).Any(f => !f.Transferred && !f.RandomAccess.Requested.IsEmpty);
 
     private void StartFile(int index)
     {
