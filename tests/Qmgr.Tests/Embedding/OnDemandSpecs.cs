@@ -335,6 +335,36 @@ public sealed class OnDemandSpecs : IAsyncLifetime, IDisposable
         Assert.Equal(content, File.ReadAllBytes(_dir.File("restart.bin")));
     }
 
+    [Fact]
+    public async Task A_remote_file_that_changed_drops_the_filled_map_and_the_file_is_fetched_again_from_its_new_version()
+    {
+        // arrange: the requested range comes from version 1; from the second request on the server has version 2 (new ETag)
+        var v1 = LoopbackFileServer.Content(100_000, 99);
+        var v2 = LoopbackFileServer.Content(100_000, 100);
+        var url = _server.Add("/changed.bin", v1, new LoopbackFileOptions
+        {
+            Versions = [new ContentVersion(1, v2, "\"v2\"", new DateTimeOffset(2025, 1, 1, 0, 0, 0, TimeSpan.Zero))],
+        }).ToString();
+        var job = await OnDemandJobAsync("changed", url, _dir.File("changed.bin"));
+        await job.RequestFileRangesAsync(0, [new FileRange(70_000, 5000)]);
+        await job.ResumeAsync();
+        await RequestedRangesDoneAsync(job);
+
+        // act
+        await job.ResumeAsync();
+        var done = await WaitAsync(job, j => j.State is JobState.Transferred or JobState.Error);
+        await job.CompleteAsync();
+
+        // assert
+        Assert.Equal(JobState.Transferred, done.State);
+        var requests = _server.RequestsFor("/changed.bin");
+        Assert.Equal([("bytes=70000-74999", 206), ("bytes=0-69999", 200), ("bytes=0-", 206)], requests.Select(r => (r.Range, r.Status)));
+        Assert.NotNull(requests[1].IfRange);
+        Assert.Null(requests[2].IfRange); // starts over without the old validator
+        Assert.Equal(FileRestartReason.ValidatorChanged, new Journal(DataDir).Events<GroupEvents.FileRestarted>().Single().Reason);
+        Assert.Equal(v2, File.ReadAllBytes(_dir.File("changed.bin")));
+    }
+
     private static async Task AwaitAsync(Func<bool> condition)
     {
         using var timeout = new CancellationTokenSource(Deadline);
