@@ -487,7 +487,8 @@ public static partial class GroupDecisions
     {
         var e = failed.Error;
         var events = new List<IGroupEvent>();
-        if (failed.BytesOnDisk > job.Files[failed.FileIndex].BytesTransferred && !job.Properties5.HighPerformance)
+        // on-demand files journal their bytes as FileRangesFilled (a byte count would not say where they are)
+        if (failed.BytesOnDisk > job.Files[failed.FileIndex].BytesTransferred && !job.Properties5.HighPerformance && !job.Properties5.OnDemandMode)
             events.Add(new FileProgressCheckpointed(job.Id, failed.FileIndex, failed.BytesOnDisk, now));
         events.Add(new JobErrorRecorded(job.Id, new JobError(e.Context, e.HResult, e.HttpStatus, e.Message, failed.FileIndex), now));
         var firstTransient = job.FirstTransientErrorAt ?? now;
