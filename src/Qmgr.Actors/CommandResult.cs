@@ -75,6 +75,9 @@ public static class HResults
     public const int BG_E_READ_ONLY_PROPERTY_AFTER_RESUME = unchecked((int)0x80200062);
     /// <summary>BG_E_MAX_DOWNLOAD_SIZE_INVALID_VALUE (0x80200063): MAX_DOWNLOAD_SIZE of 0 or not a number.</summary>
     public const int BG_E_MAX_DOWNLOAD_SIZE_INVALID_VALUE = unchecked((int)0x80200063);
+    /// <summary>BG_E_RANDOM_ACCESS_NOT_SUPPORTED (0x8020006D): RequestFileRanges / UpdateDownloadPosition / GetFilledFileRanges on a
+    /// job that is not ON_DEMAND_MODE, or (job error) a server that does not honour Range for an on-demand file.</summary>
+    public const int BG_E_RANDOM_ACCESS_NOT_SUPPORTED = unchecked((int)0x8020006D);
     /// <summary>BG_E_USE_STORED_CREDENTIALS_NOT_SUPPORTED (0x80200066): USE_STORED_CREDENTIALS for a target other than the proxy.</summary>
     public const int BG_E_USE_STORED_CREDENTIALS_NOT_SUPPORTED = unchecked((int)0x80200066);
     /// <summary>BG_E_TOO_MANY_FILES (0x8020001C): an upload or upload-reply job holds exactly one file.</summary>
@@ -93,6 +96,8 @@ public static class HResults
     public const int BG_E_UNKNOWN_PROPERTY_ID = unchecked((int)0x80200057);
     /// <summary>BG_E_READ_ONLY_PROPERTY (0x80200058): the property cannot be set (BITS_FILE_PROPERTY_ID_HTTP_RESPONSE_HEADERS).</summary>
     public const int BG_E_READ_ONLY_PROPERTY = unchecked((int)0x80200058);
+    /// <summary>BG_E_PROPERTY_SUPPORTED_FOR_DOWNLOAD_JOBS_ONLY (0x80200060): DYNAMIC_CONTENT, HIGH_PERFORMANCE, MAX_DOWNLOAD_SIZE or ON_DEMAND_MODE on an upload job.</summary>
+    public const int BG_E_PROPERTY_SUPPORTED_FOR_DOWNLOAD_JOBS_ONLY = unchecked((int)0x80200060);
     /// <summary>BG_E_NOT_SUPPORTED_WITH_CUSTOM_HTTP_METHOD (0x80200071): a priority change, DYNAMIC_CONTENT or ON_DEMAND_MODE on a job with a custom HTTP method (SetHttpMethod).</summary>
     public const int BG_E_NOT_SUPPORTED_WITH_CUSTOM_HTTP_METHOD = unchecked((int)0x80200071);
     /// <summary>BG_E_SERVER_CERT_VALIDATION_INTERFACE_REQUIRED (0x80200074): the job asks for a server certificate validation callback and none is registered on the transferring node.</summary>

@@ -107,7 +107,7 @@ public interface IJob
     /// IBackgroundCopyJob5::SetProperty: sets the property <paramref name="id"/> selects from its field of
     /// <paramref name="value"/> (rules and HRESULTs on <see cref="JobProperty"/>: BG_E_READ_ONLY_PROPERTY_AFTER_RESUME,
     /// _AFTER_ADDFILE, BG_E_MAX_DOWNLOAD_SIZE_INVALID_VALUE, BG_E_USE_STORED_CREDENTIALS_NOT_SUPPORTED, BG_E_INVALID_STATE).
-    /// E_NOTIMPL for an undefined id (6, 8, ...) and for ON_DEMAND_MODE.
+    /// E_NOTIMPL for an undefined id (6, 8, ...).
     /// </summary>
     Task SetPropertyAsync(BitsJobPropertyId id, BitsJobPropertyValue value, CancellationToken cancellationToken = default);
 
@@ -124,6 +124,36 @@ public interface IJob
     /// BG_E_INVALID_SERVER_RESPONSE (a Content-Range that is not the one asked for).
     /// </summary>
     Task AddFileWithRangesAsync(string remoteName, string localName, IReadOnlyList<FileRange> ranges, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Asks for byte ranges of file <paramref name="fileIndex"/> (zero-based, in the order added) of an ON_DEMAND_MODE job
+    /// to be fetched before anything else (BITS <c>IBackgroundCopyFile6::RequestFileRanges</c>). Offsets and lengths in
+    /// bytes of the remote file; a length may be <see cref="FileRange.LengthToEof"/>; overlaps with bytes present or
+    /// requested earlier are allowed (only missing bytes are fetched). The job's state does not change: Resume fetches
+    /// them, and once every requested range is present the job goes Suspended, or Transferred when the file is complete
+    /// (T25); each range is reported once present (<see cref="QmgrNotification.FileRangesTransferred"/>,
+    /// <see cref="IJobCallback.FileRangesTransferredAsync"/> under BG_NOTIFY_FILE_RANGES_TRANSFERRED). Errors:
+    /// BG_E_RANDOM_ACCESS_NOT_SUPPORTED (not an on-demand job), E_INVALIDARG (no ranges, no such file), BG_E_INVALID_RANGE
+    /// (offset BG_LENGTH_TO_EOF, length 0, or outside the file when its size is known; when it is not yet known, the job
+    /// enters Error with BG_E_INVALID_RANGE at the first answer), BG_E_INVALID_STATE (final job).
+    /// </summary>
+    Task RequestFileRangesAsync(int fileIndex, IReadOnlyList<FileRange> ranges, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Moves the cursor from which the missing bytes of on-demand file <paramref name="fileIndex"/> are filled when no
+    /// requested range is pending: from <paramref name="offset"/> (bytes) to the end, then from the start (BITS
+    /// <c>IBackgroundCopyFile6::UpdateDownloadPosition</c>); a running transfer switches at once. Errors:
+    /// BG_E_RANDOM_ACCESS_NOT_SUPPORTED (not an on-demand job), E_INVALIDARG (no such file), BG_E_INVALID_RANGE (negative,
+    /// or at or past the end of a file of known size), BG_E_INVALID_STATE (final job).
+    /// </summary>
+    Task UpdateDownloadPositionAsync(int fileIndex, long offset, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// The byte ranges of the remote file present in on-demand file <paramref name="fileIndex"/>'s temp file, as
+    /// journaled (sorted, merged; BITS <c>IBackgroundCopyFile6::GetFilledFileRanges</c>); empty before any byte.
+    /// Errors: BG_E_RANDOM_ACCESS_NOT_SUPPORTED (not an on-demand job), E_INVALIDARG (no such file).
+    /// </summary>
+    Task<IReadOnlyList<FileRange>> GetFilledFileRangesAsync(int fileIndex, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// Sets the credentials for (target, scheme) (BITS <c>IBackgroundCopyJob2::SetCredentials</c>). They are encrypted
@@ -284,4 +314,9 @@ public interface IJobCallback
 
     /// <summary>One file finished (BG_NOTIFY_FILE_TRANSFERRED).</summary>
     Task FileTransferredAsync(IJob job, Job state, int fileIndex);
+
+    /// <summary>Requested ranges of on-demand file <paramref name="fileIndex"/> are present (BITS
+    /// <c>IBackgroundCopyCallback3::FileRangesTransferred</c>, BG_NOTIFY_FILE_RANGES_TRANSFERRED 0x20); byte offsets and
+    /// lengths as requested. Does nothing unless implemented.</summary>
+    Task FileRangesTransferredAsync(IJob job, Job state, int fileIndex, IReadOnlyList<FileRange> ranges) => Task.CompletedTask;
 }

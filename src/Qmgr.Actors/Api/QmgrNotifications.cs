@@ -20,4 +20,13 @@ public abstract record QmgrNotification(Guid GroupId, string Owner, Job Job)
 
     /// <summary>File <paramref name="FileIndex"/> finished (BITS IBackgroundCopyCallback3::FileTransferred).</summary>
     public sealed record FileTransferred(Guid GroupId, string Owner, Job Job, int FileIndex) : QmgrNotification(GroupId, Owner, Job);
+
+    /// <summary>
+    /// Requested ranges of on-demand file <paramref name="FileIndex"/> are wholly present in its temp file (BITS
+    /// IBackgroundCopyCallback3::FileRangesTransferred): <paramref name="Ranges"/> as requested (a BG_LENGTH_TO_EOF
+    /// length resolved to the file's size), published once each when a fill completes them, or at once for ranges
+    /// already present when requested.
+    /// </summary>
+    public sealed record FileRangesTransferred(Guid GroupId, string Owner, Job Job, int FileIndex, System.Collections.Immutable.ImmutableList<Transport.FileRange> Ranges)
+        : QmgrNotification(GroupId, Owner, Job);
 }

@@ -173,6 +173,22 @@ public sealed class QueueManager : IQueueManager
         public Task AddFileWithRangesAsync(string remoteName, string localName, IReadOnlyList<FileRange> ranges, CancellationToken cancellationToken = default) =>
             SendAsync(new AddFileWithRanges(groupId, owner, jobId, new FileSpec(remoteName, localName), [.. ranges ?? []], qm.IsAdministrator), cancellationToken);
 
+        public Task RequestFileRangesAsync(int fileIndex, IReadOnlyList<FileRange> ranges, CancellationToken cancellationToken = default) =>
+            SendAsync(new RequestFileRanges(groupId, owner, jobId, fileIndex, [.. ranges ?? []]), cancellationToken);
+
+        public Task UpdateDownloadPositionAsync(int fileIndex, long offset, CancellationToken cancellationToken = default) =>
+            SendAsync(new UpdateDownloadPosition(groupId, owner, jobId, fileIndex, offset), cancellationToken);
+
+        public async Task<IReadOnlyList<FileRange>> GetFilledFileRangesAsync(int fileIndex, CancellationToken cancellationToken = default)
+        {
+            var job = await GetAsync(cancellationToken);
+            if (!job.Properties5.OnDemandMode)
+                throw new QmgrException(HResults.BG_E_RANDOM_ACCESS_NOT_SUPPORTED, $"job {jobId:D} is not ON_DEMAND_MODE: GetFilledFileRanges needs random access");
+            if (fileIndex < 0 || fileIndex >= job.Files.Count)
+                throw new QmgrException(HResults.E_INVALIDARG, $"no file {fileIndex} in job {jobId:D}");
+            return job.Files[fileIndex].RandomAccess.Filled;
+        }
+
         public Task SetCredentialsAsync(AuthTarget target, AuthScheme scheme, string userName, string password, CancellationToken cancellationToken = default)
         {
             if (userName.Length > 300) throw new QmgrException(HResults.BG_E_USERNAME_TOO_LARGE, "user name longer than 300 characters");
@@ -423,6 +439,7 @@ internal sealed class CallbackDispatcher : IExtension
             QmgrNotification.StateChanged { To: not (JobState.Error or JobState.Transferred) } or QmgrNotification.Progress or QmgrNotification.Modified
                 when Wants(job, NotifyFlags.JobModification) => callback.JobModificationAsync(handle, job),
             QmgrNotification.FileTransferred f when Wants(job, NotifyFlags.FileTransferred) => callback.FileTransferredAsync(handle, job, f.FileIndex),
+            QmgrNotification.FileRangesTransferred r when Wants(job, NotifyFlags.FileRangesTransferred) => callback.FileRangesTransferredAsync(handle, job, r.FileIndex, r.Ranges),
             _ => Task.CompletedTask,
         };
     }

@@ -262,15 +262,36 @@ public sealed class GroupActor : ReceivePersistentActor
                 JobStateChanged s => new Api.QmgrNotification.StateChanged(_state.Id, _state.Owner, job, s.From, s.To, s.Cause),
                 JobCompleted => new Api.QmgrNotification.StateChanged(_state.Id, _state.Owner, job, before.FindJob(jobId)!.State, JobState.Acknowledged, "completed"),
                 JobCancelled => new Api.QmgrNotification.StateChanged(_state.Id, _state.Owner, job, before.FindJob(jobId)!.State, JobState.Cancelled, "cancelled"),
-                FileProgressCheckpointed => new Api.QmgrNotification.Progress(_state.Id, _state.Owner, job),
+                FileProgressCheckpointed or FileRangesFilled => new Api.QmgrNotification.Progress(_state.Id, _state.Owner, job),
                 FileTransferred t => new Api.QmgrNotification.FileTransferred(_state.Id, _state.Owner, job, t.FileIndex),
                 JobPropertyChanged p => new Api.QmgrNotification.Modified(_state.Id, _state.Owner, job, p.Property),
                 _ => null,
             };
             if (n is not null && !Throttled(n, job)) Context.System.EventStream.Publish(n);
+            if (RangesTransferred(e, before, job) is { } ranges) Context.System.EventStream.Publish(ranges);
             if (e is JobStateChanged { To: JobState.Transferred or JobState.Error } changed && _settings.AllowNotifyCmdLine)
                 NotifyCommandLineRunner.RunIfSelected(job, changed.To, _log);
         }
+    }
+
+    /// <summary>
+    /// BITS FileRangesTransferred (IBackgroundCopyCallback3): the requested ranges of an on-demand file that a fill made
+    /// wholly present, or those already present when they were requested; null when there are none.
+    /// </summary>
+    private Api.QmgrNotification.FileRangesTransferred? RangesTransferred(IGroupEvent e, GroupState before, Job job)
+    {
+        var (fileIndex, candidates) = e switch
+        {
+            FileRangesFilled f => (f.FileIndex, before.FindJob(job.Id)!.Files[f.FileIndex].RandomAccess.Requested),
+            FileRangesRequested r => (r.FileIndex, r.Ranges),
+            _ => (-1, ImmutableList<FileRange>.Empty),
+        };
+        if (fileIndex < 0) return null;
+        var file = job.Files[fileIndex];
+        var present = candidates.Where(r => FileRangeSet.Covers(file.RandomAccess.Filled, r, file.BytesTotal))
+            .Select(r => r.ToEndOfFile && file.BytesTotal is { } size ? new FileRange(r.InitialOffset, size - r.InitialOffset) : r)
+            .ToImmutableList();
+        return present.IsEmpty ? null : new Api.QmgrNotification.FileRangesTransferred(_state.Id, _state.Owner, job, fileIndex, present);
     }
 
     // when each job last published a JobModification-kind notification (progress, property change)
@@ -302,6 +323,7 @@ public sealed class GroupActor : ReceivePersistentActor
         JobErrorRecorded x => x.JobId, RetryScheduled x => x.JobId, JobCompleted x => x.JobId, JobCancelled x => x.JobId,
         JobClientCertificateSet x => x.JobId,
         UploadSessionCreated x => x.JobId, ReplyFileNameSet x => x.JobId, ReplyProgressRecorded x => x.JobId,
+        FileRangesRequested x => x.JobId, DownloadPositionUpdated x => x.JobId, FileRangesFilled x => x.JobId,
         _ => null,
     };
 

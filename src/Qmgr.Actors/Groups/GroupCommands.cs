@@ -121,6 +121,23 @@ public static class GroupCommands
     /// </summary>
     public sealed record AddFileWithRanges(Guid GroupId, string Caller, Guid JobId, FileSpec File, ImmutableList<FileRange> Ranges, bool Administrator = false) : IGroupCommand;
 
+    /// <summary>
+    /// Asks for byte ranges of file <paramref name="FileIndex"/> of an ON_DEMAND_MODE job to be fetched before anything
+    /// else (BITS <c>IBackgroundCopyFile6::RequestFileRanges</c>); overlaps with present or earlier ranges are allowed.
+    /// Does not change the job's state (Resume starts it). Errors: BG_E_RANDOM_ACCESS_NOT_SUPPORTED (not an on-demand
+    /// job), E_INVALIDARG (no ranges, no such file), BG_E_INVALID_RANGE (offset BG_LENGTH_TO_EOF, length 0, or outside
+    /// the file once its size is known), BG_E_INVALID_STATE (final job).
+    /// </summary>
+    public sealed record RequestFileRanges(Guid GroupId, string Caller, Guid JobId, int FileIndex, ImmutableList<FileRange> Ranges) : IGroupCommand;
+
+    /// <summary>
+    /// Moves the cursor from which the missing bytes of file <paramref name="FileIndex"/> are filled once no requested
+    /// range is pending (BITS <c>IBackgroundCopyFile6::UpdateDownloadPosition</c>). Errors: BG_E_RANDOM_ACCESS_NOT_SUPPORTED
+    /// (not an on-demand job), E_INVALIDARG (no such file), BG_E_INVALID_RANGE (negative, or at or past the end of a
+    /// file of known size).
+    /// </summary>
+    public sealed record UpdateDownloadPosition(Guid GroupId, string Caller, Guid JobId, int FileIndex, long Offset) : IGroupCommand;
+
     /// <summary>Resume (BITS T2/T14/T16): BG_E_EMPTY without files; no-op in an active state.</summary>
     public sealed record ResumeJob(Guid GroupId, string Caller, Guid JobId) : IGroupCommand;
 

@@ -33,6 +33,8 @@ public static partial class GroupDecisions
                     return Refuse(HResults.E_INVALIDARG, $"'{set.Value}' is not an HTTP method token (RFC 9110 §9.1)");
                 if (job.Properties5.DynamicContent)
                     return Refuse(HResults.BG_E_NOT_SUPPORTED_WITH_CUSTOM_HTTP_METHOD, "a DYNAMIC_CONTENT job cannot have a custom HTTP method");
+                if (job.Properties5.OnDemandMode)
+                    return Refuse(HResults.BG_E_NOT_SUPPORTED_WITH_CUSTOM_HTTP_METHOD, "an ON_DEMAND_MODE job cannot have a custom HTTP method");
                 if (job.HttpMethod == text) return (CommandResult.NoOp, []);
                 IGroupEvent method = new JobPropertyChanged(job.Id, JobProperty.HttpMethod, text, now);
                 // BITS changes the priority to Foreground and prevents it from being changed

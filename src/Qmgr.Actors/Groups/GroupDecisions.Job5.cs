@@ -47,6 +47,8 @@ public static partial class GroupDecisions
             return (CommandResult.Rejected(HResults.E_NOTIMPL, "AddFileWithRanges is for download jobs only"), []);
         if (job.Properties5.DynamicContent)
             return (CommandResult.Rejected(HResults.BG_E_INVALID_STATE, "a DYNAMIC_CONTENT job cannot take ranges"), []);
+        if (job.Properties5.OnDemandMode)
+            return (CommandResult.Rejected(HResults.BG_E_INVALID_STATE, "an ON_DEMAND_MODE job takes whole files (ask for ranges with RequestFileRanges)"), []);
         if (RangesError(add.Ranges, settings.MaxRangesPerFile, add.Administrator) is { } bad)
             return (CommandResult.Rejected(bad.HResult, bad.Message), []);
         var (result, events) = DecideAddFiles(job, new AddFiles(add.GroupId, add.Caller, add.JobId, [add.File]), now, settings);
@@ -70,7 +72,7 @@ public static partial class GroupDecisions
         JobProperty.MaxDownloadSize => p.MaxDownloadSize is { } max ? max.ToString(CultureInfo.InvariantCulture) : ulong.MaxValue.ToString(CultureInfo.InvariantCulture),
         JobProperty.UseStoredCredentials => ((int?)p.UseStoredCredentials ?? 0).ToString(CultureInfo.InvariantCulture),
         JobProperty.MinimumNotificationInterval => p.MinimumNotificationIntervalMs.ToString(CultureInfo.InvariantCulture),
-        JobProperty.OnDemandMode => "false",
+        JobProperty.OnDemandMode => p.OnDemandMode ? "true" : "false",
         _ => throw new ArgumentOutOfRangeException(nameof(property), property, "not an IBackgroundCopyJob5 property"),
     };
 
@@ -78,8 +80,8 @@ public static partial class GroupDecisions
     {
         var inv = CultureInfo.InvariantCulture;
         var text = set.Value.Trim();
-        if (job.Type != JobType.Download && set.Property is JobProperty.DynamicContent or JobProperty.HighPerformance or JobProperty.MaxDownloadSize)
-            return Refuse(HResults.E_NOTIMPL, $"{set.Property} applies to download jobs only (bits-spec §2.9)");
+        if (job.Type != JobType.Download && set.Property is JobProperty.DynamicContent or JobProperty.HighPerformance or JobProperty.MaxDownloadSize or JobProperty.OnDemandMode)
+            return Refuse(HResults.BG_E_PROPERTY_SUPPORTED_FOR_DOWNLOAD_JOBS_ONLY, $"{set.Property} applies to download jobs only");
         string value;
         switch (set.Property)
         {
@@ -103,6 +105,8 @@ public static partial class GroupDecisions
                     return Refuse(HResults.BG_E_NOT_SUPPORTED_WITH_CUSTOM_HTTP_METHOD, $"a job with HTTP method {verb} cannot be DYNAMIC_CONTENT");
                 if (dynamic && job.Files.Any(f => f.Ranges is not null))
                     return Refuse(HResults.BG_E_INVALID_STATE, "a job with ranged files (AddFileWithRanges) cannot be DYNAMIC_CONTENT");
+                if (dynamic && job.Properties5.OnDemandMode)
+                    return Refuse(HResults.BG_E_INVALID_STATE, "an ON_DEMAND_MODE job cannot be DYNAMIC_CONTENT");
                 value = dynamic ? "true" : "false";
                 break;
             case JobProperty.HighPerformance:
@@ -131,8 +135,21 @@ public static partial class GroupDecisions
                     return Refuse(HResults.E_INVALIDARG, "MinimumNotificationInterval must be whole milliseconds from 0 to 4294967295");
                 value = ms.ToString(inv);
                 break;
+            case JobProperty.OnDemandMode:
+                if (job.Resumed)
+                    return Refuse(HResults.BG_E_READ_ONLY_PROPERTY_AFTER_RESUME, "ON_DEMAND_MODE can be set only before the first Resume");
+                if (!bool.TryParse(text, out var onDemand))
+                    return Refuse(HResults.E_INVALIDARG, "OnDemandMode must be true or false");
+                if (onDemand && job.Properties5.DynamicContent)
+                    return Refuse(HResults.BG_E_INVALID_STATE, "a DYNAMIC_CONTENT job cannot be ON_DEMAND_MODE (random access needs a file of fixed size)");
+                if (onDemand && job.HttpMethod is not null)
+                    return Refuse(HResults.BG_E_NOT_SUPPORTED_WITH_CUSTOM_HTTP_METHOD, "a job with a custom HTTP method cannot be ON_DEMAND_MODE");
+                if (onDemand && job.Files.Any(f => f.Ranges is not null))
+                    return Refuse(HResults.BG_E_INVALID_STATE, "a job with ranged files (AddFileWithRanges) cannot be ON_DEMAND_MODE");
+                value = onDemand ? "true" : "false";
+                break;
             default:
-                return Refuse(HResults.E_NOTIMPL, "ON_DEMAND_MODE (IBackgroundCopyFile6 random access) is not supported yet");
+                return Refuse(HResults.E_INVALIDARG, $"{set.Property} is not an IBackgroundCopyJob5 property");
         }
         return Job5Text(job.Properties5, set.Property) == value
             ? (CommandResult.NoOp, [])

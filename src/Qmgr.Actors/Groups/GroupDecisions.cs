@@ -93,6 +93,12 @@ public static partial class GroupDecisions
             case AddFileWithRanges ranged:
                 return DecideAddFileWithRanges(job, ranged, now, settings);
 
+            case RequestFileRanges request:
+                return DecideRequestFileRanges(job, request, now);
+
+            case UpdateDownloadPosition position:
+                return DecideUpdateDownloadPosition(job, position, now);
+
             case SetJobProperty set:
                 return DecideJobProperty(job, set, now, settings);
 
@@ -232,6 +238,8 @@ public static partial class GroupDecisions
         {
             AddFiles a => a.JobId,
             AddFileWithRanges a => a.JobId,
+            RequestFileRanges r => r.JobId,
+            UpdateDownloadPosition u => u.JobId,
             SetJobProperty p => p.JobId,
             SetJobCredentials c => c.JobId,
             RemoveJobCredentials c => c.JobId,
@@ -483,6 +491,8 @@ public static partial class GroupDecisions
             JobProtocol.Restarted r when !job.Files[r.FileIndex].Transferred =>
                 [new FileRestarted(job.Id, r.FileIndex, r.Reason, r.Detail, now)],
             JobProtocol.FileDone d when !job.Files[d.FileIndex].Transferred => FileDoneEvents(job, d, now),
+            JobProtocol.RangesFilled f when !job.Files[f.FileIndex].Transferred => [new FileRangesFilled(job.Id, f.FileIndex, f.Ranges, now)],
+            JobProtocol.RequestedRangesFilled when transferring => RequestedRangesFilledEvents(job, now),
             JobProtocol.FileFailed f when transferring => FileFailedEvents(job, f, now),
             JobProtocol.MaximumDownloadTimeElapsed when job.State is JobState.Connecting or JobState.Transferring
                                                        && job.MaximumDownloadTime > TimeSpan.Zero && job.ActiveTimeAt(now) >= job.MaximumDownloadTime =>
@@ -519,7 +529,8 @@ public static partial class GroupDecisions
     {
         var e = failed.Error;
         var events = new List<IGroupEvent>();
-        if (failed.BytesOnDisk > job.Files[failed.FileIndex].BytesTransferred && !job.Properties5.HighPerformance)
+        // on-demand files journal their bytes as FileRangesFilled (a byte count would not say where they are)
+        if (failed.BytesOnDisk > job.Files[failed.FileIndex].BytesTransferred && !job.Properties5.HighPerformance && !job.Properties5.OnDemandMode)
             events.Add(new FileProgressCheckpointed(job.Id, failed.FileIndex, failed.BytesOnDisk, now));
         events.Add(new JobErrorRecorded(job.Id, new JobError(e.Context, e.HResult, e.HttpStatus, e.Message, failed.FileIndex), now));
         var firstTransient = job.FirstTransientErrorAt ?? now;

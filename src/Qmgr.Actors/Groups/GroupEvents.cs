@@ -95,6 +95,19 @@ public static class GroupEvents
     /// <c>IBackgroundCopyJob3::AddFileWithRanges</c>); its local file is their concatenation.</summary>
     public sealed record FileWithRangesAdded(Guid JobId, NewFile File, ImmutableList<FileRange> Ranges, DateTimeOffset At) : IGroupEvent;
 
+    /// <summary>The owner asked for byte ranges of file <paramref name="FileIndex"/> of an ON_DEMAND_MODE job to be fetched
+    /// first (BITS <c>IBackgroundCopyFile6::RequestFileRanges</c>); overlaps with present or pending bytes are allowed.
+    /// A BG_LENGTH_TO_EOF length stays only while the file's size is unknown.</summary>
+    public sealed record FileRangesRequested(Guid JobId, int FileIndex, ImmutableList<FileRange> Ranges, DateTimeOffset At) : IGroupEvent;
+
+    /// <summary>The "fill missing bytes from here" cursor of file <paramref name="FileIndex"/> moved to byte
+    /// <paramref name="Offset"/> (BITS <c>IBackgroundCopyFile6::UpdateDownloadPosition</c>).</summary>
+    public sealed record DownloadPositionUpdated(Guid JobId, int FileIndex, long Offset, DateTimeOffset At) : IGroupEvent;
+
+    /// <summary>The temp file of an on-demand file was flushed holding these byte ranges of the remote file in place
+    /// (concrete lengths; added to its filled map, BITS <c>GetFilledFileRanges</c>).</summary>
+    public sealed record FileRangesFilled(Guid JobId, int FileIndex, ImmutableList<FileRange> Ranges, DateTimeOffset At) : IGroupEvent;
+
     /// <summary>Files appended to a job, in order.</summary>
     public sealed record FilesAdded(Guid JobId, ImmutableList<NewFile> Files, DateTimeOffset At) : IGroupEvent;
 

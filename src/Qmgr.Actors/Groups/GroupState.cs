@@ -88,7 +88,7 @@ public sealed record GroupState(
             JobProperty.CustomHeadersWriteOnly => j with { CustomHeadersWriteOnly = bool.Parse(p.Value) },
             JobProperty.ServerCertificateValidation => j with { ServerCertificateValidation = bool.Parse(p.Value) },
             JobProperty.CostFlags or JobProperty.NotificationClsid or JobProperty.DynamicContent or JobProperty.HighPerformance
-                or JobProperty.MaxDownloadSize or JobProperty.UseStoredCredentials or JobProperty.MinimumNotificationInterval =>
+                or JobProperty.MaxDownloadSize or JobProperty.UseStoredCredentials or JobProperty.MinimumNotificationInterval or JobProperty.OnDemandMode =>
                 j with { Job5 = ApplyJob5(j.Properties5, p.Property, p.Value) },
             _ => throw new ArgumentOutOfRangeException(nameof(e), p.Property, "unknown job property"),
         }) with { ModificationTime = p.At, LastActivity = p.At }),
@@ -131,8 +131,41 @@ public sealed record GroupState(
         }),
         FileMetadataReceived m => UpdateFile(m.JobId, m.FileIndex, f => f with { BytesTotal = m.BytesTotal, Validators = m.Validators }),
         FileProgressCheckpointed c => UpdateFile(c.JobId, c.FileIndex, f => f with { BytesTransferred = c.BytesTransferred }, progress: c.At),
-        FileRestarted r => UpdateFile(r.JobId, r.FileIndex, f => f with { BytesTransferred = 0, BytesTotal = null, Validators = Transport.Validators.None }),
-        FileTransferred t => UpdateFile(t.JobId, t.FileIndex, f => f with { BytesTransferred = t.Size, BytesTotal = t.Size, Transferred = true }, progress: t.At),
+        FileRestarted r => UpdateFile(r.JobId, r.FileIndex, f => f with
+        {
+            BytesTransferred = 0, BytesTotal = null, Validators = Transport.Validators.None,
+            OnDemand = f.OnDemand is { } od ? od with { Filled = [] } : null,
+        }),
+        FileTransferred t => UpdateFile(t.JobId, t.FileIndex, f => f with
+        {
+            BytesTransferred = t.Size, BytesTotal = t.Size, Transferred = true,
+            OnDemand = f.OnDemand is { } od ? od with { Filled = t.Size > 0 ? [new Transport.FileRange(0, t.Size)] : [], Requested = [] } : null,
+        }, progress: t.At),
+        FileRangesRequested q => UpdateFile(q.JobId, q.FileIndex, f => f with
+        {
+            OnDemand = f.RandomAccess with
+            {
+                Requested = f.RandomAccess.Requested.AddRange(q.Ranges.Where(r => !Transport.FileRangeSet.Covers(f.RandomAccess.Filled, r, f.BytesTotal))),
+                Plan = f.RandomAccess.Plan + 1,
+            },
+        }).Update(q.JobId, j => j with { ModificationTime = q.At, LastActivity = q.At }),
+        DownloadPositionUpdated p => UpdateFile(p.JobId, p.FileIndex, f => f with
+        {
+            OnDemand = f.RandomAccess with { Position = p.Offset, Plan = f.RandomAccess.Plan + 1 },
+        }).Update(p.JobId, j => j with { ModificationTime = p.At, LastActivity = p.At }),
+        FileRangesFilled x => UpdateFile(x.JobId, x.FileIndex, f =>
+        {
+            var filled = Transport.FileRangeSet.AddAll(f.RandomAccess.Filled, x.Ranges);
+            return f with
+            {
+                BytesTransferred = Transport.FileRangeSet.Total(filled),
+                OnDemand = f.RandomAccess with
+                {
+                    Filled = filled,
+                    Requested = f.RandomAccess.Requested.RemoveAll(r => Transport.FileRangeSet.Covers(filled, r, f.BytesTotal)),
+                },
+            };
+        }, progress: x.At),
         JobErrorRecorded r => Update(r.JobId, j => j with
         {
             Error = r.Error,
@@ -180,6 +213,7 @@ public sealed record GroupState(
         {
             UseStoredCredentials = int.Parse(value, CultureInfo.InvariantCulture) is var t && t == 0 ? null : (AuthTarget)t,
         },
+        JobProperty.OnDemandMode => p with { OnDemandMode = bool.Parse(value) },
         _ => p with { MinimumNotificationIntervalMs = uint.Parse(value, CultureInfo.InvariantCulture) },
     };
 

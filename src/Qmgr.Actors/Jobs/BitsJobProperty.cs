@@ -61,7 +61,7 @@ public static class BitsJobProperties
             BitsJobPropertyId.NotificationClsid => new(ClsId: p.NotificationClsid),
             BitsJobPropertyId.DynamicContent => new(Enable: p.DynamicContent),
             BitsJobPropertyId.HighPerformance => new(Enable: p.HighPerformance),
-            BitsJobPropertyId.OnDemandMode => new(Enable: false),
+            BitsJobPropertyId.OnDemandMode => new(Enable: p.OnDemandMode),
             BitsJobPropertyId.MaxDownloadSize => new(Uint64: p.MaxDownloadSize is { } max ? (ulong)max : ulong.MaxValue),
             BitsJobPropertyId.UseStoredCredentials => new(Target: p.UseStoredCredentials ?? 0),
             _ => throw new ArgumentOutOfRangeException(nameof(id), id, "undefined BITS_JOB_PROPERTY_ID"),

@@ -29,6 +29,14 @@ public sealed class JobActor : ReceiveActor, IWithTimers
     private (Guid TransferId, int FileIndex)? _active;
     // a file whose outcome was reported and not yet seen persisted: a stale JobChanged must not restart it
     private int? _outcomePending;
+    // on-demand: the plan stamp (owner's requests and position moves) the active transfer started under, and whether it
+    // fetches requested ranges only (then it ends at T25)
+    private int _activePlan;
+    private bool _activeRequestedOnly;
+    // on-demand: a requested-ranges-only transfer of a file ended under a plan stamp; nothing starts until the parent
+    // decided T25, the owner asked again, or another file has requests (a JobChanged may still show this file's
+    // requests before their fills are persisted, so they do not count)
+    private (int Plan, int FileIndex)? _requestedDone;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -51,6 +59,7 @@ public sealed class JobActor : ReceiveActor, IWithTimers
         Receive<TransferResponded>(m => IfCurrent(m.TransferId, a => Context.Parent.Tell(new ResponseAccepted(_job.Id, a.FileIndex, m.Response))));
         Receive<TransferResponseHeaders>(m => IfCurrent(m.TransferId, a => Context.Parent.Tell(new ResponseHeadersReceived(_job.Id, a.FileIndex, m.Headers))));
         Receive<TransferCheckpointed>(m => IfCurrent(m.TransferId, a => Context.Parent.Tell(new Checkpointed(_job.Id, a.FileIndex, m.Offset))));
+        Receive<TransferFilled>(m => IfCurrent(m.TransferId, a => Context.Parent.Tell(new RangesFilled(_job.Id, a.FileIndex, [m.Range]))));
         Receive<TransferRestarted>(m => IfCurrent(m.TransferId, a => Context.Parent.Tell(new Restarted(_job.Id, a.FileIndex, m.Reason, m.Detail))));
         Receive<TransferUploadSessionCreated>(m => IfCurrent(m.TransferId, a =>
             Context.Parent.Tell(new UploadSessionOpened(_job.Id, a.FileIndex, m.SessionId, m.SourceSize, m.SourceLastWrite))));
@@ -66,8 +75,15 @@ public sealed class JobActor : ReceiveActor, IWithTimers
             {
                 DownloadOutcome.Completed c => new FileDone(_job.Id, a.FileIndex, c.Size, c.Validators),
                 DownloadOutcome.Failed f => (IJobFact)new FileFailed(_job.Id, a.FileIndex, f.Error, f.BytesOnDisk),
+                DownloadOutcome.RequestedRangesFilled => new RequestedRangesFilled(_job.Id, a.FileIndex),
                 _ => throw new ArgumentOutOfRangeException(nameof(m), m.Outcome.GetType().Name, "unknown outcome"),
             });
+            // T25: the requested ranges are present; the parent decides Suspended (or Transferred when every file is complete)
+            if (_activeRequestedOnly && m.Outcome is DownloadOutcome.Completed or DownloadOutcome.RequestedRangesFilled)
+            {
+                _requestedDone = (_activePlan, a.FileIndex);
+                if (m.Outcome is DownloadOutcome.Completed) Context.Parent.Tell(new RequestedRangesFilled(_job.Id, a.FileIndex));
+            }
         }));
         Receive<TransferPreempted>(m => IfCurrent(m.TransferId, a =>
         {
@@ -112,13 +128,21 @@ public sealed class JobActor : ReceiveActor, IWithTimers
         if (_outcomePending is int pending &&
             (_job.Files[pending].Transferred || _job.State is not (JobState.Connecting or JobState.Transferring)))
             _outcomePending = null;
+        if (_requestedDone is { } done && (PlanStamp(_job) != done.Plan || HasRequests(_job, except: done.FileIndex)
+                                           || _job.State is not (JobState.Queued or JobState.Connecting or JobState.Transferring)))
+        {
+            _requestedDone = null;
+            _outcomePending = null;
+        }
+        // on-demand: new requests or a moved position go first, so a transfer started under an older plan starts over
+        if (_active is not null && _job.Properties5.OnDemandMode && PlanStamp(_job) != _activePlan) CancelActive();
 
         var now = DateTimeOffset.UtcNow;
         switch (_job.State)
         {
             case JobState.Queued or JobState.Connecting or JobState.Transferring:
                 Timers.Cancel(RetryTimer);
-                if (_active is null && _outcomePending is null && _job.NextFileIndex is int next) StartFile(next);
+                if (_active is null && _outcomePending is null && _requestedDone is null && NextFile() is int next) StartFile(next);
                 break;
             case JobState.TransientError:
                 CancelActive();
@@ -145,9 +169,25 @@ public sealed class JobActor : ReceiveActor, IWithTimers
         Timers.StartSingleTimer(key, new Tick(key), delay);
     }
 
+    // on-demand jobs serve a file with requested ranges first; otherwise files go in order (Decision 5)
+    private int? NextFile() =>
+        _job.Properties5.OnDemandMode && _job.Files.FindIndex(f => !f.Transferred && !f.RandomAccess.Requested.IsEmpty) is var requested and >= 0
+            ? requested
+            : _job.NextFileIndex;
+
+    private static int PlanStamp(Job job) => job.Files.Sum(f => f.RandomAccess.Plan);
+
+    private static bool HasRequests(Job job, int except) =>
+        job.Files.Where((_, i) => i != except).Any(f => !f.Transferred && !f.RandomAccess.Requested.IsEmpty);
+
     private void StartFile(int index)
     {
         var file = _job.Files[index];
+        var onDemand = _job.Properties5.OnDemandMode
+            ? new OnDemandPlan(file.RandomAccess.Filled, file.RandomAccess.Requested, file.RandomAccess.Position)
+            : null;
+        _activePlan = PlanStamp(_job);
+        _activeRequestedOnly = onDemand is { Requested.Count: > 0 };
         var request = new DownloadRequest(new Uri(file.RemoteName), file.TempName, file.BytesTransferred, file.Validators, file.BytesTotal,
             // a job with a custom HTTP method never retries: every error is fatal (bits-spec T28)
             _job.Options.StrictRangeSupport, _settings.CheckpointBytes, _settings.CheckpointInterval, _job.HttpMethod is null ? _settings.QuickRetryDelays : [],
@@ -155,7 +195,7 @@ public sealed class JobActor : ReceiveActor, IWithTimers
             TlsIgnore = (TlsIgnore)(_job.SecurityFlags & 0x1E), CheckRevocation = (_job.SecurityFlags & 0x1) != 0,
             AllowHttpsToHttp = (_job.SecurityFlags & 0x800) != 0, ClientCertificate = _job.ClientCertificate,
             Ranges = file.Ranges, NoResume = _job.Properties5.DynamicContent, MaxBytes = MaxBytesFor(index), Upload = UploadFor(_job, file),
-            Method = _job.HttpMethod, ValidateServerCertificate = _job.ServerCertificateValidation };
+            Method = _job.HttpMethod, ValidateServerCertificate = _job.ServerCertificateValidation, OnDemand = onDemand };
         _active = (Guid.NewGuid(), index);
         _log.Info("Job [{JobId}] file {FileIndex} {Url} -> {LocalName} from byte {Offset}", _job.Id, index, file.RemoteName, file.LocalName, file.BytesTransferred);
         _transferRegion.Tell(new StartTransfer(_active.Value.TransferId, _groupId, _job.Id, index, request, _job.Priority, _groupMax, Self)

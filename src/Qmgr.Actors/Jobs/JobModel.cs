@@ -91,7 +91,31 @@ public sealed record JobFile(
     Validators Validators,
     string? ExpectedSha256 = null,
     ImmutableList<FileRange>? Ranges = null,
-    string? ResponseHeaders = null);
+    string? ResponseHeaders = null,
+    OnDemandFile? OnDemand = null)
+{
+    /// <summary>The file's on-demand (random access) state; empty until ranges are requested or filled.</summary>
+    [JsonIgnore]
+    public OnDemandFile RandomAccess => OnDemand ?? OnDemandFile.Empty;
+}
+
+/// <summary>
+/// The random-access state of one file of an ON_DEMAND_MODE job (BITS <c>IBackgroundCopyFile6</c>), folded from the
+/// journal. The temp file has the remote file's full size (sparse, positioned writes); <see cref="Filled"/> says which
+/// of its bytes are real.
+/// </summary>
+/// <param name="Filled">byte ranges of the remote file present in the temp file (<see cref="FileRangeSet"/>: sorted,
+/// merged, concrete lengths) — <c>GetFilledFileRanges</c>.</param>
+/// <param name="Requested">ranges asked for with <c>RequestFileRanges</c> and not yet wholly present, in the order asked
+/// (BG_LENGTH_TO_EOF kept until the size is known); fetched before anything else.</param>
+/// <param name="Position">the <c>UpdateDownloadPosition</c> cursor: missing bytes are filled from this offset on, then
+/// from the start.</param>
+/// <param name="Plan">counts the owner's requests and position moves; a running transfer started under an older count
+/// is restarted so new requests go first (not journaled itself: derived from the events).</param>
+public sealed record OnDemandFile(ImmutableList<FileRange> Filled, ImmutableList<FileRange> Requested, long Position, int Plan)
+{
+    public static readonly OnDemandFile Empty = new([], [], 0, 0);
+}
 
 /// <summary>
 /// The <c>IBackgroundCopyJob5</c> properties of a job (bits-spec §2.9, BITS_JOB_PROPERTY_ID). Defaults are BITS's, except
@@ -105,6 +129,8 @@ public sealed record JobFile(
 /// <param name="MaxDownloadSize">cap in bytes on the job's downloaded bytes, null = unlimited (BITS: UINT64 max).</param>
 /// <param name="UseStoredCredentials">BG_AUTH_TARGET for which the owner's stored credentials may be used (only Proxy), null = off; stored only.</param>
 /// <param name="MinimumNotificationIntervalMs">least milliseconds between two JobModification (progress / property) notifications, 0 = no throttling.</param>
+/// <param name="OnDemandMode">random access (IBackgroundCopyFile6): files download into full-size sparse temp files,
+/// requested ranges first, then the missing bytes from the download position; see <see cref="OnDemandFile"/>.</param>
 public sealed record Job5Properties(
     uint CostFlags = Job5Properties.TransferPolicyAlways,
     Guid NotificationClsid = default,
@@ -112,7 +138,8 @@ public sealed record Job5Properties(
     bool HighPerformance = false,
     long? MaxDownloadSize = null,
     AuthTarget? UseStoredCredentials = null,
-    uint MinimumNotificationIntervalMs = 0)
+    uint MinimumNotificationIntervalMs = 0,
+    bool OnDemandMode = false)
 {
     /// <summary>BITS_JOB_TRANSFER_POLICY_ALWAYS.</summary>
     public const uint TransferPolicyAlways = 0x800000FF;
@@ -177,7 +204,9 @@ public enum JobProperty
     UseStoredCredentials,
     /// <summary>BITS_JOB_PROPERTY_MINIMUM_NOTIFICATION_INTERVAL_MS (Dword): milliseconds as a decimal integer, 0 = no throttling.</summary>
     MinimumNotificationInterval,
-    /// <summary>BITS_JOB_PROPERTY_ON_DEMAND_MODE (Enable): not supported yet (E_NOTIMPL).</summary>
+    /// <summary>BITS_JOB_PROPERTY_ON_DEMAND_MODE (Enable): <c>true</c> / <c>false</c>; before the first Resume
+    /// (BG_E_READ_ONLY_PROPERTY_AFTER_RESUME); not with DYNAMIC_CONTENT nor with ranged files (AddFileWithRanges), either
+    /// order (BG_E_INVALID_STATE). Enables RequestFileRanges / UpdateDownloadPosition / GetFilledFileRanges.</summary>
     OnDemandMode,
     /// <summary>IBackgroundCopyJobHttpOptions2::SetHttpMethod: an HTTP method token (RFC 9110 §9, case-sensitive), default
     /// <c>GET</c> (setting it does nothing). Before the first Resume (BG_E_READ_ONLY_PROPERTY_AFTER_RESUME); not with

@@ -29,6 +29,12 @@ public static class JobProtocol
     /// <summary>File <paramref name="FileIndex"/>'s temp file was flushed holding <paramref name="Offset"/> bytes.</summary>
     public sealed record Checkpointed(Guid JobId, int FileIndex, long Offset) : IJobFact;
 
+    /// <summary>On-demand file <paramref name="FileIndex"/>'s temp file was flushed holding <paramref name="Ranges"/> in place.</summary>
+    public sealed record RangesFilled(Guid JobId, int FileIndex, System.Collections.Immutable.ImmutableList<FileRange> Ranges) : IJobFact;
+
+    /// <summary>An on-demand transfer of file <paramref name="FileIndex"/> stopped because every range it was asked for is present (T25).</summary>
+    public sealed record RequestedRangesFilled(Guid JobId, int FileIndex) : IJobFact;
+
     /// <summary>File <paramref name="FileIndex"/> restarted from zero.</summary>
     public sealed record Restarted(Guid JobId, int FileIndex, FileRestartReason Reason, string Detail) : IJobFact;
 

@@ -43,6 +43,9 @@ public static class QmgrManifests
         ["reply-file-name-set"] = typeof(GroupEvents.ReplyFileNameSet),
         ["reply-progress-recorded"] = typeof(GroupEvents.ReplyProgressRecorded),
         ["file-response-headers-received"] = typeof(GroupEvents.FileResponseHeadersReceived),
+        ["file-ranges-requested"] = typeof(GroupEvents.FileRangesRequested),
+        ["download-position-updated"] = typeof(GroupEvents.DownloadPositionUpdated),
+        ["file-ranges-filled"] = typeof(GroupEvents.FileRangesFilled),
         // snapshot (frozen)
         ["group-state"] = typeof(GroupState),
         // wire messages between nodes
@@ -55,6 +58,8 @@ public static class QmgrManifests
         ["set-group-credentials"] = typeof(GroupCommands.SetGroupCredentials),
         ["add-files"] = typeof(GroupCommands.AddFiles),
         ["add-file-with-ranges"] = typeof(GroupCommands.AddFileWithRanges),
+        ["request-file-ranges"] = typeof(GroupCommands.RequestFileRanges),
+        ["update-download-position"] = typeof(GroupCommands.UpdateDownloadPosition),
         ["set-group-property"] = typeof(GroupCommands.SetGroupProperty),
         ["set-job-property"] = typeof(GroupCommands.SetJobProperty),
         ["set-job-credentials"] = typeof(GroupCommands.SetJobCredentials),
@@ -76,6 +81,7 @@ public static class QmgrManifests
         ["transfer-responded"] = typeof(TransferProtocol.TransferResponded),
         ["transfer-checkpointed"] = typeof(TransferProtocol.TransferCheckpointed),
         ["transfer-restarted"] = typeof(TransferProtocol.TransferRestarted),
+        ["transfer-filled"] = typeof(TransferProtocol.TransferFilled),
         ["transfer-retrying"] = typeof(TransferProtocol.TransferRetrying),
         ["transfer-finished"] = typeof(TransferProtocol.TransferFinished),
         ["transfer-preempted"] = typeof(TransferProtocol.TransferPreempted),

@@ -152,5 +152,6 @@ public sealed class TransferActor : ReceiveActor
         public void OnCheckpoint(long offset) => replyTo.Tell(new TransferCheckpointed(transferId, offset));
         public void OnQuickRetry(int attempt, TimeSpan delay, TransferError error) => replyTo.Tell(new TransferRetrying(transferId, attempt, delay, error));
         public void OnResponseHeaders(string headers) => replyTo.Tell(new TransferResponseHeaders(transferId, headers));
+        public void OnFilled(FileRange range) => replyTo.Tell(new TransferFilled(transferId, range));
     }
 }

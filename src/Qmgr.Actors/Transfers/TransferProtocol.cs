@@ -43,6 +43,9 @@ public static class TransferProtocol
     /// <summary>The temp file was flushed holding <paramref name="Offset"/> bytes.</summary>
     public sealed record TransferCheckpointed(Guid TransferId, long Offset) : IQmgrMessage;
 
+    /// <summary>On-demand files: the temp file was flushed holding <paramref name="Range"/> of the remote file in place.</summary>
+    public sealed record TransferFilled(Guid TransferId, FileRange Range) : IQmgrMessage;
+
     /// <summary>The file restarted from zero.</summary>
     public sealed record TransferRestarted(Guid TransferId, FileRestartReason Reason, string Detail) : IQmgrMessage;
 

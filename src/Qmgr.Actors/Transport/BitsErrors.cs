@@ -24,6 +24,10 @@ public static class BitsErrors
     /// (a 416, or a remote size that ends before the range). Fatal.</summary>
     public const int InvalidRange = unchecked((int)0x8020002B);
 
+    /// <summary><c>BG_E_RANDOM_ACCESS_NOT_SUPPORTED</c> (0x8020006D): an on-demand (ON_DEMAND_MODE) file's ranged GET was
+    /// answered 200 with unchanged validators: the server does not (or no longer) honour Range. Fatal.</summary>
+    public const int RandomAccessNotSupported = unchecked((int)0x8020006D);
+
     /// <summary><c>BG_E_MAX_DOWNLOAD_SIZE_LIMIT_REACHED</c> (0x80200064): the job's downloaded bytes would pass its
     /// MAX_DOWNLOAD_SIZE (announced by Content-Length / Content-Range, or counted while streaming). Fatal.</summary>
     public const int MaxDownloadSizeLimitReached = unchecked((int)0x80200064);

@@ -135,6 +135,11 @@ public sealed partial class HttpFileDownloader : IFileDownloader
 
         await using (file)
         {
+            if (request.OnDemand is not null)
+            {
+                return await RunOnDemandAsync(request, observer, throttle, file, cancellationToken).ConfigureAwait(false);
+            }
+
             if (request.Ranges is { Count: > 0 })
             {
                 return await RunRangesAsync(request, observer, throttle, file, cancellationToken).ConfigureAwait(false);

@@ -123,6 +123,10 @@ public sealed record DownloadRequest(
     [JsonIgnore]
     public Func<System.Security.Cryptography.X509Certificates.X509Certificate2, System.Security.Cryptography.X509Certificates.X509Chain?, int>? ServerCertificateValidator { get; init; }
 
+    /// <summary>BITS ON_DEMAND_MODE: the file is fetched by random access into a temp file of the remote file's full size,
+    /// following this plan (<see cref="Offset"/> is ignored); null for every other file.</summary>
+    public OnDemandPlan? OnDemand { get; init; }
+
     /// <summary>Null for a download. Otherwise this transfer uploads <see cref="UploadRequest.SourcePath"/> to
     /// <see cref="Url"/> with the BITS Upload Protocol (<see cref="BitsUploader"/>); <see cref="Offset"/> is then the
     /// offset the server acknowledged last and <see cref="TempPath"/> is unused.</summary>
@@ -153,6 +157,15 @@ public interface IUploadObserver : IDownloadObserver
     /// (null = unknown yet), <paramref name="bytesTransferred"/> in the reply temp file.</summary>
     void OnReplyProgress(string replyUrl, long? bytesTotal, long bytesTransferred);
 }
+
+/// <summary>
+/// What an on-demand transfer (BITS <c>IBackgroundCopyFile6</c>) starts from: the byte ranges of the remote file already
+/// in the temp file as journaled (<see cref="FileRangeSet"/> form), the requested ranges still wanted (fetched first, in
+/// this order; BG_LENGTH_TO_EOF allowed while the size is unknown) and the download position (missing bytes are filled
+/// from there to the end, then from the start). With requested ranges the transfer stops once they are present
+/// (<see cref="DownloadOutcome.RequestedRangesFilled"/>, BITS T25); without, it fills the whole file.
+/// </summary>
+public sealed record OnDemandPlan(IReadOnlyList<FileRange> Filled, IReadOnlyList<FileRange> Requested, long Position);
 
 /// <summary>Server-certificate problems a job accepts, with BITS's <c>BG_SSL_IGNORE_*</c> values (bits.h).</summary>
 [Flags]
@@ -239,6 +252,12 @@ public interface IDownloadObserver
     void OnResponseHeaders(string headers)
     {
     }
+
+    /// <summary>On-demand files only: the temp file was flushed holding <paramref name="range"/> of the remote file in place
+    /// (the bytes written since the last report).</summary>
+    void OnFilled(FileRange range)
+    {
+    }
 }
 
 /// <summary>
@@ -264,6 +283,7 @@ public sealed record TransferError(
 [JsonPolymorphic(TypeDiscriminatorPropertyName = "$outcome")]
 [JsonDerivedType(typeof(Completed), "completed")]
 [JsonDerivedType(typeof(Failed), "failed")]
+[JsonDerivedType(typeof(RequestedRangesFilled), "requested-ranges-filled")]
 public abstract record DownloadOutcome
 {
     private DownloadOutcome() { }
@@ -273,6 +293,10 @@ public abstract record DownloadOutcome
 
     /// <summary>Gave up after the quick retries (transient) or at once (fatal). <paramref name="BytesOnDisk"/> are good.</summary>
     public sealed record Failed(TransferError Error, long BytesOnDisk) : DownloadOutcome;
+
+    /// <summary>On-demand: every requested range of the plan is present (and reported with
+    /// <see cref="IDownloadObserver.OnFilled"/>), flushed to disk, while the file is not complete (BITS T25).</summary>
+    public sealed record RequestedRangesFilled(Validators Validators) : DownloadOutcome;
 }
 
 /// <summary>Ends an upload session on its server (BITS Upload Protocol <c>Cancel-Session</c>).</summary>

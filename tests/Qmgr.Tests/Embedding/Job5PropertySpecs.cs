@@ -76,7 +76,7 @@ public sealed class Job5PropertySpecs : IAsyncLifetime, IDisposable
         Assert.Equal(AuthTarget.Proxy, (await job.GetPropertyAsync(BitsJobPropertyId.UseStoredCredentials)).Target);
         Assert.Equal(2500u, (await job.GetPropertyAsync(BitsJobPropertyId.MinimumNotificationIntervalMs)).Dword);
         Assert.False((await job.GetPropertyAsync(BitsJobPropertyId.OnDemandMode)).Enable);
-        Assert.Equal((unchecked((int)0x80200057), unchecked((int)0x80200057), HResults.E_NOTIMPL), (unused, unusedGet, onDemand));
+        Assert.Equal((unchecked((int)0x80200057), unchecked((int)0x80200057), HResults.BG_E_INVALID_STATE), (unused, unusedGet, onDemand)); // not with DYNAMIC_CONTENT
         var journaled = new Journal(DataDir).Events<GroupEvents.JobPropertyChanged>().Where(e => e.JobId == job.Id).Select(e => e.Property);
         Assert.Equal([JobProperty.CostFlags, JobProperty.NotificationClsid, JobProperty.DynamicContent, JobProperty.HighPerformance,
             JobProperty.MaxDownloadSize, JobProperty.UseStoredCredentials, JobProperty.MinimumNotificationInterval], journaled);

@@ -50,6 +50,13 @@ public sealed class SerializationSpecs : Akka.TestKit.Xunit2.TestKit
         new UploadSessionCreated(J, 0, "{7a612806-37e6-4903-986b-139f35cdbca8}", 100_000, T0.AddMinutes(-1), T0),
         new ReplyFileNameSet(J, "/t/a.reply", "/t/.a.reply.qmgr-0011aabb.tmp", T0),
         new ReplyProgressRecorded(J, "http://h/replies/1", null, 0, T0),
+        new FileRangesRequested(J, 0, [new FileRange(500, 10), new FileRange(90, FileRange.LengthToEof)], T0),
+        new DownloadPositionUpdated(J, 0, 4096, T0),
+        new FileRangesFilled(J, 0, [new FileRange(500, 10)], T0),
+        new GroupCommands.RequestFileRanges(G, "alice", J, 0, [new FileRange(1, 2)]),
+        new GroupCommands.UpdateDownloadPosition(G, "alice", J, 0, 77),
+        new Qmgr.Transfers.TransferProtocol.TransferFilled(J, new FileRange(0, 65536)),
+        new Qmgr.Transfers.TransferProtocol.TransferFinished(J, new DownloadOutcome.RequestedRangesFilled(new Validators("\"e\"", null))),
     ];
 
     public static TheoryData<IQmgrMessage> Messages() => new(All);
@@ -155,6 +162,36 @@ public sealed class SerializationSpecs : Akka.TestKit.Xunit2.TestKit
         Assert.Equal(JobType.Download, created.Type);
         Assert.Equal(JobType.Download, job.Type);
         Assert.Null(job.Reply);
+    }
+
+    [Fact]
+    public void A_snapshot_keeps_the_on_demand_mode_and_the_filled_map_requests_and_position_of_a_file()
+    {
+        // arrange
+        var state = new IGroupEvent[]
+        {
+            new GroupCreated(G, "alice", "g", JobPriority.Low, 0, T0),
+            new JobCreated(J, "j", JobPriority.Normal, JobOptions.Default, TimeSpan.FromSeconds(600), TimeSpan.FromDays(14), TimeSpan.FromDays(90), T0),
+            new JobPropertyChanged(J, JobProperty.OnDemandMode, "true", T0),
+            new FilesAdded(J, [new NewFile("http://h/a", "/t/a", "/t/.a.tmp")], T0),
+            new FileMetadataReceived(J, 0, 1000, Validators.None, T0),
+            new FileRangesRequested(J, 0, [new FileRange(500, 10), new FileRange(900, 100)], T0),
+            new DownloadPositionUpdated(J, 0, 300, T0),
+            new FileRangesFilled(J, 0, [new FileRange(500, 4)], T0),
+            new FileRangesFilled(J, 0, [new FileRange(504, 6)], T0),
+        }.Aggregate(GroupState.Empty(G), (s, e) => s.Apply(e));
+        var serializer = (QmgrJsonSerializer)Sys.Serialization.FindSerializerFor(state);
+
+        // act
+        var back = (GroupState)serializer.FromBinary(serializer.ToBinary(state), serializer.Manifest(state));
+
+        // assert
+        var job = back.Jobs.Single();
+        var file = job.Files.Single();
+        Assert.True(job.Properties5.OnDemandMode);
+        Assert.Equal([new FileRange(500, 10)], file.RandomAccess.Filled); // merged
+        Assert.Equal([new FileRange(900, 100)], file.RandomAccess.Requested); // the present range left the queue
+        Assert.Equal((300L, 2, 10L), (file.RandomAccess.Position, file.RandomAccess.Plan, file.BytesTransferred));
     }
 
     [Fact]

@@ -163,7 +163,7 @@ public sealed class UploadDecisionSpecs
     [Theory]
     [InlineData(JobType.Upload)]
     [InlineData(JobType.UploadReply)]
-    public void Download_only_members_answer_E_NOTIMPL_on_an_upload_job_and_change_nothing(JobType type)
+    public void Download_only_members_are_refused_on_an_upload_job_and_change_nothing(JobType type)
     {
         // arrange: an upload job with no file yet
         var s = new IGroupEvent[]
@@ -171,24 +171,49 @@ public sealed class UploadDecisionSpecs
             new GroupCreated(G, Owner, "g", JobPriority.Normal, 0, T0),
             new JobCreated(J, "j", JobPriority.Normal, JobOptions.Default, Settings.MinimumRetryDelay, Settings.NoProgressTimeout, Settings.MaximumDownloadTime, T0, type),
         }.Aggregate(GroupState.Empty(G), (x, e) => x.Apply(e));
-        IGroupCommand[] commands =
+        (IGroupCommand Command, int HResult)[] cases =
         [
-            new AddFileWithRanges(G, Owner, J, new FileSpec("http://h/in", "/t/up.bin"), [new FileRange(0, 10)]),
-            new SetJobProperty(G, Owner, J, JobProperty.HighPerformance, "true"),
-            new SetJobProperty(G, Owner, J, JobProperty.DynamicContent, "true"),
-            new SetJobProperty(G, Owner, J, JobProperty.MaxDownloadSize, "1000"),
-            new SetJobProperty(G, Owner, J, JobProperty.HttpMethod, "POST"),
+            // bits-spec §2.9: AddFileWithRanges is for downloads, E_NOTIMPL otherwise
+            (new AddFileWithRanges(G, Owner, J, new FileSpec("http://h/in", "/t/up.bin"), [new FileRange(0, 10)]), unchecked((int)0x80004001)),
+            // the Job5 download properties: BG_E_PROPERTY_SUPPORTED_FOR_DOWNLOAD_JOBS_ONLY
+            (new SetJobProperty(G, Owner, J, JobProperty.HighPerformance, "true"), unchecked((int)0x80200060)),
+            (new SetJobProperty(G, Owner, J, JobProperty.DynamicContent, "true"), unchecked((int)0x80200060)),
+            (new SetJobProperty(G, Owner, J, JobProperty.MaxDownloadSize, "1000"), unchecked((int)0x80200060)),
+            (new SetJobProperty(G, Owner, J, JobProperty.OnDemandMode, "true"), unchecked((int)0x80200060)),
+            // a download verb means nothing to the upload protocol (inferred: E_NOTIMPL)
+            (new SetJobProperty(G, Owner, J, JobProperty.HttpMethod, "POST"), unchecked((int)0x80004001)),
         ];
 
-        foreach (var command in commands)
+        foreach (var (command, hresult) in cases)
         {
             // act
             var (result, events) = s.Decide(command, T0, Settings);
 
             // assert
             Assert.Equal(ResultCode.Rejected, result.Code);
-            Assert.Equal(HResults.E_NOTIMPL, result.HResult);
+            Assert.Equal(hresult, result.HResult);
             Assert.Empty(events);
         }
+    }
+
+    [Fact]
+    public void A_custom_http_method_and_on_demand_mode_refuse_each_other_in_either_order()
+    {
+        // arrange
+        GroupState Download() => new IGroupEvent[]
+        {
+            new GroupCreated(G, Owner, "g", JobPriority.Normal, 0, T0),
+            new JobCreated(J, "j", JobPriority.Normal, JobOptions.Default, Settings.MinimumRetryDelay, Settings.NoProgressTimeout, Settings.MaximumDownloadTime, T0),
+        }.Aggregate(GroupState.Empty(G), (x, e) => x.Apply(e));
+        var withMethod = Download().Apply(new JobPropertyChanged(J, JobProperty.HttpMethod, "POST", T0));
+        var onDemand = Download().Apply(new JobPropertyChanged(J, JobProperty.OnDemandMode, "true", T0));
+
+        // act
+        var (first, _) = withMethod.Decide(new SetJobProperty(G, Owner, J, JobProperty.OnDemandMode, "true"), T0, Settings);
+        var (second, _) = onDemand.Decide(new SetJobProperty(G, Owner, J, JobProperty.HttpMethod, "POST"), T0, Settings);
+
+        // assert: BG_E_NOT_SUPPORTED_WITH_CUSTOM_HTTP_METHOD both ways
+        Assert.Equal(unchecked((int)0x80200071), first.HResult);
+        Assert.Equal(unchecked((int)0x80200071), second.HResult);
     }
 }
