@@ -192,15 +192,11 @@ public sealed partial class HttpFileDownloader
             return (open.Start, open.End == long.MaxValue ? null : open.End - 1);
         }
 
-        private static TransferError Fatal(int hresult, int? status, string message) =>
-            new(ErrorContext.RemoteFile, hresult, status, message, IsTransient: false, RetryAfter: null);
-
         private async Task<Step> AttemptAsync(CancellationToken ct)
         {
-            if (!request.Url.IsAbsoluteUri || request.Url.Scheme is not ("http" or "https"))
+            if (SchemeError(request.Url) is { } scheme)
             {
-                return Step.Fault(Fatal(BitsErrors.UnrecognizedScheme, null,
-                    $"Unsupported URL {Redacted(request.Url)}: only absolute http and https URLs can be downloaded"));
+                return Step.Fault(scheme);
             }
 
             if (Next() is not { } piece)
@@ -210,43 +206,14 @@ public sealed partial class HttpFileDownloader
 
             var (from, to) = piece;
             var asked = $"Range: bytes={from}-{to}";
-            using var message = new HttpRequestMessage(HttpMethod.Get, request.Url);
-            message.Headers.AcceptEncoding.Add(new StringWithQualityHeaderValue("identity"));
-            foreach (var (name, value) in request.Headers)
+            var (sent, conditional, fault) = await owner.SendRangedAsync(request, HttpMethod.Get, from, to, _validators, ct).ConfigureAwait(false);
+            if (sent is not { } response)
             {
-                message.Headers.TryAddWithoutValidation(name, value);
-            }
-
-            message.Headers.Range = new RangeHeaderValue(from, to);
-            var conditional = true;
-            if (_validators.IsStrongETag && EntityTagHeaderValue.TryParse(_validators.ETag, out var etag))
-            {
-                message.Headers.IfRange = new RangeConditionHeaderValue(etag);
-            }
-            else if (_validators.LastModified is { } lastModified)
-            {
-                message.Headers.IfRange = new RangeConditionHeaderValue(lastModified);
-            }
-            else
-            {
-                conditional = false;
-            }
-
-            using var idle = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            idle.CancelAfter(IdleTimeout);
-            HttpResponseMessage response;
-            try
-            {
-                response = await owner._http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, idle.Token).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (!ct.IsCancellationRequested && ex is HttpRequestException or IOException or OperationCanceledException or SocketException)
-            {
-                return Step.Fault(NetworkError(ex, request.Url, idle.IsCancellationRequested));
+                return Step.Fault(fault!);
             }
 
             using (response)
             {
-                idle.CancelAfter(Timeout.InfiniteTimeSpan);
                 var status = (int)response.StatusCode;
                 var validators = ValidatorsOf(response);
                 switch (status)
@@ -279,10 +246,7 @@ public sealed partial class HttpFileDownloader
                             $"HTTP 416 to {asked}: the range lies outside the remote file {Redacted(request.Url)}"));
 
                     default:
-                        var reason = response.ReasonPhrase is { Length: > 0 } phrase ? phrase : ((HttpStatusCode)status).ToString();
-                        var transient = BitsErrors.IsTransientHttpStatus(status);
-                        return Step.Fault(new TransferError(ErrorContext.RemoteFile, BitsErrors.ForHttpStatus(status), status,
-                            $"HTTP {status} {reason} for {Redacted(request.Url)}", transient, transient ? owner.RetryAfterOf(response) : null));
+                        return Step.Fault(owner.StatusError(response, status, request.Url));
                 }
             }
         }
@@ -309,8 +273,7 @@ public sealed partial class HttpFileDownloader
         {
             if (_restarts++ > 0)
             {
-                return Step.Fault(new TransferError(ErrorContext.RemoteFile, BitsErrors.InvalidServerResponse, null,
-                    $"Invalid server response for {Redacted(request.Url)}: {detail}", IsTransient: true, RetryAfter: null));
+                return Step.Fault(ChangedAgain(request.Url, detail));
             }
 
             observer.OnRestarted(FileRestartReason.ValidatorChanged, detail);
@@ -326,12 +289,9 @@ public sealed partial class HttpFileDownloader
             HttpResponseMessage response, long from, long? to, Validators validators, string asked, CancellationToken ct)
         {
             var contentRange = response.Content.Headers.ContentRange;
-            if (contentRange is null || !contentRange.HasRange || contentRange.From != from
-                || !string.Equals(contentRange.Unit, "bytes", StringComparison.OrdinalIgnoreCase)
-                || contentRange.To is { } last && (last < from || to is { } end && last > end))
+            if (!ContentRangeFits(contentRange, from, to))
             {
-                return Step.Fault(Fatal(BitsErrors.InvalidServerResponse, 206,
-                    $"HTTP 206 with Content-Range {contentRange?.ToString() ?? "none"} to {asked} from {Redacted(request.Url)}"));
+                return Step.Fault(ContentRangeMisfit(contentRange, asked, request.Url));
             }
 
             if (contentRange.HasLength && contentRange.Length is { } remoteSize)

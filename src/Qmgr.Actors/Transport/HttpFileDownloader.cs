@@ -494,8 +494,7 @@ public sealed partial class HttpFileDownloader : IFileDownloader
         {
             if (_protocolRestarts++ > 0)
             {
-                return Step.Fault(new TransferError(ErrorContext.RemoteFile, BitsErrors.InvalidServerResponse, null,
-                    $"Invalid server response for {Redacted(request.Url)}: {detail}", IsTransient: true, RetryAfter: null));
+                return Step.Fault(ChangedAgain(request.Url, detail));
             }
 
             _pendingRestart = (reason, detail);
@@ -552,11 +551,9 @@ public sealed partial class HttpFileDownloader : IFileDownloader
 
         private async Task<Step> AttemptAsync(CancellationToken ct)
         {
-            if (!request.Url.IsAbsoluteUri || request.Url.Scheme is not ("http" or "https"))
+            if (SchemeError(request.Url) is { } scheme)
             {
-                return Step.Fault(new TransferError(ErrorContext.RemoteFile, BitsErrors.UnrecognizedScheme, null,
-                    $"Unsupported URL {Redacted(request.Url)}: only absolute http and https URLs can be downloaded",
-                    IsTransient: false, RetryAfter: null));
+                return Step.Fault(scheme);
             }
 
             if (_offset > 0 && request.NoResume)
@@ -582,30 +579,8 @@ public sealed partial class HttpFileDownloader : IFileDownloader
                 requestEnd = requestStart + maxLength - 1;
             }
 
-            HttpRequestMessage NewMessage(Uri target)
-            {
-                var message = new HttpRequestMessage(MethodOf(request), target);
-                message.Headers.AcceptEncoding.Add(new StringWithQualityHeaderValue("identity"));
-                foreach (var (name, value) in request.Headers)
-                {
-                    message.Headers.TryAddWithoutValidation(name, value);
-                }
-
-                if (ranged)
-                {
-                    message.Headers.Range = new RangeHeaderValue(requestStart, requestEnd);
-                    if (_validators.IsStrongETag && EntityTagHeaderValue.TryParse(_validators.ETag, out var etag))
-                    {
-                        message.Headers.IfRange = new RangeConditionHeaderValue(etag);
-                    }
-                    else if (_validators.LastModified is { } lastModified)
-                    {
-                        message.Headers.IfRange = new RangeConditionHeaderValue(lastModified);
-                    }
-                }
-
-                return message;
-            }
+            HttpRequestMessage NewMessage(Uri target) =>
+                NewRequest(request, MethodOf(request), target, ranged ? (requestStart, requestEnd) : null, _validators);
 
             using var idle = CancellationTokenSource.CreateLinkedTokenSource(ct);
             idle.CancelAfter(IdleTimeout);
@@ -791,18 +766,14 @@ public sealed partial class HttpFileDownloader : IFileDownloader
 
         private TransferError HttpError(HttpResponseMessage response, int status)
         {
-            var reason = response.ReasonPhrase is { Length: > 0 } phrase ? phrase : ((HttpStatusCode)status).ToString();
-            var where = Redacted(request.Url);
             if (status is >= 300 and <= 399)
             {
-                return new TransferError(ErrorContext.RemoteFile, BitsErrors.ForHttpStatus(status), status,
-                    $"HTTP {status} {reason} for {where}: redirect not followed (too many redirects or no Location)",
-                    IsTransient: false, RetryAfter: null);
+                var reason = response.ReasonPhrase is { Length: > 0 } phrase ? phrase : ((HttpStatusCode)status).ToString();
+                return Fatal(BitsErrors.ForHttpStatus(status), status,
+                    $"HTTP {status} {reason} for {Redacted(request.Url)}: redirect not followed (too many redirects or no Location)");
             }
 
-            var transient = BitsErrors.IsTransientHttpStatus(status);
-            return new TransferError(ErrorContext.RemoteFile, BitsErrors.ForHttpStatus(status), status,
-                $"HTTP {status} {reason} for {where}", transient, transient ? owner.RetryAfterOf(response) : null);
+            return owner.StatusError(response, status, request.Url);
         }
 
         private static string Describe(Validators v) =>
