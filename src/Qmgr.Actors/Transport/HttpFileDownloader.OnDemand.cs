@@ -77,8 +77,6 @@ public sealed partial class HttpFileDownloader
         /// <summary>Bytes of the remote file in the temp file (reported or not).</summary>
         public long BytesOnDisk => FileRangeSet.Total(_filled) + (_at - _segmentStart);
 
-        private TimeSpan IdleTimeout => request.IdleTimeout > TimeSpan.Zero ? request.IdleTimeout : Timeout.InfiniteTimeSpan;
-
         public async Task<DownloadOutcome> RunAsync(CancellationToken ct)
         {
             Prepare();
@@ -329,90 +327,21 @@ public sealed partial class HttpFileDownloader
             }
 
             var remaining = (to ?? contentRange.To ?? _size!.Value - 1) - from + 1;
-            var bodyLength = response.Content.Headers.ContentLength ?? (contentRange.To is { } t ? t - from + 1 : null);
             file.Position = from;
             _segmentStart = _at = from;
             _sinceCheckpoint = 0;
             _lastCheckpointAt = owner._time.GetTimestamp();
-            using var idle = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            Stream body;
-            try
-            {
-                idle.CancelAfter(IdleTimeout);
-                body = await response.Content.ReadAsStreamAsync(idle.Token).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (!ct.IsCancellationRequested && ex is HttpRequestException or IOException or OperationCanceledException)
-            {
-                return Step.Fault(NetworkError(ex, request.Url, idle.IsCancellationRequested));
-            }
-
-            long received = 0;
-            var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
-            try
-            {
-                await using (body.ConfigureAwait(false))
-                {
-                    while (true)
-                    {
-                        int n;
-                        try
-                        {
-                            idle.CancelAfter(IdleTimeout);
-                            n = await body.ReadAsync(buffer.AsMemory(0, BufferSize), idle.Token).ConfigureAwait(false);
-                            idle.CancelAfter(Timeout.InfiniteTimeSpan);
-                        }
-                        catch (Exception ex) when (!ct.IsCancellationRequested && ex is HttpRequestException or IOException or OperationCanceledException)
-                        {
-                            Report();
-                            return Step.Fault(NetworkError(ex, request.Url, idle.IsCancellationRequested));
-                        }
-
-                        if (n == 0)
-                        {
-                            break;
-                        }
-
-                        if (received + n > remaining)
-                        {
-                            Report();
-                            return Step.Fault(Fatal(BitsErrors.InvalidServerResponse, 206,
-                                $"HTTP 206 body ran past {asked} from {Redacted(request.Url)}"));
-                        }
-
-                        if (request.MaxBytes is { } limit && BytesOnDisk + n > limit)
-                        {
-                            Report();
-                            return Step.Fault(MaxSizeError(request, BytesOnDisk + n, limit));
-                        }
-
-                        await throttle(n, ct).ConfigureAwait(false);
-                        await file.WriteAsync(buffer.AsMemory(0, n), ct).ConfigureAwait(false);
-                        received += n;
-                        _at += n;
-                        _sinceCheckpoint += n;
-                        MaybeCheckpoint();
-                    }
-                }
-            }
-            finally
-            {
-                ArrayPool<byte>.Shared.Return(buffer);
-            }
-
+            var step = await CopyRangeAsync(response, request, throttle, file, from, remaining, asked, () => BytesOnDisk, Wrote, ct)
+                .ConfigureAwait(false);
             Report();
-            if (bodyLength is { } expected && received < expected)
-            {
-                return Step.Fault(new TransferError(ErrorContext.GeneralTransport, BitsErrors.ConnectionAborted, null,
-                    $"Body ended after {received} of {expected} bytes from {Redacted(request.Url)}", IsTransient: true, RetryAfter: null));
-            }
+            return step;
+        }
 
-            if (received == 0)
-            {
-                return Step.Fault(new TransferError(ErrorContext.RemoteFile, BitsErrors.InvalidServerResponse, 206,
-                    $"HTTP 206 with an empty body to {asked} from {Redacted(request.Url)}", IsTransient: true, RetryAfter: null));
-            }
-
-            return Step.Again;
+        private void Wrote(int n)
+        {
+            _at += n;
+            _sinceCheckpoint += n;
+            MaybeCheckpoint();
         }
 
         private void MaybeCheckpoint()

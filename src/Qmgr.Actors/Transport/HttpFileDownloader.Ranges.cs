@@ -79,8 +79,6 @@ public sealed partial class HttpFileDownloader
         /// <summary>Good bytes of the concatenation on disk.</summary>
         public long Offset => _offset;
 
-        private TimeSpan IdleTimeout => request.IdleTimeout > TimeSpan.Zero ? request.IdleTimeout : Timeout.InfiniteTimeSpan;
-
         private long? Total => _lengths.All(l => l is not null) ? _lengths.Sum(l => l!.Value) : null;
 
         public async Task<DownloadOutcome> RunAsync(CancellationToken ct)
@@ -318,83 +316,15 @@ public sealed partial class HttpFileDownloader
 
             // bytes this range still needs; the server may send fewer (then the next request continues the range)
             var remaining = (to ?? contentRange.To ?? long.MaxValue - 1) - from + 1;
-            var bodyLength = response.Content.Headers.ContentLength ?? (contentRange.To is { } t ? t - from + 1 : null);
             file.Position = _offset;
-            using var idle = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            Stream body;
-            try
-            {
-                idle.CancelAfter(IdleTimeout);
-                body = await response.Content.ReadAsStreamAsync(idle.Token).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (!ct.IsCancellationRequested && ex is HttpRequestException or IOException or OperationCanceledException)
-            {
-                return Step.Fault(NetworkError(ex, request.Url, idle.IsCancellationRequested));
-            }
+            return await CopyRangeAsync(response, request, throttle, file, from, remaining, asked, () => _offset, Wrote, ct).ConfigureAwait(false);
+        }
 
-            long received = 0;
-            var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
-            try
-            {
-                await using (body.ConfigureAwait(false))
-                {
-                    while (true)
-                    {
-                        int n;
-                        try
-                        {
-                            idle.CancelAfter(IdleTimeout);
-                            n = await body.ReadAsync(buffer.AsMemory(0, BufferSize), idle.Token).ConfigureAwait(false);
-                            idle.CancelAfter(Timeout.InfiniteTimeSpan);
-                        }
-                        catch (Exception ex) when (!ct.IsCancellationRequested && ex is HttpRequestException or IOException or OperationCanceledException)
-                        {
-                            return Step.Fault(NetworkError(ex, request.Url, idle.IsCancellationRequested));
-                        }
-
-                        if (n == 0)
-                        {
-                            break;
-                        }
-
-                        if (received + n > remaining)
-                        {
-                            return Step.Fault(Fatal(BitsErrors.InvalidServerResponse, 206,
-                                $"HTTP 206 body ran past {asked} from {Redacted(request.Url)}"));
-                        }
-
-                        if (request.MaxBytes is { } limit && _offset + n > limit)
-                        {
-                            return Step.Fault(MaxSizeError(request, _offset + n, limit));
-                        }
-
-                        await throttle(n, ct).ConfigureAwait(false);
-                        await file.WriteAsync(buffer.AsMemory(0, n), ct).ConfigureAwait(false);
-                        received += n;
-                        _offset += n;
-                        _sinceCheckpoint += n;
-                        MaybeCheckpoint();
-                    }
-                }
-            }
-            finally
-            {
-                ArrayPool<byte>.Shared.Return(buffer);
-            }
-
-            if (bodyLength is { } expected && received < expected)
-            {
-                return Step.Fault(new TransferError(ErrorContext.GeneralTransport, BitsErrors.ConnectionAborted, null,
-                    $"Body ended after {received} of {expected} bytes from {Redacted(request.Url)}", IsTransient: true, RetryAfter: null));
-            }
-
-            if (received == 0)
-            {
-                return Step.Fault(new TransferError(ErrorContext.RemoteFile, BitsErrors.InvalidServerResponse, 206,
-                    $"HTTP 206 with an empty body to {asked} from {Redacted(request.Url)}", IsTransient: true, RetryAfter: null));
-            }
-
-            return Step.Again;
+        private void Wrote(int n)
+        {
+            _offset += n;
+            _sinceCheckpoint += n;
+            MaybeCheckpoint();
         }
 
         private void MaybeCheckpoint()

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics.CodeAnalysis;
 using System.Net;
 using System.Net.Http.Headers;
@@ -108,4 +109,147 @@ public sealed partial class HttpFileDownloader
     private static TransferError ContentRangeMisfit(ContentRangeHeaderValue? contentRange, string asked, Uri url) =>
         Fatal(BitsErrors.InvalidServerResponse, 206,
             $"HTTP 206 with Content-Range {contentRange?.ToString() ?? "none"} to {asked} from {Redacted(url)}");
+
+    /// <summary>What <see cref="CopyBodyAsync"/> does with one buffer it read from the body.</summary>
+    /// <param name="Skip">leading bytes of the buffer that are already on disk: received, but neither throttled nor written.</param>
+    /// <param name="Stop">ends the copy with this step before any byte of the buffer is written; null goes on.</param>
+    private readonly record struct BodyVerdict(int Skip, Step? Stop)
+    {
+        public static readonly BodyVerdict WriteAll = new(0, null);
+
+        public static BodyVerdict End(Step step) => new(0, step);
+
+        public static BodyVerdict SkipFirst(int bytes) => new(bytes, null);
+    }
+
+    /// <summary>
+    /// Streams the body of <paramref name="response"/> into <paramref name="file"/> at its current position, in buffers of
+    /// <see cref="BufferSize"/> bytes, each read under the request's idle timeout. Every buffer is first shown to
+    /// <paramref name="inspect"/> (with the body bytes received before it); the bytes it lets through are paid for with
+    /// <paramref name="throttle"/>, written, then handed to <paramref name="wrote"/> (count them, checkpoint when due).
+    /// </summary>
+    /// <returns>The body bytes received, and what ended the copy early: a network fault (<see cref="NetworkError"/>),
+    /// <paramref name="inspect"/>'s stop, or a transient <see cref="BitsErrors.ConnectionAborted"/> when the body ended
+    /// before <paramref name="bodyLength"/> bytes (null: framed by the connection or chunks); null when the body was read
+    /// to its end.</returns>
+    private static async Task<(long Received, Step? Stop)> CopyBodyAsync(
+        HttpResponseMessage response, DownloadRequest request, BandwidthThrottle throttle, FileStream file, long? bodyLength,
+        Func<ReadOnlyMemory<byte>, long, ValueTask<BodyVerdict>> inspect, Action<int> wrote, CancellationToken ct)
+    {
+        var idleTimeout = IdleTimeoutOf(request);
+        using var idle = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        Stream body;
+        try
+        {
+            idle.CancelAfter(idleTimeout);
+            body = await response.Content.ReadAsStreamAsync(idle.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (!ct.IsCancellationRequested && ex is HttpRequestException or IOException or OperationCanceledException)
+        {
+            return (0, Step.Fault(NetworkError(ex, request.Url, idle.IsCancellationRequested)));
+        }
+
+        long received = 0;
+        var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
+        try
+        {
+            await using (body.ConfigureAwait(false))
+            {
+                while (true)
+                {
+                    int n;
+                    try
+                    {
+                        idle.CancelAfter(idleTimeout);
+                        n = await body.ReadAsync(buffer.AsMemory(0, BufferSize), idle.Token).ConfigureAwait(false);
+                        idle.CancelAfter(Timeout.InfiniteTimeSpan);
+                    }
+                    catch (Exception ex) when (!ct.IsCancellationRequested && ex is HttpRequestException or IOException or OperationCanceledException)
+                    {
+                        return (received, Step.Fault(NetworkError(ex, request.Url, idle.IsCancellationRequested)));
+                    }
+
+                    if (n == 0)
+                    {
+                        break;
+                    }
+
+                    var verdict = await inspect(buffer.AsMemory(0, n), received).ConfigureAwait(false);
+                    if (verdict.Stop is { } stop)
+                    {
+                        return (received, stop);
+                    }
+
+                    received += n;
+                    var fresh = n - verdict.Skip;
+                    if (fresh == 0)
+                    {
+                        continue;
+                    }
+
+                    await throttle(fresh, ct).ConfigureAwait(false);
+                    await file.WriteAsync(buffer.AsMemory(verdict.Skip, fresh), ct).ConfigureAwait(false);
+                    wrote(fresh);
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+
+        if (bodyLength is { } expected && received < expected)
+        {
+            return (received, Step.Fault(new TransferError(ErrorContext.GeneralTransport, BitsErrors.ConnectionAborted, null,
+                $"Body ended after {received} of {expected} bytes from {Redacted(request.Url)}", IsTransient: true, RetryAfter: null)));
+        }
+
+        return (received, null);
+    }
+
+    /// <summary>
+    /// Streams an accepted <c>206</c> body (the answer to <paramref name="asked"/>, starting at byte <paramref name="from"/>)
+    /// into <paramref name="file"/> at its current position with <see cref="CopyBodyAsync"/>. A body that runs past the
+    /// <paramref name="remaining"/> bytes asked is a fatal <see cref="BitsErrors.InvalidServerResponse"/>; one that would
+    /// take the bytes on disk (<paramref name="onDisk"/>) past <see cref="DownloadRequest.MaxBytes"/> is
+    /// <see cref="BitsErrors.MaxDownloadSizeLimitReached"/>; an empty one is a transient
+    /// <see cref="BitsErrors.InvalidServerResponse"/>. Returns <see cref="Step.Again"/> once bytes came (the caller asks
+    /// for what is still missing), else the fault.
+    /// </summary>
+    private static async Task<Step> CopyRangeAsync(
+        HttpResponseMessage response, DownloadRequest request, BandwidthThrottle throttle, FileStream file, long from, long remaining,
+        string asked, Func<long> onDisk, Action<int> wrote, CancellationToken ct)
+    {
+        var contentRange = response.Content.Headers.ContentRange;
+        var bodyLength = response.Content.Headers.ContentLength ?? (contentRange?.To is { } t ? t - from + 1 : null);
+        var (received, stop) = await CopyBodyAsync(response, request, throttle, file, bodyLength, Inspect, wrote, ct).ConfigureAwait(false);
+        if (stop is { } ended)
+        {
+            return ended;
+        }
+
+        if (received == 0)
+        {
+            return Step.Fault(new TransferError(ErrorContext.RemoteFile, BitsErrors.InvalidServerResponse, 206,
+                $"HTTP 206 with an empty body to {asked} from {Redacted(request.Url)}", IsTransient: true, RetryAfter: null));
+        }
+
+        return Step.Again;
+
+        ValueTask<BodyVerdict> Inspect(ReadOnlyMemory<byte> chunk, long before)
+        {
+            if (before + chunk.Length > remaining)
+            {
+                return ValueTask.FromResult(BodyVerdict.End(Step.Fault(Fatal(BitsErrors.InvalidServerResponse, 206,
+                    $"HTTP 206 body ran past {asked} from {Redacted(request.Url)}"))));
+            }
+
+            if (request.MaxBytes is { } limit && onDisk() + chunk.Length > limit)
+            {
+                return ValueTask.FromResult(BodyVerdict.End(Step.Fault(MaxSizeError(request, onDisk() + chunk.Length, limit))));
+            }
+
+            return ValueTask.FromResult(BodyVerdict.WriteAll);
+        }
+    }
 }

@@ -376,8 +376,6 @@ public sealed partial class HttpFileDownloader : IFileDownloader
         /// <summary>Good bytes on disk.</summary>
         public long SafeOffset => _offset;
 
-        private TimeSpan IdleTimeout => request.IdleTimeout > TimeSpan.Zero ? request.IdleTimeout : Timeout.InfiniteTimeSpan;
-
         private static string HostKey(Uri url) => url.IsAbsoluteUri ? $"{url.Scheme}://{url.Authority}" : "";
 
         public async Task<DownloadOutcome> RunAsync(CancellationToken ct)
@@ -583,7 +581,7 @@ public sealed partial class HttpFileDownloader : IFileDownloader
                 NewRequest(request, MethodOf(request), target, ranged ? (requestStart, requestEnd) : null, _validators);
 
             using var idle = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            idle.CancelAfter(IdleTimeout);
+            idle.CancelAfter(IdleTimeoutOf(request));
             HttpResponseMessage response;
             var target = request.Url;
             var downgrades = 0;
@@ -815,97 +813,22 @@ public sealed partial class HttpFileDownloader : IFileDownloader
             });
             _lastCheckpointAt = owner._time.GetTimestamp();
 
-            using var idle = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            Stream body;
-            try
-            {
-                idle.CancelAfter(IdleTimeout);
-                body = await response.Content.ReadAsStreamAsync(idle.Token).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (!ct.IsCancellationRequested && ex is HttpRequestException or IOException or OperationCanceledException)
-            {
-                return Step.Fault(NetworkError(ex, request.Url, idle.IsCancellationRequested));
-            }
-
-            long received = 0;
             long written = 0;
-            var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
             var onDisk = overlap > 0 ? ArrayPool<byte>.Shared.Rent(BufferSize) : null;
             try
             {
-                await using (body.ConfigureAwait(false))
+                var (_, stop) = await CopyBodyAsync(response, request, throttle, file, bodyLength, Inspect, Wrote, ct).ConfigureAwait(false);
+                if (stop is { } ended)
                 {
-                    while (true)
-                    {
-                        int n;
-                        try
-                        {
-                            idle.CancelAfter(IdleTimeout);
-                            n = await body.ReadAsync(buffer.AsMemory(0, BufferSize), idle.Token).ConfigureAwait(false);
-                            idle.CancelAfter(Timeout.InfiniteTimeSpan);
-                        }
-                        catch (Exception ex) when (!ct.IsCancellationRequested && ex is HttpRequestException or IOException or OperationCanceledException)
-                        {
-                            return Step.Fault(NetworkError(ex, request.Url, idle.IsCancellationRequested));
-                        }
-
-                        if (n == 0)
-                        {
-                            break;
-                        }
-
-                        received += n;
-                        var fresh = 0;
-                        if (overlap > 0)
-                        {
-                            var compare = (int)Math.Min(overlap, n);
-                            file.Position = _offset - overlap;
-                            await file.ReadExactlyAsync(onDisk.AsMemory(0, compare), ct).ConfigureAwait(false);
-                            file.Position = _offset;
-                            if (!buffer.AsSpan(0, compare).SequenceEqual(onDisk.AsSpan(0, compare)))
-                            {
-                                _validators = previousValidators;
-                                return ProtocolRestart(
-                                    $"bytes {bodyStart}-{_offset - 1} sent again by the server differ from the ones on disk (remote file changed)");
-                            }
-
-                            overlap -= compare;
-                            fresh = compare;
-                        }
-
-                        if (fresh == n)
-                        {
-                            continue;
-                        }
-
-                        if (request.MaxBytes is { } limit && _offset + (n - fresh) > limit)
-                        {
-                            // chunked / dynamic content announces no size: the cap is counted while streaming
-                            return Step.Fault(MaxSizeError(request, _offset + (n - fresh), limit));
-                        }
-
-                        await throttle(n - fresh, ct).ConfigureAwait(false);
-                        await file.WriteAsync(buffer.AsMemory(fresh, n - fresh), ct).ConfigureAwait(false);
-                        _offset += n - fresh;
-                        written += n - fresh;
-                        _sinceCheckpoint += n - fresh;
-                        MaybeCheckpoint();
-                    }
+                    return ended;
                 }
             }
             finally
             {
-                ArrayPool<byte>.Shared.Return(buffer);
                 if (onDisk is not null)
                 {
                     ArrayPool<byte>.Shared.Return(onDisk);
                 }
-            }
-
-            if (bodyLength is { } expected && received < expected)
-            {
-                return Step.Fault(new TransferError(ErrorContext.GeneralTransport, BitsErrors.ConnectionAborted, null,
-                    $"Body ended after {received} of {expected} bytes from {Redacted(request.Url)}", IsTransient: true, RetryAfter: null));
             }
 
             if (total is { } size && _offset < size)
@@ -923,6 +846,49 @@ public sealed partial class HttpFileDownloader : IFileDownloader
             }
 
             return Step.Completed;
+
+            // the bytes the server sends again before the offset are compared with the disk, not written
+            async ValueTask<BodyVerdict> Inspect(ReadOnlyMemory<byte> chunk, long _)
+            {
+                var compared = 0;
+                if (overlap > 0)
+                {
+                    var compare = (int)Math.Min(overlap, chunk.Length);
+                    file.Position = _offset - overlap;
+                    await file.ReadExactlyAsync(onDisk.AsMemory(0, compare), ct).ConfigureAwait(false);
+                    file.Position = _offset;
+                    if (!chunk.Span[..compare].SequenceEqual(onDisk.AsSpan(0, compare)))
+                    {
+                        _validators = previousValidators;
+                        return BodyVerdict.End(ProtocolRestart(
+                            $"bytes {bodyStart}-{_offset - 1} sent again by the server differ from the ones on disk (remote file changed)"));
+                    }
+
+                    overlap -= compare;
+                    compared = compare;
+                }
+
+                if (compared == chunk.Length)
+                {
+                    return BodyVerdict.SkipFirst(compared);
+                }
+
+                if (request.MaxBytes is { } limit && _offset + (chunk.Length - compared) > limit)
+                {
+                    // chunked / dynamic content announces no size: the cap is counted while streaming
+                    return BodyVerdict.End(Step.Fault(MaxSizeError(request, _offset + (chunk.Length - compared), limit)));
+                }
+
+                return BodyVerdict.SkipFirst(compared);
+            }
+
+            void Wrote(int n)
+            {
+                _offset += n;
+                written += n;
+                _sinceCheckpoint += n;
+                MaybeCheckpoint();
+            }
         }
 
         private void MaybeCheckpoint()
