@@ -80,8 +80,7 @@ public sealed partial class HttpFileDownloader
         public async Task<DownloadOutcome> RunAsync(CancellationToken ct)
         {
             Prepare();
-            var highWater = BytesOnDisk;
-            var retries = 0;
+            var retries = new QuickRetries(owner, request, observer, BytesOnDisk);
             while (true)
             {
                 var step = await AttemptAsync(ct).ConfigureAwait(false);
@@ -100,29 +99,9 @@ public sealed partial class HttpFileDownloader
 
                 var error = step.Error!;
                 file.Flush(flushToDisk: true);
-                if (!error.IsTransient)
+                if (!error.IsTransient || !await retries.WaitAsync(error, BytesOnDisk, ct).ConfigureAwait(false))
                 {
                     return new DownloadOutcome.Failed(error, BytesOnDisk);
-                }
-
-                if (BytesOnDisk > highWater)
-                {
-                    highWater = BytesOnDisk;
-                    retries = 0;
-                }
-
-                if (retries >= request.QuickRetryDelays.Count
-                    || error.RetryAfter is { } tooLong && tooLong > request.MaxQuickRetryAfter)
-                {
-                    return new DownloadOutcome.Failed(error, BytesOnDisk);
-                }
-
-                var delay = error.RetryAfter ?? request.QuickRetryDelays[retries];
-                retries++;
-                observer.OnQuickRetry(retries, delay, error);
-                if (delay > TimeSpan.Zero)
-                {
-                    await Task.Delay(delay, owner._time, ct).ConfigureAwait(false);
                 }
             }
         }

@@ -101,8 +101,7 @@ public sealed partial class HttpFileDownloader
                 _offset = request.Offset;
             }
 
-            var highWater = _offset;
-            var retries = 0;
+            var retries = new QuickRetries(owner, request, observer, _offset);
             while (true)
             {
                 var step = await AttemptAsync(ct).ConfigureAwait(false);
@@ -119,29 +118,9 @@ public sealed partial class HttpFileDownloader
 
                 var error = step.Error!;
                 file.Flush(flushToDisk: true);
-                if (!QuickRetryable(error))
+                if (!QuickRetryable(error) || !await retries.WaitAsync(error, _offset, ct).ConfigureAwait(false))
                 {
                     return new DownloadOutcome.Failed(error, _offset);
-                }
-
-                if (_offset > highWater)
-                {
-                    highWater = _offset;
-                    retries = 0;
-                }
-
-                if (retries >= request.QuickRetryDelays.Count
-                    || error.RetryAfter is { } tooLong && tooLong > request.MaxQuickRetryAfter)
-                {
-                    return new DownloadOutcome.Failed(error, _offset);
-                }
-
-                var delay = error.RetryAfter ?? request.QuickRetryDelays[retries];
-                retries++;
-                observer.OnQuickRetry(retries, delay, error);
-                if (delay > TimeSpan.Zero)
-                {
-                    await Task.Delay(delay, owner._time, ct).ConfigureAwait(false);
                 }
             }
         }

@@ -252,4 +252,46 @@ public sealed partial class HttpFileDownloader
             return ValueTask.FromResult(BodyVerdict.WriteAll);
         }
     }
+
+    /// <summary>
+    /// Decision 6's quick retries within one call: after a transient fault, wait the next of
+    /// <see cref="DownloadRequest.QuickRetryDelays"/> (or the fault's <see cref="TransferError.RetryAfter"/>) and try again.
+    /// The counter goes back to 0 whenever the bytes on disk pass the highest count reached earlier in the call, so a long
+    /// download over a flaky link keeps going while a server that fails before adding bytes uses the delays up.
+    /// </summary>
+    private sealed class QuickRetries(HttpFileDownloader owner, DownloadRequest request, IDownloadObserver observer, long onDisk)
+    {
+        private long _highWater = onDisk;
+        private int _retries;
+
+        /// <summary>
+        /// Reports the retry (<see cref="IDownloadObserver.OnQuickRetry"/>) and waits its delay; false, without waiting,
+        /// when none is left (the delays are used up, or <c>Retry-After</c> is longer than
+        /// <see cref="DownloadRequest.MaxQuickRetryAfter"/>): the call then fails with <paramref name="error"/>.
+        /// </summary>
+        public async Task<bool> WaitAsync(TransferError error, long onDisk, CancellationToken ct)
+        {
+            if (onDisk > _highWater)
+            {
+                _highWater = onDisk;
+                _retries = 0;
+            }
+
+            if (_retries >= request.QuickRetryDelays.Count
+                || error.RetryAfter is { } tooLong && tooLong > request.MaxQuickRetryAfter)
+            {
+                return false;
+            }
+
+            var delay = error.RetryAfter ?? request.QuickRetryDelays[_retries];
+            _retries++;
+            observer.OnQuickRetry(_retries, delay, error);
+            if (delay > TimeSpan.Zero)
+            {
+                await Task.Delay(delay, owner._time, ct).ConfigureAwait(false);
+            }
+
+            return true;
+        }
+    }
 }

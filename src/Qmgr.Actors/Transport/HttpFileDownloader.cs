@@ -381,8 +381,7 @@ public sealed partial class HttpFileDownloader : IFileDownloader
         public async Task<DownloadOutcome> RunAsync(CancellationToken ct)
         {
             PrepareTempFile();
-            var highWater = _offset;
-            var retries = 0;
+            var retries = new QuickRetries(owner, request, observer, _offset);
             while (true)
             {
                 var step = await AttemptAsync(ct).ConfigureAwait(false);
@@ -404,38 +403,9 @@ public sealed partial class HttpFileDownloader : IFileDownloader
 
                 var error = step.Error!;
                 file.Flush(flushToDisk: true);
-                if (!QuickRetryable(error))
+                if (!QuickRetryable(error) || !await retries.WaitAsync(error, _offset, ct).ConfigureAwait(false))
                 {
                     return new DownloadOutcome.Failed(error, _offset);
-                }
-
-                if (_offset > highWater)
-                {
-                    highWater = _offset;
-                    retries = 0;
-                }
-
-                if (retries >= request.QuickRetryDelays.Count)
-                {
-                    return new DownloadOutcome.Failed(error, _offset);
-                }
-
-                var delay = request.QuickRetryDelays[retries];
-                if (error.RetryAfter is { } retryAfter)
-                {
-                    if (retryAfter > request.MaxQuickRetryAfter)
-                    {
-                        return new DownloadOutcome.Failed(error, _offset);
-                    }
-
-                    delay = retryAfter;
-                }
-
-                retries++;
-                observer.OnQuickRetry(retries, delay, error);
-                if (delay > TimeSpan.Zero)
-                {
-                    await Task.Delay(delay, owner._time, ct).ConfigureAwait(false);
                 }
             }
         }
