@@ -42,19 +42,7 @@ public sealed partial class HttpFileDownloader
         DownloadRequest request, IDownloadObserver observer, BandwidthThrottle throttle, FileStream file, CancellationToken ct)
     {
         var session = new OnDemandSession(this, request, observer, throttle, file);
-        try
-        {
-            return await session.RunAsync(ct).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
-        {
-            session.TryReport();
-            throw;
-        }
-        catch (Exception ex) when (IsLocalFault(ex))
-        {
-            return new DownloadOutcome.Failed(LocalError(ex, request.TempPath), session.BytesOnDisk);
-        }
+        return await GuardAsync(request, session.RunAsync, session.TryReport, () => session.BytesOnDisk, ct).ConfigureAwait(false);
     }
 
     private sealed class OnDemandSession(
@@ -80,30 +68,10 @@ public sealed partial class HttpFileDownloader
         public async Task<DownloadOutcome> RunAsync(CancellationToken ct)
         {
             Prepare();
-            var retries = new QuickRetries(owner, request, observer, BytesOnDisk);
-            while (true)
-            {
-                var step = await AttemptAsync(ct).ConfigureAwait(false);
-                if (step.Kind == StepKind.Completed)
-                {
-                    file.Flush(flushToDisk: true);
-                    return _size is { } size && FileRangeSet.Covers(_filled, 0, size)
-                        ? new DownloadOutcome.Completed(size, _validators)
-                        : new DownloadOutcome.RequestedRangesFilled(_validators);
-                }
-
-                if (step.Kind == StepKind.Again)
-                {
-                    continue;
-                }
-
-                var error = step.Error!;
-                file.Flush(flushToDisk: true);
-                if (!error.IsTransient || !await retries.WaitAsync(error, BytesOnDisk, ct).ConfigureAwait(false))
-                {
-                    return new DownloadOutcome.Failed(error, BytesOnDisk);
-                }
-            }
+            return await owner.AttemptUntilDoneAsync(request, observer, file, AttemptAsync, error => error.IsTransient, () => BytesOnDisk,
+                _ => Task.FromResult<DownloadOutcome>(_size is { } size && FileRangeSet.Covers(_filled, 0, size)
+                    ? new DownloadOutcome.Completed(size, _validators)
+                    : new DownloadOutcome.RequestedRangesFilled(_validators)), ct).ConfigureAwait(false);
         }
 
         /// <summary>Reports what the current piece wrote, when cancelled (the bytes reached the OS and are correct).</summary>

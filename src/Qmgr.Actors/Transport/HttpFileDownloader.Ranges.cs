@@ -36,27 +36,7 @@ public sealed partial class HttpFileDownloader
         DownloadRequest request, IDownloadObserver observer, BandwidthThrottle throttle, FileStream file, CancellationToken ct)
     {
         var session = new RangedSession(this, request, observer, throttle, file);
-        try
-        {
-            return await session.RunAsync(ct).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
-        {
-            try
-            {
-                file.Flush(flushToDisk: false);
-            }
-            catch (Exception ex) when (IsLocalFault(ex) || ex is ObjectDisposedException)
-            {
-                // cancelling: the file keeps whatever reached the OS
-            }
-
-            throw;
-        }
-        catch (Exception ex) when (IsLocalFault(ex))
-        {
-            return new DownloadOutcome.Failed(LocalError(ex, request.TempPath), session.Offset);
-        }
+        return await GuardAsync(request, session.RunAsync, () => FlushQuietly(file), () => session.Offset, ct).ConfigureAwait(false);
     }
 
     private static TransferError MaxSizeError(DownloadRequest request, long bytes, long cap) =>
@@ -101,28 +81,8 @@ public sealed partial class HttpFileDownloader
                 _offset = request.Offset;
             }
 
-            var retries = new QuickRetries(owner, request, observer, _offset);
-            while (true)
-            {
-                var step = await AttemptAsync(ct).ConfigureAwait(false);
-                if (step.Kind == StepKind.Completed)
-                {
-                    file.Flush(flushToDisk: true);
-                    return new DownloadOutcome.Completed(_offset, _validators);
-                }
-
-                if (step.Kind == StepKind.Again)
-                {
-                    continue;
-                }
-
-                var error = step.Error!;
-                file.Flush(flushToDisk: true);
-                if (!QuickRetryable(error) || !await retries.WaitAsync(error, _offset, ct).ConfigureAwait(false))
-                {
-                    return new DownloadOutcome.Failed(error, _offset);
-                }
-            }
+            return await owner.AttemptUntilDoneAsync(request, observer, file, AttemptAsync, QuickRetryable, () => _offset,
+                _ => Task.FromResult<DownloadOutcome>(new DownloadOutcome.Completed(_offset, _validators)), ct).ConfigureAwait(false);
         }
 
         // The journaled total (sum of the ranges) gives the length of the one BG_LENGTH_TO_EOF range there can be.

@@ -254,44 +254,99 @@ public sealed partial class HttpFileDownloader
     }
 
     /// <summary>
-    /// Decision 6's quick retries within one call: after a transient fault, wait the next of
-    /// <see cref="DownloadRequest.QuickRetryDelays"/> (or the fault's <see cref="TransferError.RetryAfter"/>) and try again.
-    /// The counter goes back to 0 whenever the bytes on disk pass the highest count reached earlier in the call, so a long
-    /// download over a flaky link keeps going while a server that fails before adding bytes uses the delays up.
+    /// Runs one session's <paramref name="run"/>. A local file fault becomes <see cref="DownloadOutcome.Failed"/> with
+    /// <see cref="LocalError"/> and the bytes on disk (<paramref name="onDisk"/>); a cancellation of
+    /// <paramref name="ct"/> first lets the session keep what it wrote (<paramref name="cancelled"/>), then propagates.
     /// </summary>
-    private sealed class QuickRetries(HttpFileDownloader owner, DownloadRequest request, IDownloadObserver observer, long onDisk)
+    private static async Task<DownloadOutcome> GuardAsync(
+        DownloadRequest request, Func<CancellationToken, Task<DownloadOutcome>> run, Action cancelled, Func<long> onDisk, CancellationToken ct)
     {
-        private long _highWater = onDisk;
-        private int _retries;
-
-        /// <summary>
-        /// Reports the retry (<see cref="IDownloadObserver.OnQuickRetry"/>) and waits its delay; false, without waiting,
-        /// when none is left (the delays are used up, or <c>Retry-After</c> is longer than
-        /// <see cref="DownloadRequest.MaxQuickRetryAfter"/>): the call then fails with <paramref name="error"/>.
-        /// </summary>
-        public async Task<bool> WaitAsync(TransferError error, long onDisk, CancellationToken ct)
+        try
         {
-            if (onDisk > _highWater)
+            return await run(ct).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            cancelled();
+            throw;
+        }
+        catch (Exception ex) when (IsLocalFault(ex))
+        {
+            return new DownloadOutcome.Failed(LocalError(ex, request.TempPath), onDisk());
+        }
+    }
+
+    /// <summary>Hands what was written to the OS when cancelling; a failing or closed file keeps whatever reached it.</summary>
+    private static void FlushQuietly(FileStream file)
+    {
+        try
+        {
+            file.Flush(flushToDisk: false);
+        }
+        catch (Exception ex) when (IsLocalFault(ex) || ex is ObjectDisposedException)
+        {
+            // cancelling: the file keeps whatever reached the OS
+        }
+    }
+
+    /// <summary>
+    /// The attempt loop of one call: runs <paramref name="attempt"/> until it completes (the file is fsynced, then
+    /// <paramref name="completed"/> gives the outcome) or fails for good. After a fault the file is fsynced (Decision 8);
+    /// a fault <paramref name="retryable"/> accepts gets Decision 6's quick retries: the next of
+    /// <see cref="DownloadRequest.QuickRetryDelays"/> (or the fault's <see cref="TransferError.RetryAfter"/>, unless it is
+    /// longer than <see cref="DownloadRequest.MaxQuickRetryAfter"/>), reported with
+    /// <see cref="IDownloadObserver.OnQuickRetry"/>. The count goes back to 0 whenever the bytes on disk
+    /// (<paramref name="onDisk"/>) pass the highest count reached earlier in the call, so a long download over a flaky
+    /// link keeps going while a server that fails before adding bytes uses the delays up. Otherwise the outcome is
+    /// <see cref="DownloadOutcome.Failed"/> with the fault and the bytes on disk.
+    /// </summary>
+    private async Task<DownloadOutcome> AttemptUntilDoneAsync(
+        DownloadRequest request, IDownloadObserver observer, FileStream file, Func<CancellationToken, Task<Step>> attempt,
+        Func<TransferError, bool> retryable, Func<long> onDisk, Func<CancellationToken, Task<DownloadOutcome>> completed,
+        CancellationToken ct)
+    {
+        var highWater = onDisk();
+        var retries = 0;
+        while (true)
+        {
+            var step = await attempt(ct).ConfigureAwait(false);
+            if (step.Kind == StepKind.Completed)
             {
-                _highWater = onDisk;
-                _retries = 0;
+                file.Flush(flushToDisk: true);
+                return await completed(ct).ConfigureAwait(false);
             }
 
-            if (_retries >= request.QuickRetryDelays.Count
+            if (step.Kind == StepKind.Again)
+            {
+                continue;
+            }
+
+            var error = step.Error!;
+            file.Flush(flushToDisk: true);
+            if (!retryable(error))
+            {
+                return new DownloadOutcome.Failed(error, onDisk());
+            }
+
+            if (onDisk() > highWater)
+            {
+                highWater = onDisk();
+                retries = 0;
+            }
+
+            if (retries >= request.QuickRetryDelays.Count
                 || error.RetryAfter is { } tooLong && tooLong > request.MaxQuickRetryAfter)
             {
-                return false;
+                return new DownloadOutcome.Failed(error, onDisk());
             }
 
-            var delay = error.RetryAfter ?? request.QuickRetryDelays[_retries];
-            _retries++;
-            observer.OnQuickRetry(_retries, delay, error);
+            var delay = error.RetryAfter ?? request.QuickRetryDelays[retries];
+            retries++;
+            observer.OnQuickRetry(retries, delay, error);
             if (delay > TimeSpan.Zero)
             {
-                await Task.Delay(delay, owner._time, ct).ConfigureAwait(false);
+                await Task.Delay(delay, _time, ct).ConfigureAwait(false);
             }
-
-            return true;
         }
     }
 }

@@ -146,19 +146,8 @@ public sealed partial class HttpFileDownloader : IFileDownloader
             }
 
             var session = new Session(this, request, observer, throttle, file);
-            try
-            {
-                return await session.RunAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                session.TryFlush();
-                throw;
-            }
-            catch (Exception ex) when (IsLocalFault(ex))
-            {
-                return new DownloadOutcome.Failed(LocalError(ex, request.TempPath), session.SafeOffset);
-            }
+            return await GuardAsync(request, session.RunAsync, () => FlushQuietly(file), () => session.SafeOffset, cancellationToken)
+                .ConfigureAwait(false);
         }
     }
 
@@ -381,45 +370,9 @@ public sealed partial class HttpFileDownloader : IFileDownloader
         public async Task<DownloadOutcome> RunAsync(CancellationToken ct)
         {
             PrepareTempFile();
-            var retries = new QuickRetries(owner, request, observer, _offset);
-            while (true)
-            {
-                var step = await AttemptAsync(ct).ConfigureAwait(false);
-                if (step.Kind == StepKind.Completed)
-                {
-                    file.Flush(flushToDisk: true);
-                    if (await VerifyAsync(ct).ConfigureAwait(false) is { } mismatch)
-                    {
-                        return mismatch;
-                    }
-
-                    return new DownloadOutcome.Completed(_offset, _validators);
-                }
-
-                if (step.Kind == StepKind.Again)
-                {
-                    continue;
-                }
-
-                var error = step.Error!;
-                file.Flush(flushToDisk: true);
-                if (!QuickRetryable(error) || !await retries.WaitAsync(error, _offset, ct).ConfigureAwait(false))
-                {
-                    return new DownloadOutcome.Failed(error, _offset);
-                }
-            }
-        }
-
-        public void TryFlush()
-        {
-            try
-            {
-                file.Flush(flushToDisk: false);
-            }
-            catch (Exception ex) when (IsLocalFault(ex) || ex is ObjectDisposedException)
-            {
-                // the caller is cancelling; the file keeps whatever reached the OS.
-            }
+            return await owner.AttemptUntilDoneAsync(request, observer, file, AttemptAsync, QuickRetryable, () => _offset,
+                async token => await VerifyAsync(token).ConfigureAwait(false) ?? new DownloadOutcome.Completed(_offset, _validators),
+                ct).ConfigureAwait(false);
         }
 
         /// <summary>Decision 8: cut junk past the journaled offset; a file shorter than it restarts from 0.</summary>
