@@ -1,9 +1,5 @@
-using System.Buffers;
 using System.Collections.Immutable;
 using System.Globalization;
-using System.Net;
-using System.Net.Http.Headers;
-using System.Net.Sockets;
 
 namespace Qmgr.Transport;
 

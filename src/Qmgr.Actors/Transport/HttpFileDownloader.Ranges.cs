@@ -1,8 +1,4 @@
-using System.Buffers;
 using System.Globalization;
-using System.Net;
-using System.Net.Http.Headers;
-using System.Net.Sockets;
 
 namespace Qmgr.Transport;
 
