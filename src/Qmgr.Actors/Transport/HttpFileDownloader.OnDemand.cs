@@ -64,7 +64,7 @@ public sealed partial class HttpFileDownloader
         public async Task<DownloadOutcome> RunAsync(CancellationToken ct)
         {
             Prepare();
-            return await owner.AttemptUntilDoneAsync(request, observer, file, AttemptAsync, error => error.IsTransient, () => BytesOnDisk,
+            return await owner.AttemptUntilDoneAsync(request, observer, file, AttemptAsync, QuickRetryable, () => BytesOnDisk,
                 _ => Task.FromResult<DownloadOutcome>(_size is { } size && FileRangeSet.Covers(_filled, 0, size)
                     ? new DownloadOutcome.Completed(size, _validators)
                     : new DownloadOutcome.RequestedRangesFilled(_validators)), ct).ConfigureAwait(false);
