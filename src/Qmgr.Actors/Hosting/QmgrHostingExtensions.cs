@@ -43,7 +43,12 @@ public static class QmgrHostingExtensions
         // process user can read, beside the journal it protects
         var keys = Path.Combine(options.DataDirectory, "keys");
         if (OperatingSystem.IsWindows()) Directory.CreateDirectory(keys);
-        else Directory.CreateDirectory(keys, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        else
+        {
+            Directory.CreateDirectory(keys, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            // CreateDirectory leaves an existing directory's mode alone: tighten one made by an older version or by hand
+            File.SetUnixFileMode(keys, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
         services.AddDataProtection()
             .SetApplicationName("qmgr")
             .PersistKeysToFileSystem(new DirectoryInfo(keys));
@@ -135,7 +140,11 @@ public static class QmgrHostingExtensions
             new GroupMessageExtractor(), shardOptions);
         // the cluster cap is divided among nodes by a singleton; each node reports its demand and applies its share
         builder.WithSingleton<BandwidthCoordinatorKey>("qmgr-bandwidth-coordinator",
-            BandwidthCoordinator.Props(settings.MaxBytesPerSecond), new ClusterSingletonOptions(), createProxyToo: true);
+            BandwidthCoordinator.Props(settings.MaxBytesPerSecond),
+            // the proxy's "no singleton after 30 seconds" warning fires within a second of every start (Akka.NET 1.5.73)
+            // while the node joins; the reporter repeats its demand each interval, so a missing singleton costs nothing
+            new ClusterSingletonOptions { SingletonIdentificationInterval = TimeSpan.FromMilliseconds(200), LogSingletonIdentificationFailure = false },
+            createProxyToo: true);
         builder.WithActors((system, registry, _) =>
             system.ActorOf(BandwidthShareReporter.Props(registry.Get<BandwidthCoordinatorKey>(), settings.ShareReportInterval), "qmgr-bandwidth-reporter"));
         builder.AddStartup((system, _) =>
