@@ -15,6 +15,7 @@ public static class Program
             UploadCommand.Create(dataDir),
             ServeCommand.Create(dataDir),
             ListCommand.Create(dataDir),
+            CancelCommand.Create(dataDir),
         };
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)

@@ -108,6 +108,32 @@ public sealed class TransferCliSpecs : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task Cancel_errors_removes_failed_jobs_and_their_temp_files_so_serve_exits_zero()
+    {
+        // arrange: a 404 leaves a job in Error with its (empty) temp file
+        var target = Path.Combine(_dir.Sub("out"), "gone.bin");
+        var failed = await QmgrProcess.RunAsync(Deadline, "transfer", "--data-dir", DataDir, _server.UrlOf("/gone.bin").ToString(), target);
+        Assert.True(failed.ExitCode == 1, failed.ToString());
+        var job = Journal.Groups().Single().Jobs.Single();
+        Assert.True(File.Exists(job.Files.Single().TempName));
+        var stillFailing = await QmgrProcess.RunAsync(Deadline, "serve", "--data-dir", DataDir, "--exit-when-idle");
+        Assert.True(stillFailing.ExitCode == 1, stillFailing.ToString());
+
+        // act
+        var unknown = await QmgrProcess.RunAsync(Deadline, "cancel", "--data-dir", DataDir, Guid.NewGuid().ToString());
+        var cancel = await QmgrProcess.RunAsync(Deadline, "cancel", "--data-dir", DataDir, "--errors");
+        var serve = await QmgrProcess.RunAsync(Deadline, "serve", "--data-dir", DataDir, "--exit-when-idle");
+
+        // assert: an unknown id is a usage error that cancels nothing; --errors cancels the failed job (BITS T19)
+        Assert.True(unknown.ExitCode == 2, unknown.ToString());
+        Assert.True(cancel.ExitCode == 0, cancel.ToString());
+        Assert.Contains($"cancelled job {job.Id:D}", cancel.Stdout);
+        Assert.Equal(JobState.Cancelled, Journal.Groups().Single().Jobs.Single().State);
+        Assert.False(File.Exists(job.Files.Single().TempName));
+        Assert.True(serve.ExitCode == 0, serve.ToString());
+    }
+
+    [Fact]
     public async Task Second_process_on_a_locked_data_directory_exits_three_naming_the_holder()
     {
         // arrange
