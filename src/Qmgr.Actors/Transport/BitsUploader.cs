@@ -27,7 +27,10 @@ namespace Qmgr.Transport;
 /// </list>
 /// <para>Errors: <c>BITS-Error-Code</c> (hex HRESULT) and <c>BITS-Error-Context</c> (BG_ERROR_CONTEXT, 7 = the server
 /// application) when the server sends them, else <c>BG_E_HTTP_ERROR_xxx</c>; 408/429/5xx outside the server
-/// application and network faults are transient and quick-retried like downloads (Decision 6). The source is checked
+/// application and network faults are transient and quick-retried like downloads (Decision 6), except 501 and 405 without
+/// <c>BITS-Error-Code</c>: the server does not implement <c>BITS_POST</c> at all (a plain web server), so the job fails at once
+/// with BG_E_HTTP_ERROR_501 / BG_E_HTTP_ERROR_405 (0x801901F5 / 0x80190195, RemoteFile context), as BITS reports an HTTP
+/// status it cannot use. The source is checked
 /// before and after every fragment: a different size or last write time than when the session was created is fatal
 /// BG_E_LOCAL_FILE_CHANGED (LocalFile context). Empty files cannot be uploaded (a fragment carries at least one byte).</para>
 /// </remarks>
@@ -312,6 +315,10 @@ public sealed class BitsUploader
             NumberStyles.HexNumber, CultureInfo.InvariantCulture, out var ctx) && Enum.IsDefined((ErrorContext)ctx)
             ? (ErrorContext)ctx : ErrorContext.RemoteFile;
         var hr = code ?? BitsErrors.ForHttpStatus(status);
+        if (code is null && status is 501 or 405)
+            return new TransferError(ErrorContext.RemoteFile, hr, status,
+                $"the server at {HttpFileDownloader.Redacted(url)} does not speak the BITS Upload Protocol (HTTP {status} to BITS_POST, BITS error 0x{hr:X8})",
+                IsTransient: false, RetryAfter: null);
         var transient = context != ErrorContext.RemoteApplication && BitsErrors.IsTransientHttpStatus(status);
         var who = context == ErrorContext.RemoteApplication ? "the server application" : "the upload server";
         return new TransferError(context, hr, status, $"{who} at {HttpFileDownloader.Redacted(url)} answered HTTP {status}, BITS error 0x{hr:X8}",

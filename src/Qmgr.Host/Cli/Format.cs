@@ -22,7 +22,10 @@ public static class Format
     {
         var e = job.Error;
         if (e is null) return $"job {job.Id:D} ended in state {job.State}";
-        var file = e.FileIndex is int i && i < job.Files.Count ? $"{job.Files[i].RemoteName} -> {job.Files[i].LocalName}: " : "";
+        // the direction of the transfer: a download goes URL -> FILE, an upload FILE -> URL
+        var file = e.FileIndex is int i && i < job.Files.Count
+            ? job.Type == JobType.Download ? $"{job.Files[i].RemoteName} -> {job.Files[i].LocalName}: " : $"{job.Files[i].LocalName} -> {job.Files[i].RemoteName}: "
+            : "";
         var http = e.HttpStatus is int s ? $"HTTP {s}, " : "";
         return $"{file}{e.Message} ({http}code 0x{e.HResult:X8}, context {e.Context}, job state {job.State})";
     }

@@ -7,7 +7,7 @@ namespace Qmgr.Host.Cli;
 /// <summary>
 /// <c>qmgr upload URL FILE</c>, after <c>bitsadmin /transfer /upload</c>: one AutoComplete upload job (BITS Upload
 /// Protocol) in a new group, or an upload-reply job with <c>--reply</c>; waits for it with <c>transfer</c>'s progress
-/// and Decision 15's exit codes.
+/// and Decision 15's exit codes. A missing or empty FILE is a usage error (exit 2) before any job is created.
 /// </summary>
 public static class UploadCommand
 {
@@ -35,6 +35,8 @@ public static class UploadCommand
             return Task.FromResult(Program.Fail(ExitCodes.Usage, $"not an absolute http or https URL: {url}"));
         var local = Path.GetFullPath(file);
         if (!File.Exists(local)) return Task.FromResult(Program.Fail(ExitCodes.Usage, $"no such file to upload: {local}"));
+        if (new FileInfo(local).Length == 0)
+            return Task.FromResult(Program.Fail(ExitCodes.Usage, $"{local} is empty: the BITS Upload Protocol cannot upload an empty file (a fragment carries at least one byte)"));
         if (maxBandwidth < 0) return Task.FromResult(Program.Fail(ExitCodes.Usage, "--max-bandwidth must be 0 (no cap) or a positive number of bytes per second"));
         string? replyPath = null;
         if (reply is not null)

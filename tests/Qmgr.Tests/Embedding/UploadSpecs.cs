@@ -310,6 +310,28 @@ public sealed class UploadSpecs : IAsyncLifetime, IDisposable
         Assert.Null((await job.GetReplyProgressAsync()).BytesTotal); // the failure was before the reply part
     }
 
+    [Theory]
+    [InlineData(501)]
+    [InlineData(405)]
+    public async Task A_server_answering_BITS_POST_with_501_or_405_does_not_speak_the_protocol_so_the_job_is_Error_at_once(int status)
+    {
+        // arrange
+        var url = _server.Accept("/plain/upload.bin", new BitsUploadOptions { PlainStatus = status });
+        var (job, _, _) = await UploadJobAsync(JobType.Upload, url, 20_000);
+
+        // act
+        await job.ResumeAsync();
+        var settled = await SettledAsync(job);
+
+        // assert
+        Assert.Equal(JobState.Error, settled.State);
+        Assert.Equal((ErrorContext.RemoteFile, BitsErrors.ForHttpStatus(status), (int?)status),
+            (settled.Error!.Context, settled.Error.HResult, settled.Error.HttpStatus));
+        Assert.Contains("does not speak the BITS Upload Protocol", settled.Error.Message);
+        var ping = Assert.Single(_server.Requests); // no quick retries, no Create-Session
+        Assert.Equal(("BITS_POST", "Ping", status), (ping.Method, ping.PacketType, ping.Status));
+    }
+
     [Fact]
     public async Task A_source_file_changed_during_the_upload_is_BG_E_LOCAL_FILE_CHANGED()
     {

@@ -39,6 +39,10 @@ public sealed record BitsUploadOptions
     /// <summary>Fragment index whose body is not read until <see cref="BitsUploadServer.Release"/> (or the client leaves);
     /// <see cref="BitsUploadServer.HeldFragmentArrived"/> completes when it arrives.</summary>
     public int? HoldFragment { get; init; }
+
+    /// <summary>Every BITS_POST to the path is answered with this bare status and no BITS headers, as a plain web server
+    /// that does not implement the BITS Upload Protocol answers it (python http.server: 501; many others: 405). Null: none.</summary>
+    public int? PlainStatus { get; init; }
 }
 
 /// <summary>One BITS_POST (or reply GET) the server saw, with the status it answered (or started, for an abort).</summary>
@@ -183,6 +187,12 @@ public sealed class BitsUploadServer : IAsyncDisposable
         {
             Log(index, c, 404);
             c.Response.StatusCode = 404;
+            return;
+        }
+        if (options.PlainStatus is int plain)
+        {
+            Log(index, c, plain);
+            c.Response.StatusCode = plain;
             return;
         }
         c.Response.Headers["BITS-Packet-Type"] = "Ack";
