@@ -100,7 +100,7 @@ if ss -ltnH "( sport = :$PORT )" | grep -q .; then die "port $PORT is in use (se
 
 # ---------------------------------------------------------------- work dir, nginx, trap
 if [ -z "${WORK:-}" ]; then WORK=$(mktemp -d "${TMPDIR:-/tmp}/qmgr-bench.XXXXXX"); fi
-mkdir -p "$WORK"; WORK=$(cd "$WORK" && pwd)
+mkdir -p "$WORK"; chmod 755 "$WORK"; WORK=$(cd "$WORK" && pwd)  # nginx workers (not root) must read www/
 WWW=$WORK/www; DL=$WORK/dl; NG=$WORK/nginx; LOG=$WORK/logs
 mkdir -p "$WWW" "$DL" "$NG/logs" "$NG/tmp" "$LOG"
 FIG=$WORK/figures.txt; : > "$FIG"
