@@ -13,46 +13,17 @@ namespace Qmgr.Tests.Embedding;
 /// (SQLite journal) against the loopback server: validation codes, one ranged GET per range, the concatenation in the
 /// order given, the run-time errors and resuming inside a range.
 /// </summary>
-public sealed class FileRangesSpecs : IAsyncLifetime, IDisposable
+public sealed class FileRangesSpecs() : EmbeddedNodeSpecs("alice")
 {
-    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
-    private readonly TempDirectory _dir = new();
-    private LoopbackFileServer _server = null!;
-    private HostedQmgr _node = null!;
-    private IQueueManager _alice = null!;
-
-    private string DataDir => _dir.File("data");
-
-    public async Task InitializeAsync()
-    {
-        _server = await LoopbackFileServer.StartAsync();
-        _node = HostedQmgr.Start(DataDir);
-        _alice = QueueManager.Create(_node.System, "alice");
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _node.DisposeAsync();
-        await _server.DisposeAsync();
-    }
-
-    public void Dispose() => _dir.Dispose();
-
-    private static byte[] Slice(byte[] content, long offset, long length) => content.AsSpan((int)offset, (int)length).ToArray();
-
-    private async Task<IJob> NewJobAsync(string name) => await (await _alice.CreateGroupAsync(name)).CreateJobAsync(name);
-
-    private static Task<Job> WaitAsync(IJob job, Func<Job, bool> condition) => job.WaitAsync(condition, new CancellationTokenSource(Deadline).Token);
-
     [Fact]
     public async Task Ranges_are_fetched_one_GET_each_and_the_local_file_is_their_concatenation_in_the_order_given()
     {
         // arrange: 100-199, 9000-EOF and 400-499 of a 10,000-byte file (bits-spec §2.10's example, with an EOF range)
         var content = LoopbackFileServer.Content(10_000, 71);
-        var url = _server.Add("/ranged.bin", content).ToString();
+        var url = Server.Add("/ranged.bin", content).ToString();
         var job = await NewJobAsync("ranged");
         FileRange[] ranges = [new(100, 100), new(9000, FileRange.LengthToEof), new(400, 100)];
-        await job.AddFileWithRangesAsync(url, _dir.File("ranged.bin"), ranges);
+        await job.AddFileWithRangesAsync(url, Dir.File("ranged.bin"), ranges);
 
         // act
         await job.ResumeAsync();
@@ -64,9 +35,9 @@ public sealed class FileRangesSpecs : IAsyncLifetime, IDisposable
         Assert.Equal(ranges, transferred.Files[0].Ranges); // GetFileRanges
         Assert.Equal(1200, transferred.BytesTotal); // the sum of the requested bytes
         Assert.Equal(1200, transferred.BytesTransferred);
-        Assert.Equal(["bytes=100-199", "bytes=9000-9999", "bytes=400-499"], _server.RequestsFor("/ranged.bin").Select(r => r.Range)); // the EOF range was resolved from the first Content-Range
-        Assert.All(_server.RequestsFor("/ranged.bin").Skip(1), r => Assert.NotNull(r.IfRange)); // validators from the first answer
-        Assert.Equal([.. Slice(content, 100, 100), .. Slice(content, 9000, 1000), .. Slice(content, 400, 100)], File.ReadAllBytes(_dir.File("ranged.bin")));
+        Assert.Equal(["bytes=100-199", "bytes=9000-9999", "bytes=400-499"], Server.RequestsFor("/ranged.bin").Select(r => r.Range)); // the EOF range was resolved from the first Content-Range
+        Assert.All(Server.RequestsFor("/ranged.bin").Skip(1), r => Assert.NotNull(r.IfRange)); // validators from the first answer
+        Assert.Equal([.. Slice(content, 100, 100), .. Slice(content, 9000, 1000), .. Slice(content, 400, 100)], File.ReadAllBytes(Dir.File("ranged.bin")));
         var added = new Journal(DataDir).Events<GroupEvents.FileWithRangesAdded>().Single();
         Assert.Equal(ranges, added.Ranges);
     }
@@ -75,10 +46,10 @@ public sealed class FileRangesSpecs : IAsyncLifetime, IDisposable
     public async Task AddFileWithRanges_refuses_bad_ranges_with_the_BITS_codes_and_adds_nothing()
     {
         // arrange
-        var url = _server.Add("/v.bin", LoopbackFileServer.Content(1000, 72)).ToString();
+        var url = Server.Add("/v.bin", LoopbackFileServer.Content(1000, 72)).ToString();
         var job = await NewJobAsync("validation");
         async Task<int> Refused(params FileRange[] ranges) =>
-            (await Assert.ThrowsAsync<QmgrException>(() => job.AddFileWithRangesAsync(url, _dir.File("v.bin"), ranges))).HResult;
+            (await Assert.ThrowsAsync<QmgrException>(() => job.AddFileWithRangesAsync(url, Dir.File("v.bin"), ranges))).HResult;
         var many = Enumerable.Range(0, 501).Select(i => new FileRange(i * 10L, 5)).ToArray();
 
         // act
@@ -90,11 +61,11 @@ public sealed class FileRangesSpecs : IAsyncLifetime, IDisposable
         var afterEof = await Refused(new FileRange(500, 10), new FileRange(0, FileRange.LengthToEof));
         var tooMany = await Refused(many);
         var filesBefore = (await job.GetAsync()).Files.Count;
-        var admin = await (await _alice.ForCaller("root", isAdministrator: true).GetGroupAsync(job.GroupId)).GetJobAsync(job.Id);
-        await admin.AddFileWithRangesAsync(url, _dir.File("many.bin"), many);
+        var admin = await (await Qm.ForCaller("root", isAdministrator: true).GetGroupAsync(job.GroupId)).GetJobAsync(job.Id);
+        await admin.AddFileWithRangesAsync(url, Dir.File("many.bin"), many);
         var dynamicJob = await NewJobAsync("dynamic");
         await dynamicJob.SetPropertyAsync(JobProperty.DynamicContent, "true");
-        var dynamic = await Assert.ThrowsAsync<QmgrException>(() => dynamicJob.AddFileWithRangesAsync(url, _dir.File("d.bin"), [new FileRange(0, 10)]));
+        var dynamic = await Assert.ThrowsAsync<QmgrException>(() => dynamicJob.AddFileWithRangesAsync(url, Dir.File("d.bin"), [new FileRange(0, 10)]));
 
         // assert
         Assert.Equal(HResults.E_INVALIDARG, none);
@@ -114,9 +85,9 @@ public sealed class FileRangesSpecs : IAsyncLifetime, IDisposable
     public async Task A_server_that_ignores_Range_puts_the_job_in_error_with_BG_E_INSUFFICIENT_RANGE_SUPPORT()
     {
         // arrange
-        var url = _server.Add("/norange.bin", LoopbackFileServer.Content(5000, 73), new LoopbackFileOptions { HonourRange = false }).ToString();
+        var url = Server.Add("/norange.bin", LoopbackFileServer.Content(5000, 73), new LoopbackFileOptions { HonourRange = false }).ToString();
         var job = await NewJobAsync("no range");
-        await job.AddFileWithRangesAsync(url, _dir.File("norange.bin"), [new FileRange(1000, 500)]);
+        await job.AddFileWithRangesAsync(url, Dir.File("norange.bin"), [new FileRange(1000, 500)]);
 
         // act
         await job.ResumeAsync();
@@ -127,18 +98,18 @@ public sealed class FileRangesSpecs : IAsyncLifetime, IDisposable
         Assert.Equal(BitsErrors.InsufficientRangeSupport, failed.Error!.HResult);
         Assert.Equal(200, failed.Error.HttpStatus);
         Assert.Equal(0, failed.BytesTransferred);
-        Assert.Single(_server.RequestsFor("/norange.bin")); // fatal: no retry
+        Assert.Single(Server.RequestsFor("/norange.bin")); // fatal: no retry
     }
 
     [Fact]
     public async Task A_range_past_the_end_of_the_remote_file_is_BG_E_INVALID_RANGE()
     {
         // arrange: one range runs past the end (seen in the first answer's Content-Range), one starts after it (416)
-        var url = _server.Add("/short.bin", LoopbackFileServer.Content(1000, 74)).ToString();
+        var url = Server.Add("/short.bin", LoopbackFileServer.Content(1000, 74)).ToString();
         var pastEnd = await NewJobAsync("past end");
-        await pastEnd.AddFileWithRangesAsync(url, _dir.File("past.bin"), [new FileRange(0, 100), new FileRange(950, 100)]);
+        await pastEnd.AddFileWithRangesAsync(url, Dir.File("past.bin"), [new FileRange(0, 100), new FileRange(950, 100)]);
         var beyond = await NewJobAsync("beyond");
-        await beyond.AddFileWithRangesAsync(url + "?beyond", _dir.File("beyond.bin"), [new FileRange(5000, 10)]);
+        await beyond.AddFileWithRangesAsync(url + "?beyond", Dir.File("beyond.bin"), [new FileRange(5000, 10)]);
 
         // act
         await pastEnd.ResumeAsync();
@@ -149,7 +120,7 @@ public sealed class FileRangesSpecs : IAsyncLifetime, IDisposable
         // assert
         Assert.Equal((JobState.Error, BitsErrors.InvalidRange), (first.State, first.Error!.HResult));
         Assert.Equal((JobState.Error, BitsErrors.InvalidRange, 416), (second.State, second.Error!.HResult, second.Error.HttpStatus));
-        Assert.Equal(["bytes=0-99", "bytes=5000-5009"], _server.RequestsFor("/short.bin").Select(r => r.Range)); // the 950 range was never asked for
+        Assert.Equal(["bytes=0-99", "bytes=5000-5009"], Server.RequestsFor("/short.bin").Select(r => r.Range)); // the 950 range was never asked for
     }
 
     [Fact]
@@ -158,9 +129,9 @@ public sealed class FileRangesSpecs : IAsyncLifetime, IDisposable
         // arrange: the answer to the second range stalls after 300 of its 2,000 bytes (the connection stays open, so those
         // bytes surely arrive) until the idle timeout (5 s here) gives up on it
         var content = LoopbackFileServer.Content(10_000, 75);
-        var url = _server.Add("/cut.bin", content, new LoopbackFileOptions { StallAfter = new Dictionary<int, long> { [1] = 300 } }).ToString();
+        var url = Server.Add("/cut.bin", content, new LoopbackFileOptions { StallAfter = new Dictionary<int, long> { [1] = 300 } }).ToString();
         var job = await NewJobAsync("cut");
-        await job.AddFileWithRangesAsync(url, _dir.File("cut.bin"), [new FileRange(1000, 2000), new FileRange(5000, 2000)]);
+        await job.AddFileWithRangesAsync(url, Dir.File("cut.bin"), [new FileRange(1000, 2000), new FileRange(5000, 2000)]);
 
         // act
         await job.ResumeAsync();
@@ -169,11 +140,11 @@ public sealed class FileRangesSpecs : IAsyncLifetime, IDisposable
 
         // assert
         Assert.Equal(JobState.Transferred, done.State);
-        var requests = _server.RequestsFor("/cut.bin");
+        var requests = Server.RequestsFor("/cut.bin");
         Assert.Equal(["bytes=1000-2999", "bytes=5000-6999", "bytes=5300-6999"], requests.Select(r => r.Range));
         Assert.Equal(requests[1].IfRange, requests[2].IfRange);
         Assert.NotNull(requests[2].IfRange);
-        Assert.Equal([.. Slice(content, 1000, 2000), .. Slice(content, 5000, 2000)], File.ReadAllBytes(_dir.File("cut.bin")));
+        Assert.Equal([.. Slice(content, 1000, 2000), .. Slice(content, 5000, 2000)], File.ReadAllBytes(Dir.File("cut.bin")));
     }
 
     [Fact]
@@ -182,12 +153,12 @@ public sealed class FileRangesSpecs : IAsyncLifetime, IDisposable
         // arrange: from the third request on the server has another version (new ETag), so If-Range answers 200
         var v1 = LoopbackFileServer.Content(2000, 76);
         var v2 = LoopbackFileServer.Content(2000, 77);
-        var url = _server.Add("/changing.bin", v1, new LoopbackFileOptions
+        var url = Server.Add("/changing.bin", v1, new LoopbackFileOptions
         {
             Versions = [new ContentVersion(2, v2, "\"v2\"", new DateTimeOffset(2025, 1, 1, 0, 0, 0, TimeSpan.Zero))],
         }).ToString();
         var job = await NewJobAsync("changing");
-        await job.AddFileWithRangesAsync(url, _dir.File("changing.bin"), [new FileRange(0, 100), new FileRange(500, 100), new FileRange(800, 100)]);
+        await job.AddFileWithRangesAsync(url, Dir.File("changing.bin"), [new FileRange(0, 100), new FileRange(500, 100), new FileRange(800, 100)]);
 
         // act
         await job.ResumeAsync();
@@ -196,22 +167,22 @@ public sealed class FileRangesSpecs : IAsyncLifetime, IDisposable
 
         // assert
         Assert.Equal(JobState.Transferred, done.State);
-        var requests = _server.RequestsFor("/changing.bin");
+        var requests = Server.RequestsFor("/changing.bin");
         Assert.Equal([206, 206, 200, 206, 206, 206], requests.Select(r => r.Status));
         Assert.Null(requests[3].IfRange); // the restart starts over without the old validator
         Assert.Equal("\"v2\"", requests[4].IfRange);
         var restarted = new Journal(DataDir).Events<GroupEvents.FileRestarted>().Single();
         Assert.Equal(FileRestartReason.ValidatorChanged, restarted.Reason);
-        Assert.Equal([.. Slice(v2, 0, 100), .. Slice(v2, 500, 100), .. Slice(v2, 800, 100)], File.ReadAllBytes(_dir.File("changing.bin")));
+        Assert.Equal([.. Slice(v2, 0, 100), .. Slice(v2, 500, 100), .. Slice(v2, 800, 100)], File.ReadAllBytes(Dir.File("changing.bin")));
     }
 
     [Fact]
     public async Task A_ranged_download_resumes_inside_its_range_after_a_node_restart()
     {
         // arrange: two 300 kB ranges of a 1 MB file, trickled so checkpoints land inside the second range
-        await _node.DisposeAsync();
+        await Node.DisposeAsync();
         var content = LoopbackFileServer.Content(1_000_000, 78);
-        var url = _server.Add("/restart.bin", content, new LoopbackFileOptions { TrickleBytesPerSecond = 150_000 }).ToString();
+        var url = Server.Add("/restart.bin", content, new LoopbackFileOptions { TrickleBytesPerSecond = 150_000 }).ToString();
         FileRange[] ranges = [new(600_000, 300_000), new(100_000, 300_000)];
         var journal = new Journal(DataDir);
         Guid groupId, jobId;
@@ -222,17 +193,17 @@ public sealed class FileRangesSpecs : IAsyncLifetime, IDisposable
             var group = await qm.CreateGroupAsync("restart");
             var job = await group.CreateJobAsync("restart");
             (groupId, jobId) = (group.Id, job.Id);
-            await job.AddFileWithRangesAsync(url, _dir.File("restart.bin"), ranges);
+            await job.AddFileWithRangesAsync(url, Dir.File("restart.bin"), ranges);
             await job.ResumeAsync();
             checkpoint = (await journal.WaitForAsync(e => e.OfType<GroupEvents.FileProgressCheckpointed>()
                 .FirstOrDefault(c => c.BytesTransferred > 310_000), Deadline)).BytesTransferred;
         }
         var journaled = journal.Groups().Single().FindJob(jobId)!.Files[0].BytesTransferred;
-        var before = _server.RequestsFor("/restart.bin").Count;
+        var before = Server.RequestsFor("/restart.bin").Count;
 
         // act
-        _node = HostedQmgr.Start(DataDir);
-        var again = await (await QueueManager.Create(_node.System, "alice").GetGroupAsync(groupId)).GetJobAsync(jobId);
+        Node = HostedQmgr.Start(DataDir);
+        var again = await (await QueueManager.Create(Node.System, "alice").GetGroupAsync(groupId)).GetJobAsync(jobId);
         await again.ResumeAsync();
         var done = await WaitAsync(again, j => j.State is JobState.Transferred or JobState.Error);
         await again.CompleteAsync();
@@ -240,9 +211,9 @@ public sealed class FileRangesSpecs : IAsyncLifetime, IDisposable
         // assert
         Assert.Equal(JobState.Transferred, done.State);
         Assert.True(journaled >= checkpoint && journaled < 600_000, $"journaled offset {journaled}");
-        var resumed = _server.RequestsFor("/restart.bin")[before];
+        var resumed = Server.RequestsFor("/restart.bin")[before];
         Assert.Equal($"bytes={100_000 + journaled - 300_000}-399999", resumed.Range);
         Assert.NotNull(resumed.IfRange);
-        Assert.Equal([.. Slice(content, 600_000, 300_000), .. Slice(content, 100_000, 300_000)], File.ReadAllBytes(_dir.File("restart.bin")));
+        Assert.Equal([.. Slice(content, 600_000, 300_000), .. Slice(content, 100_000, 300_000)], File.ReadAllBytes(Dir.File("restart.bin")));
     }
 }

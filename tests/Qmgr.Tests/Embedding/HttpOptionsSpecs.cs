@@ -14,44 +14,15 @@ namespace Qmgr.Tests.Embedding;
 /// (SetServerCertificateValidationInterface, MakeCustomHeadersWriteOnly) on a real node against loopback servers:
 /// the method the server sees, each rule's HRESULT, the callback asked during the TLS handshake, write-only headers.
 /// </summary>
-public sealed class HttpOptionsSpecs : IAsyncLifetime, IDisposable
+public sealed class HttpOptionsSpecs() : EmbeddedNodeSpecs("alice")
 {
-    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
-    private readonly TempDirectory _dir = new();
-    private LoopbackFileServer _server = null!;
-    private HostedQmgr _node = null!;
-    private IQueueManager _qm = null!;
-
-    private string DataDir => _dir.File("data");
-
-    public async Task InitializeAsync()
-    {
-        _server = await LoopbackFileServer.StartAsync();
-        _node = HostedQmgr.Start(DataDir);
-        _qm = QueueManager.Create(_node.System, "alice");
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _node.DisposeAsync();
-        await _server.DisposeAsync();
-    }
-
-    public void Dispose() => _dir.Dispose();
-
-    private async Task<IJob> NewJobAsync(string name) => await (await _qm.CreateGroupAsync(name)).CreateJobAsync(name);
-
-    private static Task<Job> WaitAsync(IJob job, Func<Job, bool> condition) => job.WaitAsync(condition, new CancellationTokenSource(Deadline).Token);
-
-    private static async Task<int> RefusedAsync(Func<Task> call) => (await Assert.ThrowsAsync<QmgrException>(call)).HResult;
-
     [Fact]
     public async Task A_custom_http_method_is_sent_as_given_forces_foreground_and_locks_the_priority()
     {
         // arrange
         var content = LoopbackFileServer.Content(30_000, 31);
-        var url = _server.Add("/post.bin", content).ToString();
-        var group = await _qm.CreateGroupAsync("post");
+        var url = Server.Add("/post.bin", content).ToString();
+        var group = await Qm.CreateGroupAsync("post");
         var job = await group.CreateJobAsync("post");
         var plain = await NewJobAsync("plain");
         var dynamic = await NewJobAsync("dynamic");
@@ -67,7 +38,7 @@ public sealed class HttpOptionsSpecs : IAsyncLifetime, IDisposable
         var notAToken = await RefusedAsync(() => job.SetHttpMethodAsync("PO ST"));
         await plain.SetHttpMethodAsync("GET"); // the default: nothing happens
         var onDynamic = await RefusedAsync(() => dynamic.SetHttpMethodAsync("POST"));
-        await job.AddFilesAsync([(url, _dir.File("post.bin"))]);
+        await job.AddFilesAsync([(url, Dir.File("post.bin"))]);
         await job.ResumeAsync();
         var done = await WaitAsync(job, j => j.State is JobState.Transferred or JobState.Error);
         var afterResume = await RefusedAsync(() => job.SetHttpMethodAsync("PUT"));
@@ -77,7 +48,7 @@ public sealed class HttpOptionsSpecs : IAsyncLifetime, IDisposable
         Assert.Equal("POST", await job.GetHttpMethodAsync());
         Assert.Equal(JobState.Transferred, done.State);
         Assert.Equal(JobPriority.Foreground, done.Priority);
-        Assert.Equal(["POST"], _server.RequestsFor("/post.bin").Select(r => r.Method));
+        Assert.Equal(["POST"], Server.RequestsFor("/post.bin").Select(r => r.Method));
         Assert.Equal(content, File.ReadAllBytes(done.Files[0].TempName));
         Assert.Equal(HResults.BG_E_NOT_SUPPORTED_WITH_CUSTOM_HTTP_METHOD, priorityRefused);
         Assert.Equal(HResults.BG_E_NOT_SUPPORTED_WITH_CUSTOM_HTTP_METHOD, dynamicRefused);
@@ -98,15 +69,15 @@ public sealed class HttpOptionsSpecs : IAsyncLifetime, IDisposable
         // arrange: the first answer stalls after 70,000 bytes (they surely arrive) until the idle timeout (5 s here), a
         // transient fault that a GET job would retry and resume with Range
         var content = LoopbackFileServer.Content(200_000, 32);
-        var url = _server.Add("/put.bin", content, new LoopbackFileOptions { StallAfter = new Dictionary<int, long> { [0] = 70_000 } }).ToString();
+        var url = Server.Add("/put.bin", content, new LoopbackFileOptions { StallAfter = new Dictionary<int, long> { [0] = 70_000 } }).ToString();
         var job = await NewJobAsync("put");
         await job.SetHttpMethodAsync("PUT");
-        await job.AddFilesAsync([(url, _dir.File("put.bin"))]);
+        await job.AddFilesAsync([(url, Dir.File("put.bin"))]);
 
         // act
         await job.ResumeAsync();
         var failed = await WaitAsync(job, j => j.State is JobState.Error or JobState.TransientError or JobState.Transferred);
-        var requestsAtError = _server.RequestsFor("/put.bin").Count;
+        var requestsAtError = Server.RequestsFor("/put.bin").Count;
         await job.ResumeAsync();
         var done = await WaitAsync(job, j => j.State is JobState.Transferred or JobState.Error);
 
@@ -115,7 +86,7 @@ public sealed class HttpOptionsSpecs : IAsyncLifetime, IDisposable
         Assert.True(failed.Files[0].BytesTransferred > 0, "the stalled answer's bytes were kept until Resume");
         Assert.Equal(1, requestsAtError); // no quick retry
         Assert.Equal(JobState.Transferred, done.State);
-        Assert.Equal([("PUT", (string?)null), ("PUT", null)], _server.RequestsFor("/put.bin").Select(r => (r.Method, r.Range)));
+        Assert.Equal([("PUT", (string?)null), ("PUT", null)], Server.RequestsFor("/put.bin").Select(r => (r.Method, r.Range)));
         Assert.Equal(FileRestartReason.CustomHttpMethod, new Journal(DataDir).Events<GroupEvents.FileRestarted>().Single(e => e.JobId == job.Id).Reason);
         Assert.Equal(content, File.ReadAllBytes(done.Files[0].TempName));
     }
@@ -125,10 +96,10 @@ public sealed class HttpOptionsSpecs : IAsyncLifetime, IDisposable
     {
         // arrange: one range of 100,000 bytes; its first answer stalls after 70,000 (they surely arrive)
         var content = LoopbackFileServer.Content(300_000, 35);
-        var url = _server.Add("/ranged-post.bin", content, new LoopbackFileOptions { StallAfter = new Dictionary<int, long> { [0] = 70_000 } }).ToString();
+        var url = Server.Add("/ranged-post.bin", content, new LoopbackFileOptions { StallAfter = new Dictionary<int, long> { [0] = 70_000 } }).ToString();
         var job = await NewJobAsync("ranged-post");
         await job.SetHttpMethodAsync("POST");
-        await job.AddFileWithRangesAsync(url, _dir.File("ranged-post.bin"), [new FileRange(100_000, 100_000)]);
+        await job.AddFileWithRangesAsync(url, Dir.File("ranged-post.bin"), [new FileRange(100_000, 100_000)]);
 
         // act
         await job.ResumeAsync();
@@ -141,7 +112,7 @@ public sealed class HttpOptionsSpecs : IAsyncLifetime, IDisposable
         Assert.True(failed.Files[0].BytesTransferred > 0);
         Assert.Equal(JobState.Transferred, done.State);
         Assert.Equal([("POST", "bytes=100000-199999"), ("POST", "bytes=100000-199999")],
-            _server.RequestsFor("/ranged-post.bin").Select(r => (r.Method, r.Range)));
+            Server.RequestsFor("/ranged-post.bin").Select(r => (r.Method, r.Range)));
         Assert.Equal(FileRestartReason.CustomHttpMethod, new Journal(DataDir).Events<GroupEvents.FileRestarted>().Single(e => e.JobId == job.Id).Reason);
         Assert.Equal(content.AsSpan(100_000, 100_000).ToArray(), File.ReadAllBytes(done.Files[0].TempName));
     }
@@ -150,10 +121,10 @@ public sealed class HttpOptionsSpecs : IAsyncLifetime, IDisposable
     public async Task A_HEAD_job_sends_HEAD_and_transfers_an_empty_file()
     {
         // arrange
-        var url = _server.Add("/head.bin", LoopbackFileServer.Content(10_000, 33)).ToString();
+        var url = Server.Add("/head.bin", LoopbackFileServer.Content(10_000, 33)).ToString();
         var job = await NewJobAsync("head");
         await job.SetHttpMethodAsync("HEAD");
-        await job.AddFilesAsync([(url, _dir.File("head.bin"))]);
+        await job.AddFilesAsync([(url, Dir.File("head.bin"))]);
 
         // act
         await job.ResumeAsync();
@@ -162,7 +133,7 @@ public sealed class HttpOptionsSpecs : IAsyncLifetime, IDisposable
 
         // assert
         Assert.Equal(JobState.Transferred, done.State);
-        Assert.Equal(["HEAD"], _server.RequestsFor("/head.bin").Select(r => r.Method));
+        Assert.Equal(["HEAD"], Server.RequestsFor("/head.bin").Select(r => r.Method));
         Assert.Equal((0L, 0L), (done.Files[0].BytesTotal!.Value, new FileInfo(done.Files[0].TempName).Length));
         Assert.Contains("Content-Length: 10000\r\n", headers);
     }
@@ -171,7 +142,7 @@ public sealed class HttpOptionsSpecs : IAsyncLifetime, IDisposable
     public async Task Custom_headers_read_back_until_made_write_only_and_are_still_sent()
     {
         // arrange
-        var url = _server.Add("/headers.bin", LoopbackFileServer.Content(5_000, 34)).ToString();
+        var url = Server.Add("/headers.bin", LoopbackFileServer.Content(5_000, 34)).ToString();
         var job = await NewJobAsync("headers");
 
         // act
@@ -184,7 +155,7 @@ public sealed class HttpOptionsSpecs : IAsyncLifetime, IDisposable
         var undo = await RefusedAsync(() => job.SetPropertyAsync(JobProperty.CustomHeadersWriteOnly, "false"));
         await job.SetCustomHeadersAsync("X-Token: secret-2\r\n"); // still replaceable
         var stillHidden = await RefusedAsync(() => job.GetCustomHeadersAsync());
-        await job.AddFilesAsync([(url, _dir.File("headers.bin"))]);
+        await job.AddFilesAsync([(url, Dir.File("headers.bin"))]);
         await job.ResumeAsync();
         var done = await WaitAsync(job, j => j.State is JobState.Transferred or JobState.Error);
 
@@ -193,7 +164,7 @@ public sealed class HttpOptionsSpecs : IAsyncLifetime, IDisposable
         Assert.Equal("X-Token: secret-1\r\n", readable);
         Assert.Equal((HResults.E_ACCESSDENIED, HResults.E_ACCESSDENIED, HResults.E_INVALIDARG), (hidden, stillHidden, undo));
         Assert.Equal(JobState.Transferred, done.State);
-        Assert.Equal(["secret-2"], _server.RequestsFor("/headers.bin").Select(r => r.Headers["X-Token"]));
+        Assert.Equal(["secret-2"], Server.RequestsFor("/headers.bin").Select(r => r.Headers["X-Token"]));
         Assert.Single(new Journal(DataDir).Events<GroupEvents.JobPropertyChanged>(),
             e => e.JobId == job.Id && e is { Property: JobProperty.CustomHeadersWriteOnly, Value: "true" });
     }
@@ -224,7 +195,7 @@ public sealed class HttpOptionsSpecs : IAsyncLifetime, IDisposable
         await job.SetPropertyAsync(JobProperty.SecurityFlags, securityFlags.ToString());
         await job.SetPropertyAsync(JobProperty.MinimumRetryDelay, "600"); // a TransientError stays put while asserted
         if (callback is not null) await job.SetServerCertificateValidationInterfaceAsync(callback);
-        await job.AddFilesAsync([(url, _dir.File(name))]);
+        await job.AddFilesAsync([(url, Dir.File(name))]);
         return job;
     }
 
@@ -265,7 +236,7 @@ public sealed class HttpOptionsSpecs : IAsyncLifetime, IDisposable
         Assert.DoesNotContain(refuse.Calls, c => c.JobId == strict.Id); // the TLS checks failed first
         Assert.Equal(HResults.BG_E_READ_ONLY_WHEN_JOB_ACTIVE, whileActive);
         Assert.Equal(JobState.Transferred, fixedDone.State);
-        Assert.Same(accept, ServerCertificateCallbacks.For(_node.System).Get(refused.Id));
+        Assert.Same(accept, ServerCertificateCallbacks.For(Node.System).Get(refused.Id));
         Assert.Contains(new Journal(DataDir).Events<GroupEvents.JobPropertyChanged>(),
             e => e.JobId == refused.Id && e is { Property: JobProperty.ServerCertificateValidation, Value: "true" });
     }
@@ -279,10 +250,10 @@ public sealed class HttpOptionsSpecs : IAsyncLifetime, IDisposable
         var callback = new RecordingValidator(0);
         var job = await HttpsJobAsync(https, "restart.bin", 0x8, callback);
         var ids = (job.GroupId, job.Id);
-        await _node.DisposeAsync();
-        _node = HostedQmgr.Start(DataDir);
-        _qm = QueueManager.Create(_node.System, "alice");
-        var again = await (await _qm.GetGroupAsync(ids.GroupId)).GetJobAsync(ids.Id);
+        await Node.DisposeAsync();
+        Node = HostedQmgr.Start(DataDir);
+        Qm = QueueManager.Create(Node.System, "alice");
+        var again = await (await Qm.GetGroupAsync(ids.GroupId)).GetJobAsync(ids.Id);
 
         // act
         await again.ResumeAsync();

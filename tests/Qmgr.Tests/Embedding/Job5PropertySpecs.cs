@@ -12,37 +12,8 @@ namespace Qmgr.Tests.Embedding;
 /// BITS <c>IBackgroundCopyJob5::SetProperty</c> / <c>GetProperty</c> (BITS_JOB_PROPERTY_ID 1..10) on a real node: when
 /// each may be set (with the HRESULT BITS answers otherwise) and what each changes in a transfer.
 /// </summary>
-public sealed class Job5PropertySpecs : IAsyncLifetime, IDisposable
+public sealed class Job5PropertySpecs() : EmbeddedNodeSpecs("alice")
 {
-    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
-    private readonly TempDirectory _dir = new();
-    private LoopbackFileServer _server = null!;
-    private HostedQmgr _node = null!;
-    private IQueueManager _alice = null!;
-
-    private string DataDir => _dir.File("data");
-
-    public async Task InitializeAsync()
-    {
-        _server = await LoopbackFileServer.StartAsync();
-        _node = HostedQmgr.Start(DataDir);
-        _alice = QueueManager.Create(_node.System, "alice");
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _node.DisposeAsync();
-        await _server.DisposeAsync();
-    }
-
-    public void Dispose() => _dir.Dispose();
-
-    private async Task<IJob> NewJobAsync(string name) => await (await _alice.CreateGroupAsync(name)).CreateJobAsync(name);
-
-    private static Task<Job> WaitAsync(IJob job, Func<Job, bool> condition) => job.WaitAsync(condition, new CancellationTokenSource(Deadline).Token);
-
-    private static async Task<int> RefusedAsync(Func<Task> call) => (await Assert.ThrowsAsync<QmgrException>(call)).HResult;
-
     [Fact]
     public async Task Every_BITS_job_property_id_round_trips_through_SetProperty_and_GetProperty_and_is_journaled()
     {
@@ -86,15 +57,15 @@ public sealed class Job5PropertySpecs : IAsyncLifetime, IDisposable
     public async Task Properties_set_too_late_or_with_bad_values_are_refused_with_the_BITS_codes()
     {
         // arrange: one job resumed once (then suspended), one with a file, one with a ranged file
-        var url = _server.Add("/late.bin", LoopbackFileServer.Content(1000, 80)).ToString();
+        var url = Server.Add("/late.bin", LoopbackFileServer.Content(1000, 80)).ToString();
         var resumed = await NewJobAsync("resumed");
-        await resumed.AddFilesAsync([(url, _dir.File("late.bin"))]);
+        await resumed.AddFilesAsync([(url, Dir.File("late.bin"))]);
         await resumed.ResumeAsync();
         await resumed.SuspendAsync();
         var withFile = await NewJobAsync("with file");
-        await withFile.AddFilesAsync([(url, _dir.File("late2.bin"))]);
+        await withFile.AddFilesAsync([(url, Dir.File("late2.bin"))]);
         var ranged = await NewJobAsync("ranged");
-        await ranged.AddFileWithRangesAsync(url, _dir.File("late3.bin"), [new FileRange(0, 10)]);
+        await ranged.AddFileWithRangesAsync(url, Dir.File("late3.bin"), [new FileRange(0, 10)]);
 
         // act
         var dynamicAfterResume = await RefusedAsync(() => resumed.SetPropertyAsync(JobProperty.DynamicContent, "true"));
@@ -123,10 +94,10 @@ public sealed class Job5PropertySpecs : IAsyncLifetime, IDisposable
     public async Task A_file_announcing_more_than_MAX_DOWNLOAD_SIZE_fails_before_a_byte_is_written()
     {
         // arrange
-        var url = _server.Add("/big.bin", LoopbackFileServer.Content(5000, 81)).ToString();
+        var url = Server.Add("/big.bin", LoopbackFileServer.Content(5000, 81)).ToString();
         var job = await NewJobAsync("capped");
         await job.SetPropertyAsync(JobProperty.MaxDownloadSize, "4999");
-        await job.AddFilesAsync([(url, _dir.File("big.bin"))]);
+        await job.AddFilesAsync([(url, Dir.File("big.bin"))]);
 
         // act
         await job.ResumeAsync();
@@ -137,18 +108,18 @@ public sealed class Job5PropertySpecs : IAsyncLifetime, IDisposable
         Assert.Equal(BitsErrors.MaxDownloadSizeLimitReached, failed.Error!.HResult);
         Assert.Equal(0, failed.BytesTransferred);
         Assert.Equal(0, new FileInfo(failed.Files[0].TempName).Length);
-        Assert.Single(_server.RequestsFor("/big.bin")); // fatal: no retry
+        Assert.Single(Server.RequestsFor("/big.bin")); // fatal: no retry
     }
 
     [Fact]
     public async Task Chunked_content_is_capped_by_MAX_DOWNLOAD_SIZE_while_it_streams()
     {
         // arrange: no Content-Length, so the cap is counted on the bytes as they arrive
-        var url = _server.Add("/chunked.bin", LoopbackFileServer.Content(300_000, 82), new LoopbackFileOptions { Chunked = true }).ToString();
+        var url = Server.Add("/chunked.bin", LoopbackFileServer.Content(300_000, 82), new LoopbackFileOptions { Chunked = true }).ToString();
         var job = await NewJobAsync("chunked");
         await job.SetPropertyAsync(BitsJobPropertyId.DynamicContent, new BitsJobPropertyValue(Enable: true));
         await job.SetPropertyAsync(BitsJobPropertyId.MaxDownloadSize, new BitsJobPropertyValue(Uint64: 100_000));
-        await job.AddFilesAsync([(url, _dir.File("chunked.bin"))]);
+        await job.AddFilesAsync([(url, Dir.File("chunked.bin"))]);
 
         // act
         await job.ResumeAsync();
@@ -158,7 +129,7 @@ public sealed class Job5PropertySpecs : IAsyncLifetime, IDisposable
         Assert.Equal(JobState.Error, failed.State);
         Assert.Equal(BitsErrors.MaxDownloadSizeLimitReached, failed.Error!.HResult);
         Assert.InRange(new FileInfo(failed.Files[0].TempName).Length, 0, 100_000);
-        Assert.Null(_server.RequestsFor("/chunked.bin").Single().Range);
+        Assert.Null(Server.RequestsFor("/chunked.bin").Single().Range);
     }
 
     [Fact]
@@ -168,8 +139,8 @@ public sealed class Job5PropertySpecs : IAsyncLifetime, IDisposable
         var job = await NewJobAsync("job cap");
         await job.SetPropertyAsync(JobProperty.MaxDownloadSize, "1000");
         await job.AddFilesAsync([
-            (_server.Add("/one.bin", LoopbackFileServer.Content(600, 83)).ToString(), _dir.File("one.bin")),
-            (_server.Add("/two.bin", LoopbackFileServer.Content(600, 84)).ToString(), _dir.File("two.bin"))]);
+            (Server.Add("/one.bin", LoopbackFileServer.Content(600, 83)).ToString(), Dir.File("one.bin")),
+            (Server.Add("/two.bin", LoopbackFileServer.Content(600, 84)).ToString(), Dir.File("two.bin"))]);
 
         // act
         await job.ResumeAsync();
@@ -187,10 +158,10 @@ public sealed class Job5PropertySpecs : IAsyncLifetime, IDisposable
         // arrange: the first answer stalls after 70,000 bytes (they surely arrive) until the idle timeout (5 s here);
         // a normal job would then resume with Range
         var content = LoopbackFileServer.Content(200_000, 85);
-        var url = _server.Add("/dynamic.bin", content, new LoopbackFileOptions { StallAfter = new Dictionary<int, long> { [0] = 70_000 } }).ToString();
+        var url = Server.Add("/dynamic.bin", content, new LoopbackFileOptions { StallAfter = new Dictionary<int, long> { [0] = 70_000 } }).ToString();
         var job = await NewJobAsync("dynamic");
         await job.SetPropertyAsync(JobProperty.DynamicContent, "true");
-        await job.AddFilesAsync([(url, _dir.File("dynamic.bin"))]);
+        await job.AddFilesAsync([(url, Dir.File("dynamic.bin"))]);
 
         // act
         await job.ResumeAsync();
@@ -199,9 +170,9 @@ public sealed class Job5PropertySpecs : IAsyncLifetime, IDisposable
 
         // assert
         Assert.Equal(JobState.Transferred, done.State);
-        Assert.Equal([null, null], _server.RequestsFor("/dynamic.bin").Select(r => r.Range));
+        Assert.Equal([null, null], Server.RequestsFor("/dynamic.bin").Select(r => r.Range));
         Assert.Equal(FileRestartReason.DynamicContent, new Journal(DataDir).Events<GroupEvents.FileRestarted>().Single().Reason);
-        Assert.Equal(content, File.ReadAllBytes(_dir.File("dynamic.bin")));
+        Assert.Equal(content, File.ReadAllBytes(Dir.File("dynamic.bin")));
     }
 
     [Fact]
@@ -209,15 +180,15 @@ public sealed class Job5PropertySpecs : IAsyncLifetime, IDisposable
     {
         // arrange: trickled over about 1.5 s, so a normal job would journal several checkpoints (every 200 ms here)
         var content = LoopbackFileServer.Content(300_000, 86);
-        var url = _server.Add("/fast.bin", content, new LoopbackFileOptions { TrickleBytesPerSecond = 200_000 }).ToString();
+        var url = Server.Add("/fast.bin", content, new LoopbackFileOptions { TrickleBytesPerSecond = 200_000 }).ToString();
         var job = await NewJobAsync("fast");
         await job.SetPropertyAsync(BitsJobPropertyId.HighPerformance, new BitsJobPropertyValue(Enable: true));
-        await job.AddFilesAsync([(url, _dir.File("fast.bin"))]);
+        await job.AddFilesAsync([(url, Dir.File("fast.bin"))]);
 
         // act
         await job.ResumeAsync();
         var done = await WaitAsync(job, j => j.State is JobState.Transferred or JobState.Error);
-        var beforeComplete = File.ReadAllBytes(_dir.File("fast.bin"));
+        var beforeComplete = File.ReadAllBytes(Dir.File("fast.bin"));
         var result = await job.CompleteAsync();
 
         // assert
@@ -227,16 +198,16 @@ public sealed class Job5PropertySpecs : IAsyncLifetime, IDisposable
         Assert.Equal(HResults.S_OK, result);
         Assert.Equal(JobState.Acknowledged, (await job.GetAsync()).State);
         Assert.DoesNotContain(new Journal(DataDir).Events<GroupEvents.FileProgressCheckpointed>(), c => c.JobId == job.Id);
-        Assert.Equal(content, File.ReadAllBytes(_dir.File("fast.bin")));
+        Assert.Equal(content, File.ReadAllBytes(Dir.File("fast.bin")));
     }
 
     [Fact]
     public async Task A_high_performance_job_starts_its_file_over_from_byte_zero_after_a_node_restart()
     {
         // arrange: stop the node while the file is transferring (no progress was journaled)
-        await _node.DisposeAsync();
+        await Node.DisposeAsync();
         var content = LoopbackFileServer.Content(400_000, 88);
-        var url = _server.Add("/fast-restart.bin", content, new LoopbackFileOptions { TrickleBytesPerSecond = 100_000 }).ToString();
+        var url = Server.Add("/fast-restart.bin", content, new LoopbackFileOptions { TrickleBytesPerSecond = 100_000 }).ToString();
         var journal = new Journal(DataDir);
         Guid groupId, jobId;
         await using (var first = HostedQmgr.Start(DataDir))
@@ -244,22 +215,22 @@ public sealed class Job5PropertySpecs : IAsyncLifetime, IDisposable
             var job = await (await QueueManager.Create(first.System, "alice").CreateGroupAsync("fast restart")).CreateJobAsync("fast restart");
             (groupId, jobId) = (job.GroupId, job.Id);
             await job.SetPropertyAsync(JobProperty.HighPerformance, "true");
-            await job.AddFilesAsync([(url, _dir.File("fast-restart.bin"))]);
+            await job.AddFilesAsync([(url, Dir.File("fast-restart.bin"))]);
             await job.ResumeAsync();
             await journal.WaitForAsync(e => e.OfType<GroupEvents.FileMetadataReceived>().FirstOrDefault(m => m.JobId == jobId), Deadline);
         }
 
         // act
-        _node = HostedQmgr.Start(DataDir);
-        var again = await (await QueueManager.Create(_node.System, "alice").GetGroupAsync(groupId)).GetJobAsync(jobId);
+        Node = HostedQmgr.Start(DataDir);
+        var again = await (await QueueManager.Create(Node.System, "alice").GetGroupAsync(groupId)).GetJobAsync(jobId);
         var done = await WaitAsync(again, j => j.State is JobState.Transferred or JobState.Error);
 
         // assert: the request after the restart starts at byte 0 again (BITS T24: no checkpoints for HIGH_PERFORMANCE)
         Assert.Equal(JobState.Transferred, done.State);
-        var requests = _server.RequestsFor("/fast-restart.bin");
+        var requests = Server.RequestsFor("/fast-restart.bin");
         Assert.Equal(2, requests.Count);
         Assert.Null(requests[1].Range);
-        Assert.Equal(content, File.ReadAllBytes(_dir.File("fast-restart.bin")));
+        Assert.Equal(content, File.ReadAllBytes(Dir.File("fast-restart.bin")));
     }
 
     [Fact]
@@ -269,7 +240,7 @@ public sealed class Job5PropertySpecs : IAsyncLifetime, IDisposable
         var seen = new ConcurrentQueue<QmgrNotification>();
         var bothTransferred = new TaskCompletionSource();
         var transferredCount = 0;
-        using var subscription = _alice.Notifications.Subscribe(new Observer(n =>
+        using var subscription = Qm.Notifications.Subscribe(new Observer(n =>
         {
             seen.Enqueue(n);
             if (n is QmgrNotification.StateChanged { To: JobState.Transferred } && Interlocked.Increment(ref transferredCount) == 2)
@@ -279,9 +250,9 @@ public sealed class Job5PropertySpecs : IAsyncLifetime, IDisposable
         var options = new LoopbackFileOptions { TrickleBytesPerSecond = 300_000 };
         var throttled = await NewJobAsync("throttled");
         await throttled.SetPropertyAsync(BitsJobPropertyId.MinimumNotificationIntervalMs, new BitsJobPropertyValue(Dword: uint.MaxValue));
-        await throttled.AddFilesAsync([(_server.Add("/t.bin", content, options).ToString(), _dir.File("t.bin"))]);
+        await throttled.AddFilesAsync([(Server.Add("/t.bin", content, options).ToString(), Dir.File("t.bin"))]);
         var plain = await NewJobAsync("plain");
-        await plain.AddFilesAsync([(_server.Add("/p.bin", content, options).ToString(), _dir.File("p.bin"))]);
+        await plain.AddFilesAsync([(Server.Add("/p.bin", content, options).ToString(), Dir.File("p.bin"))]);
 
         // act
         await throttled.ResumeAsync();

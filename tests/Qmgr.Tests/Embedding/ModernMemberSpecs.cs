@@ -12,40 +12,15 @@ namespace Qmgr.Tests.Embedding;
 /// GetErrorContextDescription, GetProtocol), <c>IBackgroundCopyFile5</c> HTTP_RESPONSE_HEADERS, the peer members of
 /// File3 / File4, and the typed counterparts of the IEnum* enumerators, GetNotifyInterface and GetNotifyCmdLine.
 /// </summary>
-public sealed class ModernMemberSpecs : IAsyncLifetime, IDisposable
+public sealed class ModernMemberSpecs() : EmbeddedNodeSpecs("carol")
 {
-    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
-    private readonly TempDirectory _dir = new();
-    private LoopbackFileServer _server = null!;
-    private HostedQmgr _node = null!;
-    private IQueueManager _qm = null!;
-
-    private string DataDir => _dir.File("data");
-
-    public async Task InitializeAsync()
-    {
-        _server = await LoopbackFileServer.StartAsync();
-        _node = HostedQmgr.Start(DataDir);
-        _qm = QueueManager.Create(_node.System, "carol");
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _node.DisposeAsync();
-        await _server.DisposeAsync();
-    }
-
-    public void Dispose() => _dir.Dispose();
-
     private async Task<(IJob Job, Job Done)> DownloadAsync(string name, string url, string? localDirectory = null)
     {
-        var job = await (await _qm.CreateGroupAsync(name)).CreateJobAsync(name);
-        await job.AddFilesAsync([(url, Path.Combine(localDirectory ?? _dir.Path, name))]);
+        var job = await (await Qm.CreateGroupAsync(name)).CreateJobAsync(name);
+        await job.AddFilesAsync([(url, Path.Combine(localDirectory ?? Dir.Path, name))]);
         await job.ResumeAsync();
         return (job, await job.WaitAsync(j => j.State is JobState.Transferred or JobState.Error, new CancellationTokenSource(Deadline).Token));
     }
-
-    private static async Task<int> RefusedAsync(Func<Task> call) => (await Assert.ThrowsAsync<QmgrException>(call)).HResult;
 
     private static int Refused(Action call) => Assert.Throws<QmgrException>(call).HResult;
 
@@ -53,15 +28,15 @@ public sealed class ModernMemberSpecs : IAsyncLifetime, IDisposable
     public async Task The_error_object_gives_context_code_file_protocol_and_descriptions_and_is_unavailable_without_an_error()
     {
         // arrange: a 404, a local directory that is gone by the time the file is written, a job that never failed
-        var missing = _server.UrlOf("/missing.bin").ToString();
-        var gone = Directory.CreateDirectory(_dir.File("gone")).FullName;
-        var present = _server.Add("/present.bin", LoopbackFileServer.Content(1_000, 41)).ToString();
-        var fresh = await (await _qm.CreateGroupAsync("fresh")).CreateJobAsync("fresh");
+        var missing = Server.UrlOf("/missing.bin").ToString();
+        var gone = Directory.CreateDirectory(Dir.File("gone")).FullName;
+        var present = Server.Add("/present.bin", LoopbackFileServer.Content(1_000, 41)).ToString();
+        var fresh = await (await Qm.CreateGroupAsync("fresh")).CreateJobAsync("fresh");
 
         // act
         var (notFound, _) = await DownloadAsync("not-found.bin", missing);
         var remote = await notFound.GetErrorAsync();
-        var localJob = await (await _qm.CreateGroupAsync("local")).CreateJobAsync("local");
+        var localJob = await (await Qm.CreateGroupAsync("local")).CreateJobAsync("local");
         await localJob.AddFilesAsync([(present, Path.Combine(gone, "local.bin"))]);
         Directory.Delete(gone);
         await localJob.ResumeAsync();
@@ -93,17 +68,17 @@ public sealed class ModernMemberSpecs : IAsyncLifetime, IDisposable
     public async Task Each_file_keeps_the_header_block_of_its_last_response_journaled_and_read_only()
     {
         // arrange: a file whose server adds a header of its own, and a 404
-        var url = _server.Add("/probe.bin", LoopbackFileServer.Content(2_000, 42),
+        var url = Server.Add("/probe.bin", LoopbackFileServer.Content(2_000, 42),
             new LoopbackFileOptions { ExtraHeaders = new Dictionary<string, string> { ["X-Qmgr-Probe"] = "one" } }).ToString();
-        var job = await (await _qm.CreateGroupAsync("probe")).CreateJobAsync("probe");
-        await job.AddFilesAsync([(url, _dir.File("probe.bin"))]);
+        var job = await (await Qm.CreateGroupAsync("probe")).CreateJobAsync("probe");
+        await job.AddFilesAsync([(url, Dir.File("probe.bin"))]);
 
         // act
         var before = await job.GetFilePropertyAsync(0, BitsFilePropertyId.HttpResponseHeaders);
         await job.ResumeAsync();
         await job.WaitAsync(j => j.State is JobState.Transferred or JobState.Error, new CancellationTokenSource(Deadline).Token);
         var after = await job.GetFilePropertyAsync(0, BitsFilePropertyId.HttpResponseHeaders);
-        var (notFound, _) = await DownloadAsync("probe-404.bin", _server.UrlOf("/probe-404.bin").ToString());
+        var (notFound, _) = await DownloadAsync("probe-404.bin", Server.UrlOf("/probe-404.bin").ToString());
         var ofError = await notFound.GetFilePropertyAsync(0, BitsFilePropertyId.HttpResponseHeaders);
         var set = await RefusedAsync(() => job.SetFilePropertyAsync(0, BitsFilePropertyId.HttpResponseHeaders, "HTTP/1.1 200 OK\r\n"));
         var unknown = await RefusedAsync(() => job.GetFilePropertyAsync(0, (BitsFilePropertyId)2));
@@ -123,7 +98,7 @@ public sealed class ModernMemberSpecs : IAsyncLifetime, IDisposable
     public async Task Files_report_every_byte_from_the_origin_and_none_from_peers()
     {
         // arrange
-        var url = _server.Add("/origin.bin", LoopbackFileServer.Content(12_345, 43)).ToString();
+        var url = Server.Add("/origin.bin", LoopbackFileServer.Content(12_345, 43)).ToString();
 
         // act
         var (_, done) = await DownloadAsync("origin.bin", url);
@@ -146,13 +121,13 @@ public sealed class ModernMemberSpecs : IAsyncLifetime, IDisposable
     public async Task Enumerations_are_snapshot_lists_and_the_notify_getters_return_what_was_set()
     {
         // arrange
-        var group = await _qm.CreateGroupAsync("enum");
+        var group = await Qm.CreateGroupAsync("enum");
         var first = await group.CreateJobAsync("first");
         var second = await group.CreateJobAsync("second");
-        var url = _server.Add("/enum.bin", LoopbackFileServer.Content(100, 44)).ToString();
-        await first.AddFilesAsync([(url, _dir.File("enum-a.bin")), (url, _dir.File("enum-b.bin"))]);
+        var url = Server.Add("/enum.bin", LoopbackFileServer.Content(100, 44)).ToString();
+        await first.AddFilesAsync([(url, Dir.File("enum-a.bin")), (url, Dir.File("enum-b.bin"))]);
         var callback = new NoOpCallback();
-        var program = Path.Combine(_dir.Path, "notify.sh");
+        var program = Path.Combine(Dir.Path, "notify.sh");
 
         // act
         var snapshot = await group.EnumJobsAsync(); // IEnumBackgroundCopyJobs: GetCount, Next, Skip, Reset, Clone
@@ -167,7 +142,7 @@ public sealed class ModernMemberSpecs : IAsyncLifetime, IDisposable
         // assert
         Assert.Equal([first.Id, second.Id], snapshot.Select(j => j.Id));
         Assert.Equal(3, (await group.EnumJobsAsync()).Count);
-        Assert.Equal([_dir.File("enum-a.bin"), _dir.File("enum-b.bin")], files.Select(f => f.LocalName));
+        Assert.Equal([Dir.File("enum-a.bin"), Dir.File("enum-b.bin")], files.Select(f => f.LocalName));
         Assert.Same(callback, registered);
         Assert.Null(first.GetNotifyInterface());
         Assert.Null(second.GetNotifyInterface());

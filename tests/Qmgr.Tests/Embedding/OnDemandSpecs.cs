@@ -13,33 +13,8 @@ namespace Qmgr.Tests.Embedding;
 /// and GetFilledFileRanges, and <c>IBackgroundCopyCallback3::FileRangesTransferred</c>, on a real node (SQLite journal)
 /// against the loopback server: order of the ranged GETs, T25, the filled map across a node restart, the error codes.
 /// </summary>
-public sealed class OnDemandSpecs : IAsyncLifetime, IDisposable
+public sealed class OnDemandSpecs() : EmbeddedNodeSpecs("alice")
 {
-    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
-    private readonly TempDirectory _dir = new();
-    private LoopbackFileServer _server = null!;
-    private HostedQmgr _node = null!;
-    private IQueueManager _alice = null!;
-
-    private string DataDir => _dir.File("data");
-
-    public async Task InitializeAsync()
-    {
-        _server = await LoopbackFileServer.StartAsync();
-        _node = HostedQmgr.Start(DataDir);
-        _alice = QueueManager.Create(_node.System, "alice");
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _node.DisposeAsync();
-        await _server.DisposeAsync();
-    }
-
-    public void Dispose() => _dir.Dispose();
-
-    private static byte[] Slice(byte[] content, long offset, long length) => content.AsSpan((int)offset, (int)length).ToArray();
-
     private static byte[] Read(string path, long offset, int length)
     {
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
@@ -51,28 +26,24 @@ public sealed class OnDemandSpecs : IAsyncLifetime, IDisposable
 
     private async Task<IJob> OnDemandJobAsync(string name, string url, string local)
     {
-        var job = await (await _alice.CreateGroupAsync(name)).CreateJobAsync(name);
+        var job = await (await Qm.CreateGroupAsync(name)).CreateJobAsync(name);
         await job.SetPropertyAsync(BitsJobPropertyId.OnDemandMode, new BitsJobPropertyValue(Enable: true));
         await job.AddFilesAsync([(url, local)]);
         return job;
     }
-
-    private static Task<Job> WaitAsync(IJob job, Func<Job, bool> condition) => job.WaitAsync(condition, new CancellationTokenSource(Deadline).Token);
 
     // T25: the job was suspended because its requested ranges are present
     private Task<GroupEvents.JobStateChanged> RequestedRangesDoneAsync(IJob job, int nth = 1) =>
         new Journal(DataDir).WaitForAsync(e => e.OfType<GroupEvents.JobStateChanged>()
             .Where(s => s.JobId == job.Id && s.Cause == GroupDecisions.RequestedRangesTransferredCause).Skip(nth - 1).FirstOrDefault(), Deadline);
 
-    private static async Task<int> RefusedAsync(Func<Task> call) => (await Assert.ThrowsAsync<QmgrException>(call)).HResult;
-
     [Fact]
     public async Task Requested_ranges_are_fetched_first_and_once_present_the_job_is_suspended_with_the_file_incomplete()
     {
         // arrange: two ranges of a 100,000-byte file, the second overlapping the first's bytes partly (split automatically)
         var content = LoopbackFileServer.Content(100_000, 91);
-        var url = _server.Add("/od.bin", content).ToString();
-        var job = await OnDemandJobAsync("requested", url, _dir.File("od.bin"));
+        var url = Server.Add("/od.bin", content).ToString();
+        var job = await OnDemandJobAsync("requested", url, Dir.File("od.bin"));
         await job.RequestFileRangesAsync(0, [new FileRange(60_000, 1000), new FileRange(10_000, 500)]);
         await job.RequestFileRangesAsync(0, [new FileRange(60_500, 1000)]);
 
@@ -86,8 +57,8 @@ public sealed class OnDemandSpecs : IAsyncLifetime, IDisposable
         Assert.Equal(JobState.Suspended, suspended.State);
         Assert.Equal(JobState.Transferring, t25.From);
         Assert.Null(suspended.Error);
-        Assert.Equal(["bytes=60000-60999", "bytes=10000-10499", "bytes=61000-61499"], _server.RequestsFor("/od.bin").Select(r => r.Range));
-        Assert.All(_server.RequestsFor("/od.bin").Skip(1), r => Assert.NotNull(r.IfRange)); // the file's validator from the first answer
+        Assert.Equal(["bytes=60000-60999", "bytes=10000-10499", "bytes=61000-61499"], Server.RequestsFor("/od.bin").Select(r => r.Range));
+        Assert.All(Server.RequestsFor("/od.bin").Skip(1), r => Assert.NotNull(r.IfRange)); // the file's validator from the first answer
         Assert.Equal([new FileRange(10_000, 500), new FileRange(60_000, 1500)], filled);
         Assert.Equal((100_000L, 2000L), (suspended.Files[0].BytesTotal!.Value, suspended.BytesTransferred));
         Assert.False(suspended.Files[0].Transferred);
@@ -104,8 +75,8 @@ public sealed class OnDemandSpecs : IAsyncLifetime, IDisposable
     {
         // arrange: the requested range is present and the job suspended (T25); the position is then moved to 50,000
         var content = LoopbackFileServer.Content(100_000, 92);
-        var url = _server.Add("/fill.bin", content).ToString();
-        var job = await OnDemandJobAsync("fill", url, _dir.File("fill.bin"));
+        var url = Server.Add("/fill.bin", content).ToString();
+        var job = await OnDemandJobAsync("fill", url, Dir.File("fill.bin"));
         await job.RequestFileRangesAsync(0, [new FileRange(70_000, 5000)]);
         await job.ResumeAsync();
         await RequestedRangesDoneAsync(job);
@@ -120,9 +91,9 @@ public sealed class OnDemandSpecs : IAsyncLifetime, IDisposable
         // assert
         Assert.Equal(JobState.Transferred, done.State);
         Assert.Equal(["bytes=70000-74999", "bytes=50000-69999", "bytes=75000-99999", "bytes=0-49999"],
-            _server.RequestsFor("/fill.bin").Select(r => r.Range));
+            Server.RequestsFor("/fill.bin").Select(r => r.Range));
         Assert.Equal([new FileRange(0, 100_000)], filled);
-        Assert.Equal(content, File.ReadAllBytes(_dir.File("fill.bin")));
+        Assert.Equal(content, File.ReadAllBytes(Dir.File("fill.bin")));
         Assert.Equal(50_000, new Journal(DataDir).Events<GroupEvents.DownloadPositionUpdated>().Single().Offset);
     }
 
@@ -131,16 +102,16 @@ public sealed class OnDemandSpecs : IAsyncLifetime, IDisposable
     {
         // arrange: the first answer (the whole file from byte 0) trickles, so fills are journaled, and stalls after 300,000
         // bytes with its connection open; the idle timeout (60 s here) outlasts the test, so that answer never ends by itself
-        await _node.DisposeAsync();
-        _node = HostedQmgr.Start(DataDir, Akka.Configuration.ConfigurationFactory.ParseString("qmgr.transfer.idle-timeout = 60s"));
-        _alice = QueueManager.Create(_node.System, "alice");
+        await Node.DisposeAsync();
+        Node = HostedQmgr.Start(DataDir, Akka.Configuration.ConfigurationFactory.ParseString("qmgr.transfer.idle-timeout = 60s"));
+        Qm = QueueManager.Create(Node.System, "alice");
         var content = LoopbackFileServer.Content(1_000_000, 93);
-        var url = _server.Add("/switch.bin", content, new LoopbackFileOptions
+        var url = Server.Add("/switch.bin", content, new LoopbackFileOptions
         {
             TrickleBytesPerSecond = 100_000,
             StallAfter = new Dictionary<int, long> { [0] = 300_000 },
         }).ToString();
-        var job = await OnDemandJobAsync("switch", url, _dir.File("switch.bin"));
+        var job = await OnDemandJobAsync("switch", url, Dir.File("switch.bin"));
         await job.ResumeAsync();
         await new Journal(DataDir).WaitForAsync(e => e.OfType<GroupEvents.FileRangesFilled>().FirstOrDefault(f => f.JobId == job.Id), Deadline);
 
@@ -150,7 +121,7 @@ public sealed class OnDemandSpecs : IAsyncLifetime, IDisposable
         var suspended = await job.GetAsync();
 
         // assert
-        var requests = _server.RequestsFor("/switch.bin");
+        var requests = Server.RequestsFor("/switch.bin");
         Assert.Equal(["bytes=0-", "bytes=900000-900999"], requests.Select(r => r.Range));
         Assert.NotNull(requests[1].IfRange);
         Assert.Equal(JobState.Suspended, suspended.State);
@@ -165,8 +136,8 @@ public sealed class OnDemandSpecs : IAsyncLifetime, IDisposable
     public async Task A_server_that_ignores_Range_puts_an_on_demand_job_in_error_with_BG_E_RANDOM_ACCESS_NOT_SUPPORTED()
     {
         // arrange
-        var url = _server.Add("/norange.bin", LoopbackFileServer.Content(5000, 94), new LoopbackFileOptions { HonourRange = false }).ToString();
-        var job = await OnDemandJobAsync("no range", url, _dir.File("norange.bin"));
+        var url = Server.Add("/norange.bin", LoopbackFileServer.Content(5000, 94), new LoopbackFileOptions { HonourRange = false }).ToString();
+        var job = await OnDemandJobAsync("no range", url, Dir.File("norange.bin"));
         await job.RequestFileRangesAsync(0, [new FileRange(1000, 100)]);
 
         // act
@@ -178,19 +149,19 @@ public sealed class OnDemandSpecs : IAsyncLifetime, IDisposable
         Assert.Equal((BitsErrors.RandomAccessNotSupported, 200), (failed.Error!.HResult, failed.Error.HttpStatus));
         Assert.Equal(HResults.BG_E_RANDOM_ACCESS_NOT_SUPPORTED, failed.Error.HResult);
         Assert.Empty(await job.GetFilledFileRangesAsync(0));
-        Assert.Single(_server.RequestsFor("/norange.bin")); // fatal: no retry
+        Assert.Single(Server.RequestsFor("/norange.bin")); // fatal: no retry
     }
 
     [Fact]
     public async Task Ranges_outside_the_file_are_BG_E_INVALID_RANGE_when_requested_or_at_the_first_answer()
     {
         // arrange: one job learns the size first (T25 on a first range), the other requests past the end before any answer
-        var url = _server.Add("/short.bin", LoopbackFileServer.Content(10_000, 95)).ToString();
-        var known = await OnDemandJobAsync("known", url, _dir.File("known.bin"));
+        var url = Server.Add("/short.bin", LoopbackFileServer.Content(10_000, 95)).ToString();
+        var known = await OnDemandJobAsync("known", url, Dir.File("known.bin"));
         await known.RequestFileRangesAsync(0, [new FileRange(0, 10)]);
         await known.ResumeAsync();
         await RequestedRangesDoneAsync(known);
-        var unknown = await OnDemandJobAsync("unknown", url + "?unknown", _dir.File("unknown.bin"));
+        var unknown = await OnDemandJobAsync("unknown", url + "?unknown", Dir.File("unknown.bin"));
         await unknown.RequestFileRangesAsync(0, [new FileRange(20_000, 10)]);
 
         // act
@@ -205,24 +176,24 @@ public sealed class OnDemandSpecs : IAsyncLifetime, IDisposable
         Assert.Equal((HResults.BG_E_INVALID_RANGE, HResults.BG_E_INVALID_RANGE, HResults.BG_E_INVALID_RANGE), (pastEnd, after, position));
         Assert.Equal(new FileRange(9_000, 1000), new Journal(DataDir).Events<GroupEvents.FileRangesRequested>().Last(r => r.JobId == known.Id).Ranges.Single());
         Assert.Equal((JobState.Error, BitsErrors.InvalidRange), (failed.State, failed.Error!.HResult));
-        Assert.Equal(["bytes=20000-20009"], _server.RequestsFor("/short.bin").Where(r => r.RawTarget.Contains("unknown")).Select(r => r.Range)); // 416 told the size
+        Assert.Equal(["bytes=20000-20009"], Server.RequestsFor("/short.bin").Where(r => r.RawTarget.Contains("unknown")).Select(r => r.Range)); // 416 told the size
     }
 
     [Fact]
     public async Task On_demand_calls_and_the_property_are_refused_with_the_BITS_codes()
     {
         // arrange
-        var url = _server.Add("/codes.bin", LoopbackFileServer.Content(1000, 96)).ToString();
-        var group = await _alice.CreateGroupAsync("codes");
+        var url = Server.Add("/codes.bin", LoopbackFileServer.Content(1000, 96)).ToString();
+        var group = await Qm.CreateGroupAsync("codes");
         var plain = await group.CreateJobAsync("plain");
-        await plain.AddFilesAsync([(url, _dir.File("plain.bin"))]);
-        var onDemand = await OnDemandJobAsync("on demand", url, _dir.File("od.bin"));
+        await plain.AddFilesAsync([(url, Dir.File("plain.bin"))]);
+        var onDemand = await OnDemandJobAsync("on demand", url, Dir.File("od.bin"));
         var dynamic = await group.CreateJobAsync("dynamic");
         await dynamic.SetPropertyAsync(JobProperty.DynamicContent, "true");
         var ranged = await group.CreateJobAsync("ranged");
-        await ranged.AddFileWithRangesAsync(url, _dir.File("ranged.bin"), [new FileRange(0, 10)]);
+        await ranged.AddFileWithRangesAsync(url, Dir.File("ranged.bin"), [new FileRange(0, 10)]);
         var resumed = await group.CreateJobAsync("resumed");
-        await resumed.AddFilesAsync([(url, _dir.File("resumed.bin"))]);
+        await resumed.AddFilesAsync([(url, Dir.File("resumed.bin"))]);
         await resumed.ResumeAsync();
         await resumed.SuspendAsync();
         var on = new BitsJobPropertyValue(Enable: true);
@@ -239,7 +210,7 @@ public sealed class OnDemandSpecs : IAsyncLifetime, IDisposable
         var withRanges = await RefusedAsync(() => ranged.SetPropertyAsync(BitsJobPropertyId.OnDemandMode, on));
         var afterResume = await RefusedAsync(() => resumed.SetPropertyAsync(BitsJobPropertyId.OnDemandMode, on));
         var dynamicAfter = await RefusedAsync(() => onDemand.SetPropertyAsync(JobProperty.DynamicContent, "true"));
-        var rangesAfter = await RefusedAsync(() => onDemand.AddFileWithRangesAsync(url, _dir.File("r2.bin"), [new FileRange(0, 10)]));
+        var rangesAfter = await RefusedAsync(() => onDemand.AddFileWithRangesAsync(url, Dir.File("r2.bin"), [new FileRange(0, 10)]));
 
         // assert
         Assert.Equal([HResults.BG_E_RANDOM_ACCESS_NOT_SUPPORTED, HResults.BG_E_RANDOM_ACCESS_NOT_SUPPORTED, HResults.BG_E_RANDOM_ACCESS_NOT_SUPPORTED],
@@ -259,16 +230,16 @@ public sealed class OnDemandSpecs : IAsyncLifetime, IDisposable
     {
         // arrange: job A has BG_NOTIFY_FILE_RANGES_TRANSFERRED, job B not; both get JobModification: B's for T25 (Suspended
         // with the 10,200 requested bytes) is delivered after any FileRangesTransferred of B would have been (one ordered dispatcher)
-        var url = _server.Add("/notify.bin", LoopbackFileServer.Content(50_000, 97)).ToString();
-        var a = await OnDemandJobAsync("with 0x20", url, _dir.File("a.bin"));
-        var b = await OnDemandJobAsync("without 0x20", url + "?b", _dir.File("b.bin"));
+        var url = Server.Add("/notify.bin", LoopbackFileServer.Content(50_000, 97)).ToString();
+        var a = await OnDemandJobAsync("with 0x20", url, Dir.File("a.bin"));
+        var b = await OnDemandJobAsync("without 0x20", url + "?b", Dir.File("b.bin"));
         await a.SetPropertyAsync(JobProperty.NotifyFlags, "43"); // 0x20 | 0x8 | 0x2 | 0x1
         await b.SetPropertyAsync(JobProperty.NotifyFlags, "11"); // 0x8 | 0x2 | 0x1
         var (recorderA, recorderB) = (new Recorder(), new Recorder());
         await a.SetNotifyInterfaceAsync(recorderA);
         await b.SetNotifyInterfaceAsync(recorderB);
         var stream = new ConcurrentQueue<QmgrNotification.FileRangesTransferred>();
-        using var subscription = _alice.Notifications.Subscribe(new Observer(n => { if (n is QmgrNotification.FileRangesTransferred r) stream.Enqueue(r); }));
+        using var subscription = Qm.Notifications.Subscribe(new Observer(n => { if (n is QmgrNotification.FileRangesTransferred r) stream.Enqueue(r); }));
         FileRange[] ranges = [new(40_000, FileRange.LengthToEof), new(100, 200)];
 
         // act
@@ -294,9 +265,9 @@ public sealed class OnDemandSpecs : IAsyncLifetime, IDisposable
     {
         // arrange: a 1 MB on-demand file filled from byte 0, trickled so fills land in the journal; the first answer stalls
         // after 500,000 bytes and the first node's idle timeout (60 s) outlasts the test, so it holds at most that much
-        await _node.DisposeAsync();
+        await Node.DisposeAsync();
         var content = LoopbackFileServer.Content(1_000_000, 98);
-        var url = _server.Add("/restart.bin", content, new LoopbackFileOptions
+        var url = Server.Add("/restart.bin", content, new LoopbackFileOptions
         {
             TrickleBytesPerSecond = 150_000,
             StallAfter = new Dictionary<int, long> { [0] = 500_000 },
@@ -310,16 +281,16 @@ public sealed class OnDemandSpecs : IAsyncLifetime, IDisposable
             var job = await group.CreateJobAsync("restart");
             (groupId, jobId) = (group.Id, job.Id);
             await job.SetPropertyAsync(BitsJobPropertyId.OnDemandMode, new BitsJobPropertyValue(Enable: true));
-            await job.AddFilesAsync([(url, _dir.File("restart.bin"))]);
+            await job.AddFilesAsync([(url, Dir.File("restart.bin"))]);
             await job.ResumeAsync();
             await journal.WaitForAsync(e => e.OfType<GroupEvents.FileRangesFilled>().Sum(f => f.Ranges.Sum(r => r.Length)) > 200_000 ? e : null, Deadline);
         }
         var journaled = journal.Groups().Single().FindJob(jobId)!.Files[0].RandomAccess.Filled;
-        var before = _server.RequestsFor("/restart.bin").Count;
+        var before = Server.RequestsFor("/restart.bin").Count;
 
         // act
-        _node = HostedQmgr.Start(DataDir);
-        var again = await (await QueueManager.Create(_node.System, "alice").GetGroupAsync(groupId)).GetJobAsync(jobId);
+        Node = HostedQmgr.Start(DataDir);
+        var again = await (await QueueManager.Create(Node.System, "alice").GetGroupAsync(groupId)).GetJobAsync(jobId);
         await again.ResumeAsync();
         var done = await WaitAsync(again, j => j.State is JobState.Transferred or JobState.Error);
         await again.CompleteAsync();
@@ -329,10 +300,10 @@ public sealed class OnDemandSpecs : IAsyncLifetime, IDisposable
         var end = Assert.Single(journaled);
         Assert.Equal(0, end.InitialOffset);
         Assert.True(end.Length > 200_000 && end.Length <= 500_000, $"journaled {end}");
-        var resumed = _server.RequestsFor("/restart.bin").Skip(before).ToList();
+        var resumed = Server.RequestsFor("/restart.bin").Skip(before).ToList();
         Assert.Equal([$"bytes={end.Length}-999999"], resumed.Select(r => r.Range));
         Assert.NotNull(resumed[0].IfRange);
-        Assert.Equal(content, File.ReadAllBytes(_dir.File("restart.bin")));
+        Assert.Equal(content, File.ReadAllBytes(Dir.File("restart.bin")));
     }
 
     [Fact]
@@ -341,11 +312,11 @@ public sealed class OnDemandSpecs : IAsyncLifetime, IDisposable
         // arrange: the requested range comes from version 1; from the second request on the server has version 2 (new ETag)
         var v1 = LoopbackFileServer.Content(100_000, 99);
         var v2 = LoopbackFileServer.Content(100_000, 100);
-        var url = _server.Add("/changed.bin", v1, new LoopbackFileOptions
+        var url = Server.Add("/changed.bin", v1, new LoopbackFileOptions
         {
             Versions = [new ContentVersion(1, v2, "\"v2\"", new DateTimeOffset(2025, 1, 1, 0, 0, 0, TimeSpan.Zero))],
         }).ToString();
-        var job = await OnDemandJobAsync("changed", url, _dir.File("changed.bin"));
+        var job = await OnDemandJobAsync("changed", url, Dir.File("changed.bin"));
         await job.RequestFileRangesAsync(0, [new FileRange(70_000, 5000)]);
         await job.ResumeAsync();
         await RequestedRangesDoneAsync(job);
@@ -357,12 +328,12 @@ public sealed class OnDemandSpecs : IAsyncLifetime, IDisposable
 
         // assert
         Assert.Equal(JobState.Transferred, done.State);
-        var requests = _server.RequestsFor("/changed.bin");
+        var requests = Server.RequestsFor("/changed.bin");
         Assert.Equal([("bytes=70000-74999", 206), ("bytes=0-69999", 200), ("bytes=0-", 206)], requests.Select(r => (r.Range, r.Status)));
         Assert.NotNull(requests[1].IfRange);
         Assert.Null(requests[2].IfRange); // starts over without the old validator
         Assert.Equal(FileRestartReason.ValidatorChanged, new Journal(DataDir).Events<GroupEvents.FileRestarted>().Single().Reason);
-        Assert.Equal(v2, File.ReadAllBytes(_dir.File("changed.bin")));
+        Assert.Equal(v2, File.ReadAllBytes(Dir.File("changed.bin")));
     }
 
     private static async Task AwaitAsync(Func<bool> condition)
