@@ -70,6 +70,34 @@ public static class QmgrHost
         await host.StopAsync();
     }
 
+    /// <summary>
+    /// The life of every CLI verb that runs a node: takes the data-directory lock (else exit 3 naming the holder),
+    /// logs to stderr from <paramref name="consoleLevel"/>, starts the node, runs <paramref name="body"/> on it and returns
+    /// its exit code; a store error (SQLite, or an ask that timed out) is exit 3. The node is always stopped and the logs
+    /// flushed before this returns.
+    /// </summary>
+    public static async Task<int> RunLockedAsync(DataDirectory dataDir, LogEventLevel consoleLevel, Func<IHost, Task<int>> body)
+    {
+        using var dirLock = dataDir.TryLock(out var lockReason);
+        if (dirLock is null) return Program.Fail(Cli.ExitCodes.DataDirectory, lockReason);
+        ConfigureLogging(dataDir, consoleLevel);
+        IHost? host = null;
+        try
+        {
+            host = await StartAsync(dataDir, CancellationToken.None);
+            return await body(host);
+        }
+        catch (Exception ex) when (ex is AskTimeoutException or Microsoft.Data.Sqlite.SqliteException)
+        {
+            return Program.Fail(Cli.ExitCodes.DataDirectory, $"store error: {ex.Message}");
+        }
+        finally
+        {
+            if (host is not null) await host.StopQuietlyAsync();
+            await Log.CloseAndFlushAsync();
+        }
+    }
+
     /// <summary>The queue manager of a started host.</summary>
     public static GroupClient QueueManager(this IHost host)
     {

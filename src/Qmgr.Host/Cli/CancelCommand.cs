@@ -1,5 +1,4 @@
 using System.CommandLine;
-using Microsoft.Extensions.Hosting;
 using Qmgr.Groups;
 using Qmgr.Jobs;
 using Serilog.Events;
@@ -28,13 +27,8 @@ public static class CancelCommand
     {
         if (!errors && ids.Length == 0) return Program.Fail(ExitCodes.Usage, "name the job or group ids to cancel, or give --errors");
         var dataDir = DataDirectory.Resolve(dataDirOption);
-        using var dirLock = dataDir.TryLock(out var lockReason);
-        if (dirLock is null) return Program.Fail(ExitCodes.DataDirectory, lockReason);
-        QmgrHost.ConfigureLogging(dataDir, LogEventLevel.Warning);
-        IHost? host = null;
-        try
+        return await QmgrHost.RunLockedAsync(dataDir, LogEventLevel.Warning, async host =>
         {
-            host = await QmgrHost.StartAsync(dataDir, CancellationToken.None);
             var qm = host.QueueManager();
             var groups = await Task.WhenAll((await qm.GetGroupIdsAsync(cancellationToken)).Select(id => qm.GetGroupAsync(id, cancellationToken)));
             var chosen = groups.SelectMany(g => g.Jobs.Where(j => !j.State.IsFinal()).Select(j => (Group: g, Job: j)))
@@ -50,15 +44,6 @@ public static class CancelCommand
                 Console.WriteLine($"cancelled job {job.Id:D} ({job.DisplayName}, was {job.State})");
             }
             return ExitCodes.Done;
-        }
-        catch (Exception ex) when (ex is Akka.Actor.AskTimeoutException or Microsoft.Data.Sqlite.SqliteException)
-        {
-            return Program.Fail(ExitCodes.DataDirectory, $"store error: {ex.Message}");
-        }
-        finally
-        {
-            if (host is not null) await host.StopQuietlyAsync();
-            await Serilog.Log.CloseAndFlushAsync();
-        }
+        });
     }
 }

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using Microsoft.Extensions.Hosting;
 using Qmgr.Groups;
 using Qmgr.Jobs;
 using Serilog.Events;
@@ -30,51 +29,40 @@ public static class ServeCommand
         using var sigint = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, c => { c.Cancel = true; stop.Cancel(); });
         var cancellationToken = stop.Token;
         var dataDir = DataDirectory.Resolve(dataDirOption);
-        using var dirLock = dataDir.TryLock(out var lockReason);
-        if (dirLock is null) return Program.Fail(ExitCodes.DataDirectory, lockReason);
-        QmgrHost.ConfigureLogging(dataDir, LogEventLevel.Information);
-        IHost? host = null;
-        try
+        return await QmgrHost.RunLockedAsync(dataDir, LogEventLevel.Information, async host =>
         {
-            host = await QmgrHost.StartAsync(dataDir, CancellationToken.None);
-            var qm = host.QueueManager();
-            var ids = await qm.GetGroupIdsAsync(cancellationToken);
-            foreach (var id in ids) await qm.GetGroupAsync(id, cancellationToken); // wakes and recovers the group
-            Serilog.Log.Information("Recovered {Count} groups from {DataDirectory}", ids.Count, dataDir.Path);
-            if (!exitWhenIdle)
+            try
             {
-                await Task.Delay(Timeout.Infinite, cancellationToken).ContinueWith(_ => { }, CancellationToken.None);
-                Serilog.Log.Information("Stopping: unfinished jobs stay in {DataDirectory} for the next serve", dataDir.Path);
-                return ExitCodes.Done;
-            }
-            while (true)
-            {
-                var groups = await Task.WhenAll(ids.Select(id => qm.GetGroupAsync(id, cancellationToken)));
-                var jobs = groups.SelectMany(g => g.Jobs).ToList();
-                if (!jobs.Any(j => j.State.IsActive()))
+                var qm = host.QueueManager();
+                var ids = await qm.GetGroupIdsAsync(cancellationToken);
+                foreach (var id in ids) await qm.GetGroupAsync(id, cancellationToken); // wakes and recovers the group
+                Serilog.Log.Information("Recovered {Count} groups from {DataDirectory}", ids.Count, dataDir.Path);
+                if (!exitWhenIdle)
                 {
-                    var failed = jobs.Where(j => j.State == JobState.Error).ToList();
-                    foreach (var job in failed) Console.Error.WriteLine($"qmgr: job {job.Id:D}: {Format.Failure(job)}");
-                    return failed.Count == 0 ? ExitCodes.Done : ExitCodes.Failed;
+                    await Task.Delay(Timeout.Infinite, cancellationToken).ContinueWith(_ => { }, CancellationToken.None);
+                    Serilog.Log.Information("Stopping: unfinished jobs stay in {DataDirectory} for the next serve", dataDir.Path);
+                    return ExitCodes.Done;
                 }
-                await Task.Delay(TimeSpan.FromMilliseconds(250), cancellationToken);
+                while (true)
+                {
+                    var groups = await Task.WhenAll(ids.Select(id => qm.GetGroupAsync(id, cancellationToken)));
+                    var jobs = groups.SelectMany(g => g.Jobs).ToList();
+                    if (!jobs.Any(j => j.State.IsActive()))
+                    {
+                        var failed = jobs.Where(j => j.State == JobState.Error).ToList();
+                        foreach (var job in failed) Console.Error.WriteLine($"qmgr: job {job.Id:D}: {Format.Failure(job)}");
+                        return failed.Count == 0 ? ExitCodes.Done : ExitCodes.Failed;
+                    }
+                    await Task.Delay(TimeSpan.FromMilliseconds(250), cancellationToken);
+                }
             }
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            // a plain serve stopping is its normal end; --exit-when-idle stopped early was interrupted
-            return exitWhenIdle
-                ? Program.Fail(ExitCodes.Interrupted, "stopped before the jobs were idle: they stay in the journal for the next serve")
-                : ExitCodes.Done;
-        }
-        catch (Exception ex) when (ex is Akka.Actor.AskTimeoutException or Microsoft.Data.Sqlite.SqliteException)
-        {
-            return Program.Fail(ExitCodes.DataDirectory, $"store error: {ex.Message}");
-        }
-        finally
-        {
-            if (host is not null) await host.StopQuietlyAsync();
-            await Serilog.Log.CloseAndFlushAsync();
-        }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                // a plain serve stopping is its normal end; --exit-when-idle stopped early was interrupted
+                return exitWhenIdle
+                    ? Program.Fail(ExitCodes.Interrupted, "stopped before the jobs were idle: they stay in the journal for the next serve")
+                    : ExitCodes.Done;
+            }
+        });
     }
 }

@@ -57,10 +57,6 @@ public static class TransferCommand
         ImmutableList<GroupCommands.FileSpec> files, JobType type, string? replyFile)
     {
         var dataDir = DataDirectory.Resolve(dataDirOption);
-        using var dirLock = dataDir.TryLock(out var lockReason);
-        if (dirLock is null) return Program.Fail(ExitCodes.DataDirectory, lockReason);
-        QmgrHost.ConfigureLogging(dataDir, LogEventLevel.Warning);
-
         // Ctrl+C (SIGINT) cancels the job, as bitsadmin /transfer does; SIGTERM stops the process and leaves the job
         // for `qmgr serve`, as a SIGKILL would (Decision 15).
         using var interrupt = new CancellationTokenSource();
@@ -69,59 +65,54 @@ public static class TransferCommand
         Console.CancelKeyPress += onCancel;
         using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM,
             c => { c.Cancel = true; terminated = true; interrupt.Cancel(); });
-        IHost? host = null;
         try
         {
-            host = await QmgrHost.StartAsync(dataDir, CancellationToken.None);
-            var qm = host.QueueManager();
-            var owner = Environment.UserName;
-            var groupId = Guid.NewGuid();
-            var jobId = Guid.NewGuid();
-            var name = displayName ?? $"qmgr {(type == JobType.Download ? "transfer" : "upload")} {Path.GetFileName(files[0].LocalName)}";
-            IGroupCommand[] commands =
-            [
-                new GroupCommands.CreateGroup(groupId, owner, name, priority, maxBandwidth),
-                new GroupCommands.CreateJob(groupId, owner, jobId, name, priority, new JobOptions(AutoComplete: true, Overwrite: overwrite), type),
-                new GroupCommands.AddFiles(groupId, owner, jobId, files),
-                .. replyFile is { } reply ? [new GroupCommands.SetReplyFileName(groupId, owner, jobId, reply)] : Array.Empty<IGroupCommand>(),
-                new GroupCommands.ResumeJob(groupId, owner, jobId),
-            ];
-            foreach (var command in commands)
+            return await QmgrHost.RunLockedAsync(dataDir, LogEventLevel.Warning, async host =>
             {
-                var result = await qm.SendAsync(command);
-                if (!result.IsSuccess) return Program.Fail(ExitCodes.Usage, $"{result.Message} (code 0x{result.HResult:X8})");
-            }
-            Console.Error.WriteLine($"qmgr: group {groupId:D}, job {jobId:D} in {dataDir.Path}");
+                var qm = host.QueueManager();
+                var owner = Environment.UserName;
+                var groupId = Guid.NewGuid();
+                var jobId = Guid.NewGuid();
+                var name = displayName ?? $"qmgr {(type == JobType.Download ? "transfer" : "upload")} {Path.GetFileName(files[0].LocalName)}";
+                IGroupCommand[] commands =
+                [
+                    new GroupCommands.CreateGroup(groupId, owner, name, priority, maxBandwidth),
+                    new GroupCommands.CreateJob(groupId, owner, jobId, name, priority, new JobOptions(AutoComplete: true, Overwrite: overwrite), type),
+                    new GroupCommands.AddFiles(groupId, owner, jobId, files),
+                    .. replyFile is { } reply ? [new GroupCommands.SetReplyFileName(groupId, owner, jobId, reply)] : Array.Empty<IGroupCommand>(),
+                    new GroupCommands.ResumeJob(groupId, owner, jobId),
+                ];
+                foreach (var command in commands)
+                {
+                    var result = await qm.SendAsync(command);
+                    if (!result.IsSuccess) return Program.Fail(ExitCodes.Usage, $"{result.Message} (code 0x{result.HResult:X8})");
+                }
+                Console.Error.WriteLine($"qmgr: group {groupId:D}, job {jobId:D} in {dataDir.Path}");
 
-            var job = await WaitAsync(qm, groupId, jobId, interrupt.Token);
-            if (job is null && terminated)
-                return Program.Fail(ExitCodes.Interrupted, $"terminated: job {jobId:D} stays in {dataDir.Path} for qmgr serve");
-            if (job is null)
-            {
-                await qm.SendAsync(new GroupCommands.CancelJob(groupId, owner, jobId));
-                return Program.Fail(ExitCodes.Interrupted, "interrupted: the job was cancelled");
-            }
-            switch (job.State)
-            {
-                case JobState.Acknowledged:
-                    return ExitCodes.Done;
-                case JobState.Transferred:
-                    // AutoComplete could not rename (e.g. the target appeared meanwhile): ask once more for the reason.
-                    var complete = await qm.SendAsync(new GroupCommands.CompleteJob(groupId, owner, jobId));
-                    return complete.IsSuccess ? ExitCodes.Done : Program.Fail(ExitCodes.Failed, $"{complete.Message} (code 0x{complete.HResult:X8}, job state Transferred)");
-                default:
-                    return Program.Fail(ExitCodes.Failed, Format.Failure(job));
-            }
-        }
-        catch (Exception ex) when (ex is Akka.Actor.AskTimeoutException or Microsoft.Data.Sqlite.SqliteException)
-        {
-            return Program.Fail(ExitCodes.DataDirectory, $"store error: {ex.Message}");
+                var job = await WaitAsync(qm, groupId, jobId, interrupt.Token);
+                if (job is null && terminated)
+                    return Program.Fail(ExitCodes.Interrupted, $"terminated: job {jobId:D} stays in {dataDir.Path} for qmgr serve");
+                if (job is null)
+                {
+                    await qm.SendAsync(new GroupCommands.CancelJob(groupId, owner, jobId));
+                    return Program.Fail(ExitCodes.Interrupted, "interrupted: the job was cancelled");
+                }
+                switch (job.State)
+                {
+                    case JobState.Acknowledged:
+                        return ExitCodes.Done;
+                    case JobState.Transferred:
+                        // AutoComplete could not rename (e.g. the target appeared meanwhile): ask once more for the reason.
+                        var complete = await qm.SendAsync(new GroupCommands.CompleteJob(groupId, owner, jobId));
+                        return complete.IsSuccess ? ExitCodes.Done : Program.Fail(ExitCodes.Failed, $"{complete.Message} (code 0x{complete.HResult:X8}, job state Transferred)");
+                    default:
+                        return Program.Fail(ExitCodes.Failed, Format.Failure(job));
+                }
+            });
         }
         finally
         {
             Console.CancelKeyPress -= onCancel;
-            if (host is not null) await host.StopQuietlyAsync();
-            await Serilog.Log.CloseAndFlushAsync();
         }
     }
 
