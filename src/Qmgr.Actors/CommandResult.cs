@@ -55,6 +55,8 @@ public static class HResults
     public const int BG_E_TOO_MANY_FILES_IN_JOB = unchecked((int)0x80200051);
     /// <summary>BG_E_MAXDOWNLOAD_TIMEOUT (bitsmsg.h 0x80200054): Connecting + Transferring time exceeded MaximumDownloadTime (T23).</summary>
     public const int BG_E_MAXDOWNLOAD_TIMEOUT = unchecked((int)0x80200054);
+    /// <summary>E_FAIL (0x80004005): an unspecified failure (an empty or unreadable answer from a service).</summary>
+    public const int E_FAIL = unchecked((int)0x80004005);
     /// <summary>E_NOTIMPL: an undefined enum value (priority, notify bits), as BITS answers it.</summary>
     public const int E_NOTIMPL = unchecked((int)0x80004001);
     /// <summary>E_ACCESSDENIED: the group belongs to another owner (Decision 11).</summary>

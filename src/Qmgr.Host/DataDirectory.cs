@@ -58,6 +58,21 @@ public sealed class DataDirectory
         }
     }
 
+    /// <summary>True when another process holds the lock now (checked by taking and releasing it at once).</summary>
+    public bool IsLocked()
+    {
+        if (!File.Exists(LockPath)) return false;
+        try
+        {
+            using var probe = new FileStream(LockPath, FileMode.Open, FileAccess.ReadWrite, FileShare.None);
+            return false;
+        }
+        catch (IOException)
+        {
+            return true;
+        }
+    }
+
     // Releasing the lock removes the pid file first, so a later loser never names a dead holder.
     private sealed class Held(FileStream lockStream, string pidPath) : IDisposable
     {

@@ -29,6 +29,12 @@ public interface IQueueManager
     /// <summary>The caller's groups (every group for administrators), in creation order.</summary>
     Task<IReadOnlyList<IGroup>> EnumGroupsAsync(CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Opens a job by its id alone, whatever its group (BITS <c>IBackgroundCopyManager::GetJob</c>); final jobs too.
+    /// BG_E_NOT_FOUND when no group of the caller's (every group for administrators) holds it.
+    /// </summary>
+    Task<IJob> GetJobAsync(Guid jobId, CancellationToken cancellationToken = default);
+
     /// <summary>Status and progress of the caller's jobs on this node, as they are persisted (hot: no replay).</summary>
     IObservable<QmgrNotification> Notifications { get; }
 }
@@ -87,6 +93,10 @@ public interface IJob
 
     /// <summary>Adds files (absolute http/https URL → absolute local path). E_INVALIDARG, BG_E_TOO_MANY_FILES_IN_JOB, BG_E_INVALID_STATE.</summary>
     Task AddFilesAsync(IEnumerable<(string RemoteName, string LocalName)> files, CancellationToken cancellationToken = default);
+
+    /// <summary>Adds files given as <see cref="GroupCommands.FileSpec"/> (URL, absolute local path, optional expected
+    /// SHA-256 as 64 hex digits checked before the file counts as transferred); errors as the other overload.</summary>
+    Task AddFilesAsync(IReadOnlyList<GroupCommands.FileSpec> files, CancellationToken cancellationToken = default);
 
     /// <summary>Resume (BG_E_EMPTY without files; no-op while active).</summary>
     Task ResumeAsync(CancellationToken cancellationToken = default);
@@ -290,7 +300,8 @@ public interface IJob
     /// BG_E_ERROR_INFORMATION_UNAVAILABLE when it has none.</summary>
     Task<BackgroundCopyError> GetErrorAsync(CancellationToken cancellationToken = default);
 
-    /// <summary>Waits until the persisted job satisfies <paramref name="condition"/>, polling every 100 ms.</summary>
+    /// <summary>Waits until the persisted job satisfies <paramref name="condition"/>: checked now, then again on every
+    /// notification of the job (pushed, not polled). BG_E_NOT_FOUND when the job is gone.</summary>
     Task<Job> WaitAsync(Func<Job, bool> condition, CancellationToken cancellationToken = default);
 }
 

@@ -70,6 +70,16 @@ public sealed class QueueManager : IQueueManager
             .ToList();
     }
 
+    public async Task<IJob> GetJobAsync(Guid jobId, CancellationToken cancellationToken = default)
+    {
+        var ids = await _client.GetGroupIdsAsync(cancellationToken);
+        var states = await Task.WhenAll(ids.Select(id => _client.GetGroupAsync(id, cancellationToken)));
+        var group = states.FirstOrDefault(s => s.Exists && !s.Cancelled && (IsAdministrator || s.Owner == Caller) && s.FindJob(jobId) is not null);
+        return group is null
+            ? throw new QmgrException(HResults.BG_E_NOT_FOUND, $"no job {jobId:D}")
+            : new JobHandle(this, group.Id, jobId, group.Owner);
+    }
+
     /// <summary>
     /// BITS MaxJobsPerUser: BG_E_TOO_MANY_JOBS_PER_USER when <paramref name="owner"/> already has
     /// <c>qmgr.limits.max-jobs-per-owner</c> unfinished jobs across its groups. Administrators are exempt. A count at
@@ -149,6 +159,9 @@ public sealed class QueueManager : IQueueManager
 
         public Task AddFilesAsync(IEnumerable<(string RemoteName, string LocalName)> files, CancellationToken cancellationToken = default) =>
             SendAsync(new AddFiles(groupId, owner, jobId, files.Select(f => new FileSpec(f.RemoteName, f.LocalName)).ToImmutableList()), cancellationToken);
+
+        public Task AddFilesAsync(IReadOnlyList<FileSpec> files, CancellationToken cancellationToken = default) =>
+            SendAsync(new AddFiles(groupId, owner, jobId, [.. files]), cancellationToken);
 
         public Task ResumeAsync(CancellationToken cancellationToken = default) => SendAsync(new ResumeJob(groupId, owner, jobId), cancellationToken);
         public Task SuspendAsync(CancellationToken cancellationToken = default) => SendAsync(new SuspendJob(groupId, owner, jobId), cancellationToken);
@@ -352,13 +365,30 @@ public sealed class QueueManager : IQueueManager
 
         public async Task<Job> WaitAsync(Func<Job, bool> condition, CancellationToken cancellationToken = default)
         {
-            while (true)
+            // subscribe first, then read: a change persisted between the two is seen either way
+            var changes = System.Threading.Channels.Channel.CreateBounded<Job>(new System.Threading.Channels.BoundedChannelOptions(1)
+                { FullMode = System.Threading.Channels.BoundedChannelFullMode.DropOldest });
+            using var subscription = qm.Notifications.Subscribe(new JobObserver(jobId, changes.Writer));
+            var job = await GetAsync(cancellationToken);
+            while (!condition(job))
             {
-                var job = await GetAsync(cancellationToken);
-                if (condition(job)) return job;
-                await Task.Delay(100, cancellationToken);
+                await changes.Reader.WaitToReadAsync(cancellationToken);
+                changes.Reader.TryRead(out _);
+                job = await GetAsync(cancellationToken); // the persisted state, not a notification's copy that may be older
             }
+            return job;
         }
+    }
+
+    private sealed class JobObserver(Guid jobId, System.Threading.Channels.ChannelWriter<Job> changes) : IObserver<QmgrNotification>
+    {
+        public void OnNext(QmgrNotification value)
+        {
+            if (value.Job.Id == jobId) changes.TryWrite(value.Job);
+        }
+
+        public void OnCompleted() { }
+        public void OnError(Exception error) { }
     }
 }
 
