@@ -47,17 +47,28 @@ public static class QmgrHost
     public static async Task<IHost> StartAsync(DataDirectory dataDir, CancellationToken cancellationToken)
     {
         var builder = Microsoft.Extensions.Hosting.Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
-        builder.Services.AddSerilog(dispose: false);
-        builder.Services.AddQmgr(new QmgrOptions { DataDirectory = dataDir.Path, Overrides = EnvironmentOverrides() }, (akka, _) =>
+        builder.Services.AddQmgrNode(dataDir, EnvironmentOverrides());
+        var host = builder.Build();
+        await host.StartAsync(cancellationToken);
+        return host;
+    }
+
+    /// <summary>Registers a Qmgr node on <paramref name="dataDir"/> with HOCON <paramref name="overrides"/> (the CLI passes
+    /// <see cref="EnvironmentOverrides"/>) and Serilog as the host's and Akka's logger: what every verb that runs a node,
+    /// and the service, share.</summary>
+    public static IServiceCollection AddQmgrNode(this IServiceCollection services, DataDirectory dataDir, Akka.Configuration.Config? overrides, Action<AkkaConfigurationBuilder>? configure = null)
+    {
+        services.AddSerilog(dispose: false);
+        return services.AddQmgr(new QmgrOptions { DataDirectory = dataDir.Path, Overrides = overrides }, (akka, _) =>
+        {
             akka.ConfigureLoggers(setup =>
             {
                 setup.LogLevel = LogLevel.InfoLevel;
                 setup.ClearLoggers();
                 setup.AddLogger<SerilogLogger>();
-            }));
-        var host = builder.Build();
-        await host.StartAsync(cancellationToken);
-        return host;
+            });
+            configure?.Invoke(akka);
+        });
     }
 
     /// <summary>
@@ -76,7 +87,8 @@ public static class QmgrHost
     /// its exit code; a store error (SQLite, or an ask that timed out) is exit 3. The node is always stopped and the logs
     /// flushed before this returns.
     /// </summary>
-    public static async Task<int> RunLockedAsync(DataDirectory dataDir, LogEventLevel consoleLevel, Func<IHost, Task<int>> body)
+    public static async Task<int> RunLockedAsync(DataDirectory dataDir, LogEventLevel consoleLevel, Func<IHost, Task<int>> body,
+        Func<DataDirectory, CancellationToken, Task<IHost>>? start = null)
     {
         using var dirLock = dataDir.TryLock(out var lockReason);
         if (dirLock is null) return Program.Fail(Cli.ExitCodes.DataDirectory, lockReason);
@@ -84,7 +96,7 @@ public static class QmgrHost
         IHost? host = null;
         try
         {
-            host = await StartAsync(dataDir, CancellationToken.None);
+            host = await (start ?? StartAsync)(dataDir, CancellationToken.None);
             return await body(host);
         }
         catch (Exception ex) when (ex is AskTimeoutException or Microsoft.Data.Sqlite.SqliteException)

@@ -58,6 +58,7 @@ public sealed record ServiceEndpoint(string Url, int Pid)
     public static string EnsureToken(DataDirectory dataDir)
     {
         if (ReadToken(dataDir) is { Length: > 0 } existing) return existing;
+        Directory.CreateDirectory(dataDir.Path);
         var token = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
         WritePrivate(TokenPath(dataDir), token + "\n");
         return token;

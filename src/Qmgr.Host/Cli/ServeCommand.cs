@@ -1,13 +1,18 @@
 using System.CommandLine;
-using Qmgr.Groups;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Qmgr.Api;
+using Qmgr.Host.Service;
 using Qmgr.Jobs;
 using Serilog.Events;
 
 namespace Qmgr.Host.Cli;
 
 /// <summary>
-/// <c>qmgr serve</c>: takes the data-directory lock, recovers every group from the journal and carries on every
-/// unfinished job. With <c>--exit-when-idle</c> it exits once no job is queued, connecting, transferring or in a
+/// <c>qmgr serve</c>: takes the data-directory lock, recovers every group from the journal, carries on every
+/// unfinished job and answers the REST API (<see cref="ServiceHost"/>) on <c>--urls</c> (default <c>qmgr.api.urls</c>,
+/// http://127.0.0.1:5580); it leaves its address in DATA_DIR/service.json (removed when it stops) so the CLI's verbs
+/// reach it, and the administrator's token in DATA_DIR/api-token. With <c>--exit-when-idle</c> it exits once no job is queued, connecting, transferring or in a
 /// transient error: 0 when none is in Error, else 1 with one line per job in Error.
 /// </summary>
 public static class ServeCommand
@@ -15,12 +20,13 @@ public static class ServeCommand
     public static Command Create(Option<string?> dataDirOption)
     {
         var exitWhenIdle = new Option<bool>("--exit-when-idle") { Description = "exit once recovery is over and no job is active" };
-        var command = new Command("serve", "Run the queue manager on the data directory") { dataDirOption, exitWhenIdle };
-        command.SetAction((parse, ct) => RunAsync(parse.GetValue(dataDirOption), parse.GetValue(exitWhenIdle), ct));
+        var urls = new Option<string?>("--urls") { Description = "where the REST API listens, ';'-separated (default qmgr.api.urls: http://127.0.0.1:5580; port 0 picks a free one)" };
+        var command = new Command("serve", "Run the queue manager service on the data directory (REST API, CLI verbs reach it)") { dataDirOption, exitWhenIdle, urls };
+        command.SetAction((parse, ct) => RunAsync(parse.GetValue(dataDirOption), parse.GetValue(exitWhenIdle), parse.GetValue(urls), ct));
         return command;
     }
 
-    private static async Task<int> RunAsync(string? dataDirOption, bool exitWhenIdle, CancellationToken invocation)
+    private static async Task<int> RunAsync(string? dataDirOption, bool exitWhenIdle, string? urls, CancellationToken invocation)
     {
         // SIGTERM (systemctl stop, docker stop) and SIGINT stop the service gracefully: unfinished jobs stay in the
         // journal and the next `serve` carries them on (Decision 10).
@@ -29,40 +35,54 @@ public static class ServeCommand
         using var sigint = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, c => { c.Cancel = true; stop.Cancel(); });
         var cancellationToken = stop.Token;
         var dataDir = DataDirectory.Resolve(dataDirOption);
-        return await QmgrHost.RunLockedAsync(dataDir, LogEventLevel.Information, async host =>
+        WebApplication? app = null;
+        try
         {
-            try
+            return await QmgrHost.RunLockedAsync(dataDir, LogEventLevel.Information, async host =>
             {
-                var qm = host.QueueManager();
-                var ids = await qm.GetGroupIdsAsync(cancellationToken);
-                foreach (var id in ids) await qm.GetGroupAsync(id, cancellationToken); // wakes and recovers the group
-                Serilog.Log.Information("Recovered {Count} groups from {DataDirectory}", ids.Count, dataDir.Path);
-                if (!exitWhenIdle)
+                try
                 {
-                    await Task.Delay(Timeout.Infinite, cancellationToken).ContinueWith(_ => { }, CancellationToken.None);
-                    Serilog.Log.Information("Stopping: unfinished jobs stay in {DataDirectory} for the next serve", dataDir.Path);
-                    return ExitCodes.Done;
-                }
-                while (true)
-                {
-                    var groups = await Task.WhenAll(ids.Select(id => qm.GetGroupAsync(id, cancellationToken)));
-                    var jobs = groups.SelectMany(g => g.Jobs).ToList();
-                    if (!jobs.Any(j => j.State.IsActive()))
+                    var address = app!.BoundAddresses().FirstOrDefault() ?? "";
+                    new ServiceEndpoint(address.Replace("://[::]", "://127.0.0.1").Replace("://0.0.0.0", "://127.0.0.1"), Environment.ProcessId).Write(dataDir);
+                    Serilog.Log.Information("Listening on {Addresses}; the administrator token is in {TokenFile}", string.Join(", ", app!.BoundAddresses()), ServiceEndpoint.TokenPath(dataDir));
+                    // the process acts for every owner here: it wakes every group (recovery) and watches all jobs
+                    var qm = host.Services.GetRequiredService<IQueueManager>().ForCaller(Environment.UserName, isAdministrator: true);
+                    var groups = await qm.EnumGroupsAsync(cancellationToken); // wakes and recovers every group
+                    Serilog.Log.Information("Recovered {Count} groups from {DataDirectory}", groups.Count, dataDir.Path);
+                    if (!exitWhenIdle)
                     {
-                        var failed = jobs.Where(j => j.State == JobState.Error).ToList();
-                        foreach (var job in failed) Console.Error.WriteLine($"qmgr: job {job.Id:D}: {Format.Failure(job)}");
-                        return failed.Count == 0 ? ExitCodes.Done : ExitCodes.Failed;
+                        await Task.Delay(Timeout.Infinite, cancellationToken).ContinueWith(_ => { }, CancellationToken.None);
+                        Serilog.Log.Information("Stopping: unfinished jobs stay in {DataDirectory} for the next serve", dataDir.Path);
+                        return ExitCodes.Done;
                     }
-                    await Task.Delay(TimeSpan.FromMilliseconds(250), cancellationToken);
+                    while (true)
+                    {
+                        var jobs = (await Task.WhenAll(groups.Select(g => g.GetStateAsync(cancellationToken)))).SelectMany(g => g.Jobs).ToList();
+                        if (!jobs.Any(j => j.State.IsActive()))
+                        {
+                            var failed = jobs.Where(j => j.State == JobState.Error).ToList();
+                            foreach (var job in failed) Console.Error.WriteLine($"qmgr: job {job.Id:D}: {Format.Failure(job)}");
+                            return failed.Count == 0 ? ExitCodes.Done : ExitCodes.Failed;
+                        }
+                        await Task.Delay(TimeSpan.FromMilliseconds(250), cancellationToken);
+                    }
                 }
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                // a plain serve stopping is its normal end; --exit-when-idle stopped early was interrupted
-                return exitWhenIdle
-                    ? Program.Fail(ExitCodes.Interrupted, "stopped before the jobs were idle: they stay in the journal for the next serve")
-                    : ExitCodes.Done;
-            }
-        });
+                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+                {
+                    // a plain serve stopping is its normal end; --exit-when-idle stopped early was interrupted
+                    return exitWhenIdle
+                        ? Program.Fail(ExitCodes.Interrupted, "stopped before the jobs were idle: they stay in the journal for the next serve")
+                        : ExitCodes.Done;
+                }
+                finally
+                {
+                    ServiceEndpoint.Remove(dataDir);
+                }
+            }, async (dir, ct) => app = await ServiceHost.StartAsync(dir, urls, QmgrHost.EnvironmentOverrides(), ct));
+        }
+        catch (IOException ex) when (ex.InnerException is System.Net.Sockets.SocketException || ex.Message.Contains("address already in use", StringComparison.OrdinalIgnoreCase))
+        {
+            return Program.Fail(ExitCodes.DataDirectory, $"cannot listen on {urls ?? "qmgr.api.urls"}: {ex.Message}");
+        }
     }
 }

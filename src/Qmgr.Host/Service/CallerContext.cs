@@ -1,0 +1,34 @@
+using System.Security.Claims;
+using Qmgr.Api;
+
+namespace Qmgr.Host.Service;
+
+/// <summary>The caller of a request as the one façade sees it.</summary>
+public static class CallerContext
+{
+    /// <summary>Header with which an administrator token acts for another owner (BITS: an administrator acting for a user).</summary>
+    public const string ActAsHeader = "X-Qmgr-Caller";
+
+    /// <summary>
+    /// The <see cref="IQueueManager"/> of the authenticated token's owner (an administrator sees every group). An
+    /// administrator may name another owner in <see cref="ActAsHeader"/> and then acts as that owner, not as administrator;
+    /// E_ACCESSDENIED for anyone else who sends it.
+    /// </summary>
+    public static IQueueManager QueueManager(this HttpContext context)
+    {
+        var user = context.User;
+        var owner = user.FindFirstValue(BearerTokenHandler.OwnerClaim) ?? throw new QmgrException(HResults.E_ACCESSDENIED, "not authenticated");
+        var administrator = user.IsInRole(BearerTokenHandler.AdministratorRole);
+        var qm = context.RequestServices.GetRequiredService<IQueueManager>();
+        if (context.Request.Headers[ActAsHeader] is { Count: > 0 } actAs && actAs.ToString() is { Length: > 0 } other && other != owner)
+        {
+            if (!administrator) throw new QmgrException(HResults.E_ACCESSDENIED, $"only an administrator token may act for another owner ({ActAsHeader})");
+            return qm.ForCaller(other, isAdministrator: false);
+        }
+        return qm.ForCaller(owner, administrator);
+    }
+
+    /// <summary>Parses an id from the route; E_INVALIDARG naming the text when it is not a GUID.</summary>
+    public static Guid ParseId(string text, string what) =>
+        Guid.TryParse(text, out var id) ? id : throw new QmgrException(HResults.E_INVALIDARG, $"not a {what} id (a GUID): {text}");
+}

@@ -1,0 +1,97 @@
+using Qmgr.Api;
+using Qmgr.Client;
+using Qmgr.Groups;
+using Qmgr.Jobs;
+
+namespace Qmgr.Host.Service;
+
+/// <summary>/api/v1/groups: the caller's groups (BITS 1.0 groups; every owner's for an administrator).</summary>
+public static class GroupEndpoints
+{
+    public static RouteGroupBuilder MapGroups(this RouteGroupBuilder api)
+    {
+        var groups = api.MapGroup("/groups").WithTags("Groups");
+
+        groups.MapGet("/", async (HttpContext http, bool? includeFinal, CancellationToken ct) =>
+        {
+            var qm = http.QueueManager();
+            var states = await Task.WhenAll((await qm.EnumGroupsAsync(ct)).Select(g => g.GetStateAsync(ct)));
+            return TypedResults.Ok(states.Select(s => s.ToResource(includeFinal ?? false)).ToList());
+        }).WithSummary("The caller's groups with their unfinished jobs (all jobs with includeFinal=true)");
+
+        groups.MapPost("/", async (HttpContext http, CreateGroupRequest request, CancellationToken ct) =>
+        {
+            var group = await http.QueueManager().CreateGroupAsync(request.DisplayName ?? "", request.Priority ?? JobPriority.Normal,
+                request.MaxBytesPerSecond ?? 0, request.Id, ct);
+            var state = await group.GetStateAsync(ct);
+            return TypedResults.Created($"/api/v1/groups/{group.Id:D}", state.ToResource());
+        }).WithSummary("Creates a group owned by the caller");
+
+        groups.MapGet("/{groupId}", async (HttpContext http, string groupId, CancellationToken ct) =>
+            TypedResults.Ok((await OpenAsync(http, groupId, ct).ConfigureAwait(false)).ToResource()))
+            .WithSummary("A group and all its jobs");
+
+        groups.MapDelete("/{groupId}", async (HttpContext http, string groupId, CancellationToken ct) =>
+        {
+            await (await http.QueueManager().GetGroupAsync(CallerContext.ParseId(groupId, "group"), ct)).CancelAsync(ct);
+            return TypedResults.NoContent();
+        }).WithSummary("Cancels the group: its unfinished jobs are cancelled (temp files deleted), then it is gone");
+
+        groups.MapPut("/{groupId}/properties/{property}", async (HttpContext http, string groupId, string property, SetPropertyRequest request, CancellationToken ct) =>
+        {
+            if (!Enum.TryParse<GroupProperty>(property, ignoreCase: true, out var p) || !Enum.IsDefined(p))
+                return Problems.BadRequest($"unknown group property {property} (one of {string.Join(", ", Enum.GetNames<GroupProperty>())})");
+            await (await http.QueueManager().GetGroupAsync(CallerContext.ParseId(groupId, "group"), ct)).SetPropertyAsync(p, request.Value ?? "", ct);
+            return TypedResults.NoContent();
+        }).WithSummary("Sets a group property (value as invariant text); a priority applies to the unfinished jobs too");
+
+        groups.MapPut("/{groupId}/credentials", async (HttpContext http, string groupId, GroupCredentialsRequest request, CancellationToken ct) =>
+        {
+            await (await http.QueueManager().GetGroupAsync(CallerContext.ParseId(groupId, "group"), ct)).SetCredentialsAsync(request.UserName, request.Password, ct);
+            return TypedResults.NoContent();
+        }).WithSummary("Sets (both null: clears) the group's Basic server credentials; write-only");
+
+        groups.MapPost("/{groupId}/take-ownership", async (HttpContext http, string groupId, CancellationToken ct) =>
+        {
+            await (await http.QueueManager().GetGroupAsync(CallerContext.ParseId(groupId, "group"), ct)).TakeOwnershipAsync(ct);
+            return TypedResults.NoContent();
+        }).WithSummary("An administrator becomes the group's owner (BITS TakeOwnership)");
+
+        groups.MapPost("/{groupId}/suspend", (HttpContext http, string groupId, CancellationToken ct) =>
+            ForEachJobAsync(http, groupId, (job, c) => job.SuspendAsync(c), ct))
+            .WithSummary("Suspends every unfinished job of the group");
+
+        groups.MapPost("/{groupId}/resume", (HttpContext http, string groupId, CancellationToken ct) =>
+            ForEachJobAsync(http, groupId, (job, c) => job.ResumeAsync(c), ct))
+            .WithSummary("Resumes every unfinished job of the group that has files");
+
+        groups.MapGet("/{groupId}/jobs", async (HttpContext http, string groupId, CancellationToken ct) =>
+            TypedResults.Ok((await OpenAsync(http, groupId, ct)).ToResource(includeFinalJobs: false).Jobs))
+            .WithSummary("The group's unfinished jobs (BITS enumerations leave Acknowledged and Cancelled jobs out)");
+
+        groups.MapPost("/{groupId}/jobs", async (HttpContext http, string groupId, CreateJobRequest request, CancellationToken ct) =>
+        {
+            var group = await http.QueueManager().GetGroupAsync(CallerContext.ParseId(groupId, "group"), ct);
+            var options = new JobOptions(request.AutoComplete ?? false, request.Overwrite ?? false, request.StrictRangeSupport ?? false);
+            var job = await group.CreateJobAsync(request.DisplayName ?? "", request.Type ?? JobType.Download, options, request.Priority, request.Id, ct);
+            var state = await group.GetStateAsync(ct);
+            return TypedResults.Created($"/api/v1/jobs/{job.Id:D}", state.FindJob(job.Id)!.ToResource(state));
+        }).WithSummary("Creates a job in Suspended (BITS CreateJob)");
+
+        return api;
+    }
+
+    private static async Task<GroupState> OpenAsync(HttpContext http, string groupId, CancellationToken ct) =>
+        await (await http.QueueManager().GetGroupAsync(CallerContext.ParseId(groupId, "group"), ct)).GetStateAsync(ct);
+
+    private static async Task<IResult> ForEachJobAsync(HttpContext http, string groupId, Func<IJob, CancellationToken, Task> action, CancellationToken ct)
+    {
+        var group = await http.QueueManager().GetGroupAsync(CallerContext.ParseId(groupId, "group"), ct);
+        foreach (var job in await group.EnumJobsAsync(ct))
+        {
+            var state = await job.GetAsync(ct);
+            if (state.Files.Count > 0) await action(job, ct);
+        }
+        return TypedResults.NoContent();
+    }
+}
