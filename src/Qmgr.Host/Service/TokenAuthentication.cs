@@ -53,19 +53,27 @@ public sealed class BearerTokenHandler(IOptionsMonitor<AuthenticationSchemeOptio
         string? header = Request.Headers.Authorization;
         if (string.IsNullOrEmpty(header)) return Task.FromResult(AuthenticateResult.NoResult());
         if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
-            return Task.FromResult(AuthenticateResult.Fail("the Authorization header is not a bearer token"));
+            return Task.FromResult(Fail("the Authorization header is not a bearer token"));
         if (tokens.Find(header["Bearer ".Length..].Trim()) is not { } token)
-            return Task.FromResult(AuthenticateResult.Fail("unknown bearer token"));
+            return Task.FromResult(Fail("unknown bearer token"));
         List<Claim> claims = [new(OwnerClaim, token.Owner), new(ClaimTypes.Name, token.Owner)];
         if (token.Administrator) claims.Add(new Claim(ClaimTypes.Role, AdministratorRole));
         var principal = new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName));
         return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(principal, SchemeName)));
     }
 
+    private const string FailureItem = "qmgr-authentication-failure";
+
+    private AuthenticateResult Fail(string reason)
+    {
+        Context.Items[FailureItem] = reason;
+        return AuthenticateResult.Fail(reason);
+    }
+
     protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
     {
         Response.Headers.WWWAuthenticate = "Bearer";
-        var failure = Context.Features.Get<IAuthenticateResultFeature>()?.AuthenticateResult?.Failure?.Message;
+        var failure = Context.Items[FailureItem] as string;
         await Problems.WriteAsync(Context, StatusCodes.Status401Unauthorized, HResults.E_ACCESSDENIED,
             failure ?? "a bearer token is required (Authorization: Bearer TOKEN; the administrator's is in DATA_DIR/api-token)");
     }
