@@ -53,18 +53,21 @@ public sealed class QueueManager : IQueueManager
 
     public async Task<IGroup> GetGroupAsync(Guid groupId, CancellationToken cancellationToken = default)
     {
-        var state = await _client.GetGroupAsync(groupId, cancellationToken);
-        if (!state.Exists || state.Cancelled || (!IsAdministrator && state.Owner != Caller))
+        var state = await ReadAsync(groupId, cancellationToken);
+        if (!state.Exists || state.Cancelled)
             throw new QmgrException(HResults.BG_E_NOT_FOUND, $"no group {groupId:D}");
         // an administrator acts on the group as its owner would (Decision 11)
         return new Group(this, groupId, state.Owner);
     }
 
+    /// <summary>The group as this caller may see it: the group answers another owner's query as an unknown group.</summary>
+    private Task<GroupState> ReadAsync(Guid groupId, CancellationToken ct) => _client.GetGroupAsync(groupId, ct, Caller, IsAdministrator);
+
     public async Task<IReadOnlyList<IGroup>> EnumGroupsAsync(CancellationToken cancellationToken = default)
     {
         var ids = await _client.GetGroupIdsAsync(cancellationToken);
-        var states = await Task.WhenAll(ids.Select(id => _client.GetGroupAsync(id, cancellationToken)));
-        return states.Where(s => s.Exists && !s.Cancelled && (IsAdministrator || s.Owner == Caller))
+        var states = await Task.WhenAll(ids.Select(id => ReadAsync(id, cancellationToken)));
+        return states.Where(s => s.Exists && !s.Cancelled)
             .OrderBy(s => s.CreationTime)
             .Select(s => (IGroup)new Group(this, s.Id, s.Owner))
             .ToList();
@@ -73,8 +76,8 @@ public sealed class QueueManager : IQueueManager
     public async Task<IJob> GetJobAsync(Guid jobId, CancellationToken cancellationToken = default)
     {
         var ids = await _client.GetGroupIdsAsync(cancellationToken);
-        var states = await Task.WhenAll(ids.Select(id => _client.GetGroupAsync(id, cancellationToken)));
-        var group = states.FirstOrDefault(s => s.Exists && !s.Cancelled && (IsAdministrator || s.Owner == Caller) && s.FindJob(jobId) is not null);
+        var states = await Task.WhenAll(ids.Select(id => ReadAsync(id, cancellationToken)));
+        var group = states.FirstOrDefault(s => s.Exists && !s.Cancelled && s.FindJob(jobId) is not null);
         return group is null
             ? throw new QmgrException(HResults.BG_E_NOT_FOUND, $"no job {jobId:D}")
             : new JobHandle(this, group.Id, jobId, group.Owner);
@@ -102,7 +105,7 @@ public sealed class QueueManager : IQueueManager
     {
         public Guid Id => id;
 
-        public Task<GroupState> GetStateAsync(CancellationToken cancellationToken = default) => qm._client.GetGroupAsync(id, cancellationToken);
+        public Task<GroupState> GetStateAsync(CancellationToken cancellationToken = default) => qm.ReadAsync(id, cancellationToken);
 
         public async Task SetPropertyAsync(GroupProperty property, string value, CancellationToken cancellationToken = default) =>
             QmgrException.ThrowIfRejected(await qm._client.SendAsync(new SetGroupProperty(id, owner, property, value), cancellationToken));
@@ -151,7 +154,7 @@ public sealed class QueueManager : IQueueManager
         public Guid GroupId => groupId;
 
         public async Task<Job> GetAsync(CancellationToken cancellationToken = default) =>
-            (await qm._client.GetGroupAsync(groupId, cancellationToken)).FindJob(jobId)
+            (await qm.ReadAsync(groupId, cancellationToken)).FindJob(jobId)
             ?? throw new QmgrException(HResults.BG_E_NOT_FOUND, $"no job {jobId:D}");
 
         private async Task<CommandResult> SendAsync(IGroupCommand command, CancellationToken ct) =>

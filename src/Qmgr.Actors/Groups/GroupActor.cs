@@ -41,7 +41,7 @@ public sealed class GroupActor : ReceivePersistentActor
         });
 
         Command<AfterRecovery>(_ => RequeueActiveJobs());
-        Command<GroupQueries.GetGroup>(_ => Sender.Tell(_state));
+        Command<GroupQueries.GetGroup>(q => Sender.Tell(q.Caller is null || q.Administrator || q.Caller == _state.Owner ? _state : GroupState.Empty(_state.Id)));
         Command<CompleteJob>(Complete);
         Command<AddFiles>(add =>
         {

@@ -154,6 +154,11 @@ public static class GroupCommands
 /// <summary>Queries answered from the group's in-memory state, never persisted.</summary>
 public static class GroupQueries
 {
-    /// <summary>Replies with the <see cref="GroupState"/> (its <c>Exists</c> is false for an unknown group). Also wakes the group.</summary>
-    public sealed record GetGroup(Guid GroupId) : IWithGroupId, IQmgrMessage;
+    /// <summary>
+    /// Replies with the <see cref="GroupState"/>; also wakes the group. The group itself applies BITS per-owner
+    /// visibility (Decision 11): a <paramref name="Caller"/> that is neither the owner nor an
+    /// <paramref name="Administrator"/> gets the state of an unknown group (<c>Exists</c> false, so BG_E_NOT_FOUND),
+    /// whoever sends the query. A null caller is the node itself (recovery, health checks) and sees the group.
+    /// </summary>
+    public sealed record GetGroup(Guid GroupId, string? Caller = null, bool Administrator = false) : IWithGroupId, IQmgrMessage;
 }

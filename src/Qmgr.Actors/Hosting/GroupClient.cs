@@ -25,9 +25,10 @@ public sealed class GroupClient(ActorSystem system, IActorRef groupRegion)
     public Task<CommandResult> SendAsync(IGroupCommand command, CancellationToken cancellationToken = default) =>
         groupRegion.Ask<CommandResult>(command, AskTimeout, cancellationToken);
 
-    /// <summary>The group's state (<c>Exists</c> false when unknown). Starts and recovers the group if it was not running.</summary>
-    public Task<GroupState> GetGroupAsync(Guid groupId, CancellationToken cancellationToken = default) =>
-        groupRegion.Ask<GroupState>(new GroupQueries.GetGroup(groupId), AskTimeout, cancellationToken);
+    /// <summary>The group's state (<c>Exists</c> false when unknown, or when <paramref name="caller"/> is neither its owner nor
+    /// an <paramref name="administrator"/>; null = the node itself). Starts and recovers the group if it was not running.</summary>
+    public Task<GroupState> GetGroupAsync(Guid groupId, CancellationToken cancellationToken = default, string? caller = null, bool administrator = false) =>
+        groupRegion.Ask<GroupState>(new GroupQueries.GetGroup(groupId, caller, administrator), AskTimeout, cancellationToken);
 
     /// <summary>Ids of every group in the journal (persistence ids <c>group-{id:N}</c>), via the SQL read journal.</summary>
     public async Task<IReadOnlyList<Guid>> GetGroupIdsAsync(CancellationToken cancellationToken = default)
