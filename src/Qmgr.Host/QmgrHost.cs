@@ -5,6 +5,7 @@ using Akka.Logger.Serilog;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Qmgr.Hosting;
+using Microsoft.Extensions.Configuration;
 using Serilog;
 using Serilog.Events;
 
@@ -13,9 +14,17 @@ namespace Qmgr.Host;
 /// <summary>Builds the process's generic host: Serilog (console on stderr + rolling file), Akka with Qmgr.</summary>
 public static class QmgrHost
 {
-    /// <summary>Configures Serilog: stderr from <paramref name="consoleLevel"/>, and <c>logs/qmgr-.log</c> (daily, 7 kept) from Information.</summary>
+    /// <summary>
+    /// Configures Serilog: stderr from <paramref name="consoleLevel"/>, and <c>logs/qmgr-.log</c> (daily, 7 kept) from
+    /// Information; then the <c>Serilog</c> section of <c>DATA_DIR/appsettings.json</c> (optional) and of environment
+    /// variables prefixed <c>QMGR_</c> (e.g. <c>QMGR_Serilog__MinimumLevel__Default=Debug</c>) on top (Serilog.Settings.Configuration).
+    /// </summary>
     public static void ConfigureLogging(DataDirectory dataDir, LogEventLevel consoleLevel)
     {
+        var configuration = new Microsoft.Extensions.Configuration.ConfigurationBuilder()
+            .AddJsonFile(System.IO.Path.Combine(dataDir.Path, "appsettings.json"), optional: true)
+            .AddEnvironmentVariables("QMGR_")
+            .Build();
         Log.Logger = new LoggerConfiguration()
             .MinimumLevel.Information()
             .MinimumLevel.Override("Microsoft", LogEventLevel.Warning)
@@ -26,6 +35,7 @@ public static class QmgrHost
                 outputTemplate: "[{Timestamp:HH:mm:ss} {Level:u3}] {Message:lj}{NewLine}{Exception}")
             .WriteTo.File(Path.Combine(dataDir.LogsPath, "qmgr-.log"), rollingInterval: RollingInterval.Day, retainedFileCountLimit: 7,
                 outputTemplate: "{Timestamp:O} [{Level:u3}] ({SourceContext}) {Message:lj}{NewLine}{Exception}")
+            .ReadFrom.Configuration(configuration)
             .CreateLogger();
     }
 

@@ -40,7 +40,11 @@ public sealed class GroupActor : ReceivePersistentActor
             Self.Tell(AfterRecovery.Instance);
         });
 
-        Command<AfterRecovery>(_ => RequeueActiveJobs());
+        Command<AfterRecovery>(_ =>
+        {
+            if (_state.Exists) Context.System.EventStream.Publish(new Telemetry.GroupLoaded(_state));
+            RequeueActiveJobs();
+        });
         Command<GroupQueries.GetGroup>(q => Sender.Tell(q.Caller is null || q.Administrator || q.Caller == _state.Owner ? _state : GroupState.Empty(_state.Id)));
         Command<CompleteJob>(Complete);
         Command<AddFiles>(add =>
@@ -195,11 +199,13 @@ public sealed class GroupActor : ReceivePersistentActor
         }
         var remaining = events.Length;
         var before = _state;
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         PersistAll(events, e =>
         {
             _state = _state.Apply(e);
             if (LastSequenceNr % _settings.SnapshotEvery == 0) SaveSnapshot(_state);
             if (--remaining > 0) return;
+            Telemetry.QmgrMetrics.RecordJournalWrite(System.Diagnostics.Stopwatch.GetElapsedTime(started));
             replyTo?.Tell(result);
             AfterPersisted(events, before);
         });

@@ -146,7 +146,10 @@ public static class QmgrHostingExtensions
             new ClusterSingletonOptions { SingletonIdentificationInterval = TimeSpan.FromMilliseconds(200), LogSingletonIdentificationFailure = false },
             createProxyToo: true);
         builder.WithActors((system, registry, _) =>
-            system.ActorOf(BandwidthShareReporter.Props(registry.Get<BandwidthCoordinatorKey>(), settings.ShareReportInterval), "qmgr-bandwidth-reporter"));
+        {
+            system.ActorOf(BandwidthShareReporter.Props(registry.Get<BandwidthCoordinatorKey>(), settings.ShareReportInterval), "qmgr-bandwidth-reporter");
+            Telemetry.QmgrMetrics.For(system);
+        });
         builder.AddStartup((system, _) =>
         {
             var cluster = Akka.Cluster.Cluster.Get(system);

@@ -3,6 +3,7 @@ using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Logging;
+using OpenTelemetry.Metrics;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.RateLimiting;
 using Qmgr.Api;
@@ -74,6 +75,13 @@ public static class ServiceHost
             return Task.CompletedTask;
         }));
         builder.Services.AddHealthChecks();
+        if (settings.Prometheus || settings.OtlpEndpoint is not null)
+            builder.Services.AddOpenTelemetry().WithMetrics(metrics =>
+            {
+                metrics.AddMeter(Telemetry.QmgrMetrics.MeterName).AddAspNetCoreInstrumentation().AddRuntimeInstrumentation();
+                if (settings.Prometheus) metrics.AddPrometheusExporter();
+                if (settings.OtlpEndpoint is { } endpoint) metrics.AddOtlpExporter(o => o.Endpoint = new Uri(endpoint));
+            });
 
         var app = builder.Build();
         app.UseExceptionHandler();
@@ -84,6 +92,7 @@ public static class ServiceHost
 
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = c => c.Tags.Contains(QmgrHealthChecks.LiveTag) });
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains(QmgrHealthChecks.ReadyTag) });
+        if (settings.Prometheus) app.MapPrometheusScrapingEndpoint("/metrics").RequireAuthorization();
         app.MapOpenApi();
         app.MapScalarApiReference();
 

@@ -6,7 +6,7 @@ namespace Qmgr.Host.Service;
 public sealed record ApiToken(string Token, string Owner, bool Administrator);
 
 /// <summary>
-/// The <c>qmgr.api</c> HOCON section (every key documented in hocon/qmgr.conf), read once. Sizes in bytes, rates in
+/// The <c>qmgr.api</c> and <c>qmgr.telemetry</c> HOCON sections (every key documented in hocon/qmgr.conf), read once. Sizes in bytes, rates in
 /// requests per second.
 /// </summary>
 public sealed record ServiceSettings(
@@ -18,13 +18,16 @@ public sealed record ServiceSettings(
     int RequestsPerSecond,
     int RequestBurst,
     TimeSpan MinimumNotificationInterval,
-    int EventBuffer)
+    int EventBuffer,
+    bool Prometheus,
+    string? OtlpEndpoint)
 {
     /// <summary>Reads <c>qmgr.api</c> from <paramref name="root"/> laid over the embedded defaults. Throws
     /// <see cref="ConfigurationException"/> for a token without text or owner.</summary>
     public static ServiceSettings Create(Config? root)
     {
-        var c = (root ?? Config.Empty).WithFallback(QmgrSettings.DefaultConfig()).GetConfig("qmgr.api");
+        var qmgr = (root ?? Config.Empty).WithFallback(QmgrSettings.DefaultConfig()).GetConfig("qmgr");
+        var c = qmgr.GetConfig("api");
         var tokens = c.GetValue("tokens")?.GetArray().Select(v =>
         {
             var t = v.GetObject();
@@ -43,7 +46,9 @@ public sealed record ServiceSettings(
             c.GetInt("requests-per-second"),
             c.GetInt("request-burst"),
             c.GetTimeSpan("minimum-notification-interval"),
-            c.GetInt("event-buffer"));
+            c.GetInt("event-buffer"),
+            qmgr.GetBoolean("telemetry.prometheus"),
+            NullIfEmpty(qmgr.GetString("telemetry.otlp-endpoint")));
     }
 
     private static string? NullIfEmpty(string? s) => string.IsNullOrEmpty(s) ? null : s;

@@ -200,6 +200,16 @@ public sealed class RestApiSpecs : IAsyncLifetime, IDisposable
         Assert.Equal(JobState.Acknowledged, done.State);
         Assert.Empty(await ReadAsync<List<JobResource>>(await _alice.GetAsync($"api/v1/groups/{group.Id}/jobs")));
         Assert.Single(await ReadAsync<List<JobResource>>(await _alice.GetAsync("api/v1/jobs?includeFinal=true")));
+
+        // the node's metrics, in the Prometheus text format, behind a token
+        using var anonymous = _service.Http(null);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync("metrics")).StatusCode);
+        var metrics = await _admin.GetStringAsync("metrics");
+        var bytes = metrics.Split('\n').Where(l => l.StartsWith("qmgr_transfer_bytes", StringComparison.Ordinal)).ToList();
+        Assert.True(bytes.Count > 0, metrics);
+        Assert.True(double.Parse(bytes[0].Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture) >= contents.Sum(c => c.Length), bytes[0]);
+        Assert.Contains("qmgr_journal_write_duration", metrics);
+        Assert.Contains("qmgr_jobs", metrics);
     }
 
     [Fact]
