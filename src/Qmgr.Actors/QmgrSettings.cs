@@ -49,6 +49,12 @@ public sealed record QmgrSettings(
     /// BG_E_TOO_MANY_RANGES_IN_FILE; administrators are exempt).</summary>
     public int MaxRangesPerFile { get; init; } = 500;
 
+    /// <summary><c>qmgr.webhooks.timeout</c>: how long one webhook POST may take before it counts as failed.</summary>
+    public TimeSpan WebhookTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary><c>qmgr.webhooks.retry-delays</c>: waits between attempts of one delivery; the last repeats forever.</summary>
+    public IReadOnlyList<TimeSpan> WebhookRetryDelays { get; init; } = [TimeSpan.FromSeconds(1)];
+
     /// <summary>The embedded hocon/qmgr.conf: every qmgr.* key with its default.</summary>
     public static Config DefaultConfig() => ConfigurationFactory.FromResource("Qmgr.qmgr.conf", typeof(QmgrSettings).Assembly);
 
@@ -95,6 +101,9 @@ public sealed record QmgrSettings(
             ShareReportInterval = c.GetTimeSpan("bandwidth.share-report-interval"),
             MaxRangesPerFile = c.GetInt("limits.max-ranges-per-file"),
             BandwidthSchedules = Transfers.BandwidthSchedule.Parse(c, "bandwidth.schedules"),
+            WebhookTimeout = c.GetTimeSpan("webhooks.timeout"),
+            WebhookRetryDelays = c.GetTimeSpanList("webhooks.retry-delays") is { Count: > 0 } delays ? delays
+                : throw new ConfigurationException("qmgr.webhooks.retry-delays needs at least one delay"),
         };
     }
 }

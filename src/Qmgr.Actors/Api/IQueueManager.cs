@@ -57,6 +57,15 @@ public interface IGroup
     /// </summary>
     Task SetCredentialsAsync(string? userName, string? password, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Sets the group's webhook: every notification its jobs' notify flags select (job transferred, error, modification)
+    /// is POSTed as JSON to <paramref name="url"/> (absolute http or https), signed with <c>X-Qmgr-Signature:
+    /// sha256=HMAC-SHA256(body, secret)</c>, retried until a 2xx answers, across restarts (the outbox is in the journal).
+    /// <paramref name="secret"/> null = a new random one. Returns the secret (stored encrypted, never readable again).
+    /// <paramref name="url"/> null clears the webhook. E_INVALIDARG for a bad URL.
+    /// </summary>
+    Task<string?> SetWebhookAsync(string? url, string? secret = null, CancellationToken cancellationToken = default);
+
     /// <summary>An administrator makes itself the group's owner (BITS <c>TakeOwnership</c>); the old owner's job
     /// credentials and custom headers are removed. E_ACCESSDENIED for a caller who is not an administrator.</summary>
     Task TakeOwnershipAsync(CancellationToken cancellationToken = default);

@@ -119,6 +119,19 @@ public sealed class QueueManager : IQueueManager
             QmgrException.ThrowIfRejected(await qm._client.SendAsync(new SetGroupCredentials(id, owner, protectedText), cancellationToken));
         }
 
+        public async Task<string?> SetWebhookAsync(string? url, string? secret = null, CancellationToken cancellationToken = default)
+        {
+            if (url is null)
+            {
+                QmgrException.ThrowIfRejected(await qm._client.SendAsync(new SetGroupWebhook(id, owner, null, null), cancellationToken));
+                return null;
+            }
+            if (secret is { Length: 0 or > 1024 }) throw new QmgrException(HResults.E_INVALIDARG, "the webhook secret must be 1 to 1,024 characters");
+            secret ??= Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+            QmgrException.ThrowIfRejected(await qm._client.SendAsync(new SetGroupWebhook(id, owner, url, qm._secrets.ProtectWebhookSecret(secret)), cancellationToken));
+            return secret;
+        }
+
         public async Task TakeOwnershipAsync(CancellationToken cancellationToken = default)
         {
             if (!qm.IsAdministrator) throw new QmgrException(HResults.E_ACCESSDENIED, "only an administrator can take ownership");

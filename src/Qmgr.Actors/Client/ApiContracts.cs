@@ -12,7 +12,8 @@ namespace Qmgr.Client;
 
 /// <summary>A group (BITS 1.0 <c>IBackgroundCopyGroup</c>) with its jobs. <see cref="State"/> is the most active state of
 /// its jobs (Transferring > Connecting > Queued > TransientError > Error > Suspended > Transferred > Acknowledged >
-/// Cancelled), or <c>Empty</c>. <see cref="BytesTotal"/> null while any size is unknown.</summary>
+/// Cancelled), or <c>Empty</c>. <see cref="BytesTotal"/> null while any size is unknown. <see cref="PendingDeliveries"/>:
+/// webhook deliveries not yet answered with a 2xx.</summary>
 public sealed record GroupResource(
     Guid Id,
     string DisplayName,
@@ -26,6 +27,8 @@ public sealed record GroupResource(
     long? BytesTotal,
     string RemoteUserId,
     bool HasCredentials,
+    string? WebhookUrl,
+    int PendingDeliveries,
     IReadOnlyList<JobResource> Jobs);
 
 /// <summary>
@@ -117,6 +120,12 @@ public sealed record GroupCredentialsRequest(string? UserName, string? Password)
 
 /// <summary>PUT /api/v1/jobs/{jobId}/credentials (BITS SetCredentials). Write-only.</summary>
 public sealed record JobCredentialsRequest(AuthTarget Target, AuthScheme Scheme, string UserName, string Password);
+
+/// <summary>PUT /api/v1/groups/{groupId}/webhook: where notifications go; <see cref="Secret"/> null = a new random one.</summary>
+public sealed record WebhookRequest(string Url, string? Secret = null);
+
+/// <summary>The answer of PUT …/webhook: the URL and the HMAC secret, shown this once.</summary>
+public sealed record WebhookResponse(string Url, string Secret);
 
 /// <summary>PUT /api/v1/jobs/{jobId}/custom-headers: CRLF-separated header lines, null clears (BITS SetCustomHeaders). Write-only
 /// once made so; never logged.</summary>

@@ -19,7 +19,7 @@ public static class ApiMapping
         var jobs = g.Jobs.Where(j => includeFinalJobs || !j.State.IsFinal()).Select(j => j.ToResource(g)).ToList();
         return new GroupResource(g.Id, g.DisplayName, g.Description, g.Owner, g.Priority, g.MaxBytesPerSecond, g.CreationTime,
             DerivedState(g), g.Jobs.Sum(j => j.BytesTransferred), g.Jobs.Any(j => j.BytesTotal is null) ? null : g.Jobs.Sum(j => j.BytesTotal!.Value),
-            g.RemoteUserId, g.ProtectedCredentials is not null, jobs);
+            g.RemoteUserId, g.ProtectedCredentials is not null, g.Webhook?.Url, g.PendingDeliveries.Count, jobs);
     }
 
     /// <summary>The job of group <paramref name="g"/> as a resource.</summary>

@@ -210,6 +210,16 @@ public sealed class HttpQueueManager : IQueueManager, IDisposable
         public Task SetCredentialsAsync(string? userName, string? password, CancellationToken cancellationToken = default) =>
             qm.SendAsync(HttpMethod.Put, $"{Path}/credentials", new GroupCredentialsRequest(userName, password), cancellationToken);
 
+        public async Task<string?> SetWebhookAsync(string? url, string? secret = null, CancellationToken cancellationToken = default)
+        {
+            if (url is null)
+            {
+                await qm.SendAsync(HttpMethod.Delete, $"{Path}/webhook", null, cancellationToken);
+                return null;
+            }
+            return (await qm.SendAsync<WebhookResponse>(HttpMethod.Put, $"{Path}/webhook", new WebhookRequest(url, secret), cancellationToken)).Secret;
+        }
+
         public Task TakeOwnershipAsync(CancellationToken cancellationToken = default) =>
             qm.SendAsync(HttpMethod.Post, $"{Path}/take-ownership", null, cancellationToken);
 

@@ -44,6 +44,12 @@ public sealed class GroupActor : ReceivePersistentActor
         {
             if (_state.Exists) Context.System.EventStream.Publish(new Telemetry.GroupLoaded(_state));
             RequeueActiveJobs();
+            DeliverWebhooks(); // the outbox: deliveries due before a stop or crash go out now
+        });
+        Command<WebhookDeliverer.Delivered>(d =>
+        {
+            if (_state.PendingDeliveries.Exists(p => p.DeliveryId == d.DeliveryId))
+                PersistThenReply([new GroupEvents.WebhookDelivered(d.DeliveryId, d.Attempts, DateTimeOffset.UtcNow)], CommandResult.Ok, null);
         });
         Command<GroupQueries.GetGroup>(q => Sender.Tell(q.Caller is null || q.Administrator || q.Caller == _state.Owner ? _state : GroupState.Empty(_state.Id)));
         Command<CompleteJob>(Complete);
@@ -97,6 +103,22 @@ public sealed class GroupActor : ReceivePersistentActor
         // Transferring state, a fast transfer could finish before the requeue and be started a second time
         var requeued = events.OfType<JobStateChanged>().Select(s => s.JobId).ToHashSet();
         foreach (var job in _state.Jobs.Where(j => !j.State.IsFinal() && !requeued.Contains(j.Id))) SyncChild(job.Id);
+    }
+
+    /// <summary>Hands every pending delivery to the deliverer child (it ignores ids it already has). While the group
+    /// has no webhook, pending deliveries wait.</summary>
+    private void DeliverWebhooks()
+    {
+        if (_state.Webhook is not { } hook || _state.PendingDeliveries.IsEmpty) return;
+        var deliverer = Context.Child("webhooks");
+        if (deliverer.IsNobody())
+        {
+            var resolver = Akka.DependencyInjection.DependencyResolver.For(Context.System).Resolver;
+            var http = resolver.GetService<IHttpClientFactory>().CreateClient(Transport.WebhookSender.HttpClientName);
+            var secrets = resolver.GetService<Jobs.SecretProtector>();
+            deliverer = Context.ActorOf(WebhookDeliverer.Props(new Transport.WebhookSender(http), secrets.UnprotectWebhookSecret, _settings), "webhooks");
+        }
+        foreach (var delivery in _state.PendingDeliveries) deliverer.Tell(new WebhookDeliverer.Deliver(delivery, hook.ProtectedSecret));
     }
 
     private void OnFact(IJobFact fact)
@@ -197,6 +219,8 @@ public sealed class GroupActor : ReceivePersistentActor
             replyTo?.Tell(result);
             return;
         }
+        // the outbox: webhook deliveries due for these facts are journaled in the same write
+        events = [.. events, .. WebhookOutbox.DeliveriesFor(_state, events, DateTimeOffset.UtcNow, Guid.NewGuid)];
         var remaining = events.Length;
         var before = _state;
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
@@ -214,6 +238,7 @@ public sealed class GroupActor : ReceivePersistentActor
     private void AfterPersisted(IGroupEvent[] events, GroupState before)
     {
         Notify(events, before);
+        if (events.Any(e => e is GroupEvents.WebhookDeliveryDue or GroupEvents.GroupWebhookSet)) DeliverWebhooks();
         foreach (var e in events)
         {
             switch (e)

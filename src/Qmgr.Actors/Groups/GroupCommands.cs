@@ -94,6 +94,10 @@ public static class GroupCommands
     /// </summary>
     public sealed record SetGroupCredentials(Guid GroupId, string Caller, string? Protected) : IGroupCommand;
 
+    /// <summary>Sets the group's webhook (absolute http or https URL, at most 2,200 characters) and the ciphertext of
+    /// its HMAC secret; both null clears it. E_INVALIDARG for a bad URL or only one of the two.</summary>
+    public sealed record SetGroupWebhook(Guid GroupId, string Caller, string? Url, string? ProtectedSecret) : IGroupCommand;
+
     /// <summary>Creates a job in state Suspended (BITS T1). <paramref name="Priority"/> null = the group's priority (Decision 3).
     /// <paramref name="Type"/> is fixed for the job's life (BITS <c>CreateJob</c>'s BG_JOB_TYPE); E_INVALIDARG when undefined.</summary>
     public sealed record CreateJob(Guid GroupId, string Caller, Guid JobId, string DisplayName, JobPriority? Priority, JobOptions Options, JobType Type = JobType.Download) : IGroupCommand;

@@ -63,6 +63,15 @@ public static partial class GroupDecisions
                         .Select(j => (IGroupEvent)new JobCredentialsRemoved(j.Id, AuthTarget.Server, AuthScheme.Basic, now))]);
         }
 
+        if (command is SetGroupWebhook webhook)
+        {
+            if ((webhook.Url is null) != (webhook.ProtectedSecret is null))
+                return (CommandResult.Rejected(HResults.E_INVALIDARG, "give a webhook URL and a secret, or neither"), []);
+            if (webhook.Url is { } url && (url.Length > 2200 || !Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https")))
+                return (CommandResult.Rejected(HResults.E_INVALIDARG, $"the webhook must be an absolute http or https URL of at most 2,200 characters: {url}"), []);
+            return (CommandResult.Ok, [new GroupWebhookSet(webhook.Url, webhook.ProtectedSecret, now)]);
+        }
+
         if (command is SetGroupProperty setGroup)
             return DecideGroupProperty(state, setGroup, now);
 

@@ -44,6 +44,17 @@ public static class GroupEvents
     /// the group's unfinished and future jobs carry them (their own <see cref="JobCredentialsSet"/> events).</summary>
     public sealed record GroupCredentialsSet(string? Protected, DateTimeOffset At) : IGroupEvent;
 
+    /// <summary>The group's webhook was set (absolute http(s) URL and the ciphertext of its HMAC secret), or cleared with
+    /// nulls. Deliveries already due keep going to the URL they were due for.</summary>
+    public sealed record GroupWebhookSet(string? Url, string? ProtectedSecret, DateTimeOffset At) : IGroupEvent;
+
+    /// <summary>The outbox: a webhook delivery became due, journaled in the same write as the fact it reports, so it is
+    /// sent at least once, after a restart too. <paramref name="Body"/> is the exact JSON that is POSTed and signed.</summary>
+    public sealed record WebhookDeliveryDue(Guid DeliveryId, Guid JobId, string Kind, string Url, string Body, DateTimeOffset At) : IGroupEvent;
+
+    /// <summary>A webhook delivery was answered with a 2xx after <paramref name="Attempts"/> attempts; it leaves the outbox.</summary>
+    public sealed record WebhookDelivered(Guid DeliveryId, int Attempts, DateTimeOffset At) : IGroupEvent;
+
     /// <summary>A group property changed; <paramref name="Value"/> is the invariant-culture text of the new value.</summary>
     public sealed record GroupPropertyChanged(GroupProperty Property, string Value, DateTimeOffset At) : IGroupEvent;
 

@@ -32,6 +32,12 @@ public sealed record GroupState(
     /// <summary>The group's server credentials as ciphertext (Basic), inherited by its jobs; null when none.</summary>
     public string? ProtectedCredentials { get; init; }
 
+    /// <summary>The group's webhook (URL and HMAC secret ciphertext), or null when none is set.</summary>
+    public GroupWebhook? Webhook { get; init; }
+
+    /// <summary>The outbox: webhook deliveries due and not yet answered with a 2xx, oldest first.</summary>
+    public ImmutableList<WebhookDelivery> PendingDeliveries { get; init; } = ImmutableList<WebhookDelivery>.Empty;
+
     /// <summary>True once <see cref="GroupCancelled"/> is persisted: every command is then BG_E_NOT_FOUND.</summary>
     public bool Cancelled { get; init; }
 
@@ -56,6 +62,9 @@ public sealed record GroupState(
         GroupOwnershipTaken o => this with { Owner = o.Owner, ProtectedCredentials = null },
         FileRemoteNameChanged r => UpdateFile(r.JobId, r.FileIndex, f => f with { RemoteName = r.RemoteName }),
         GroupCredentialsSet c => this with { ProtectedCredentials = c.Protected },
+        GroupWebhookSet w => this with { Webhook = w is { Url: { } url, ProtectedSecret: { } secret } ? new GroupWebhook(url, secret) : null },
+        WebhookDeliveryDue d => this with { PendingDeliveries = PendingDeliveries.Add(new WebhookDelivery(d.DeliveryId, d.JobId, d.Kind, d.Url, d.Body)) },
+        WebhookDelivered d => this with { PendingDeliveries = PendingDeliveries.RemoveAll(x => x.DeliveryId == d.DeliveryId) },
         GroupPropertyChanged p => p.Property switch
         {
             GroupProperty.DisplayName => this with { DisplayName = p.Value },
@@ -243,3 +252,9 @@ public sealed record GroupState(
             LastActivity = progress ?? j.LastActivity,
         });
 }
+
+/// <summary>A group's webhook: where notifications are POSTed and the ciphertext of the secret that signs them.</summary>
+public sealed record GroupWebhook(string Url, string ProtectedSecret);
+
+/// <summary>One delivery in the outbox: <see cref="Body"/> (JSON) is POSTed to <see cref="Url"/> until a 2xx answers.</summary>
+public sealed record WebhookDelivery(Guid DeliveryId, Guid JobId, string Kind, string Url, string Body);

@@ -30,6 +30,7 @@ public static class QmgrHostingExtensions
     /// <summary>Name of the <see cref="System.Net.Http.HttpClient"/> the transfer pool uses (from IHttpClientFactory).</summary>
     public const string HttpClientName = "qmgr-transfer";
 
+
     /// <summary>
     /// Adds Qmgr to a service collection: the transfer HttpClient (<see cref="AddQmgrHttpClient"/>), an actor
     /// system named <c>qmgr</c>, and <see cref="Api.IQueueManager"/> for the OS user. <paramref name="configure"/> may
@@ -71,6 +72,9 @@ public static class QmgrHostingExtensions
     {
         services.AddHttpClient(HttpClientName, c => c.Timeout = Timeout.InfiniteTimeSpan)
             .ConfigurePrimaryHttpMessageHandler(CreateTransferHandler);
+        // webhook deliveries: their own client (no redirects: a signed POST goes only where it was configured to)
+        services.AddHttpClient(WebhookSender.HttpClientName, c => c.Timeout = Timeout.InfiniteTimeSpan)
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AllowAutoRedirect = false, ConnectTimeout = TimeSpan.FromSeconds(10) });
         return services;
     }
 

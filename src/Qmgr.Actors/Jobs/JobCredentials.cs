@@ -38,6 +38,7 @@ public sealed class SecretProtector(IDataProtectionProvider provider)
 {
     private readonly IDataProtector _credentials = provider.CreateProtector("Qmgr.Jobs.Credentials.v1");
     private readonly IDataProtector _headers = provider.CreateProtector("Qmgr.Jobs.CustomHeaders.v1");
+    private readonly IDataProtector _webhooks = provider.CreateProtector("Qmgr.Groups.WebhookSecret.v1");
 
     /// <summary>Ciphertext of a user name and password.</summary>
     public string Protect(PlainCredentials credentials) =>
@@ -52,4 +53,10 @@ public sealed class SecretProtector(IDataProtectionProvider provider)
 
     /// <summary>The clear header lines of <paramref name="ciphertext"/>.</summary>
     public string UnprotectHeaders(string ciphertext) => _headers.Unprotect(ciphertext);
+
+    /// <summary>Ciphertext of a group's webhook HMAC secret.</summary>
+    public string ProtectWebhookSecret(string secret) => _webhooks.Protect(secret);
+
+    /// <summary>The clear webhook secret of <paramref name="ciphertext"/>.</summary>
+    public string UnprotectWebhookSecret(string ciphertext) => _webhooks.Unprotect(ciphertext);
 }

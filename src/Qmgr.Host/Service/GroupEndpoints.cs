@@ -51,6 +51,20 @@ public static class GroupEndpoints
             return TypedResults.NoContent();
         }).WithSummary("Sets (both null: clears) the group's Basic server credentials; write-only");
 
+        groups.MapPut("/{groupId}/webhook", async (HttpContext http, string groupId, WebhookRequest request, CancellationToken ct) =>
+        {
+            if (string.IsNullOrEmpty(request.Url)) return Problems.BadRequest("url: give the webhook's absolute http or https URL (DELETE clears it)");
+            var group = await http.QueueManager().GetGroupAsync(CallerContext.ParseId(groupId, "group"), ct);
+            var secret = await group.SetWebhookAsync(request.Url, request.Secret, ct);
+            return TypedResults.Ok(new WebhookResponse(request.Url, secret!));
+        }).WithSummary("Sets the group's webhook; answers its HMAC secret this once (X-Qmgr-Signature: sha256=HMAC-SHA256(body, secret))");
+
+        groups.MapDelete("/{groupId}/webhook", async (HttpContext http, string groupId, CancellationToken ct) =>
+        {
+            await (await http.QueueManager().GetGroupAsync(CallerContext.ParseId(groupId, "group"), ct)).SetWebhookAsync(null, null, ct);
+            return TypedResults.NoContent();
+        }).WithSummary("Clears the group's webhook (deliveries already due wait until one is set again)");
+
         groups.MapPost("/{groupId}/take-ownership", async (HttpContext http, string groupId, CancellationToken ct) =>
         {
             await (await http.QueueManager().GetGroupAsync(CallerContext.ParseId(groupId, "group"), ct)).TakeOwnershipAsync(ct);

@@ -28,6 +28,9 @@ public static class ServiceHost
     /// </summary>
     public static async Task<WebApplication> StartAsync(DataDirectory dataDir, string? urls, Akka.Configuration.Config? overrides, CancellationToken cancellationToken)
     {
+        // a service runs for other callers: their notify command lines would run as the service's user, so they stay off
+        // unless the operator turns them on (qmgr.job.allow-notify-cmdline = on)
+        overrides = (overrides ?? Akka.Configuration.Config.Empty).WithFallback(Akka.Configuration.ConfigurationFactory.ParseString("qmgr.job.allow-notify-cmdline = off"));
         var settings = ServiceSettings.Create(overrides);
         var adminToken = ServiceEndpoint.EnsureToken(dataDir);
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = dataDir.Path, Args = [] });

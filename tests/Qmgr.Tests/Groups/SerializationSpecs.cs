@@ -56,6 +56,11 @@ public sealed class SerializationSpecs : Akka.TestKit.Xunit2.TestKit
         new GroupCommands.RequestFileRanges(G, "alice", J, 0, [new FileRange(1, 2)]),
         new GroupCommands.UpdateDownloadPosition(G, "alice", J, 0, 77),
         new Qmgr.Transfers.TransferProtocol.TransferFilled(J, new FileRange(0, 65536)),
+        new GroupWebhookSet("https://hooks.example/qmgr", "CfDJ8-ciphertext", T0),
+        new GroupWebhookSet(null, null, T0),
+        new WebhookDeliveryDue(G, J, "job-transferred", "https://hooks.example/qmgr", "{\"event\":\"job-transferred\"}", T0),
+        new WebhookDelivered(G, 3, T0),
+        new GroupCommands.SetGroupWebhook(G, "alice", "https://hooks.example/qmgr", "CfDJ8-ciphertext"),
         new Qmgr.Transfers.TransferProtocol.TransferFinished(J, new DownloadOutcome.RequestedRangesFilled(new Validators("\"e\"", null))),
     ];
 
