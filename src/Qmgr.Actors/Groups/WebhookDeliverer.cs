@@ -78,9 +78,12 @@ public sealed class WebhookDeliverer : ReceiveActor, IWithTimers
         var delays = _settings.WebhookRetryDelays;
         var delay = delays[Math.Min(_attempts - 1, delays.Count - 1)];
         _log.Warning("Webhook delivery [{DeliveryId}] ({Kind}) to {Url} failed (attempt {Attempt}): {Reason}; retry in {Delay}",
-            sent.DeliveryId, head.Delivery.Kind, head.Delivery.Url, _attempts, sent.Error, delay);
+            sent.DeliveryId, head.Delivery.Kind, RedactedUrl(head.Delivery.Url), _attempts, sent.Error, delay);
         Timers.StartSingleTimer("retry", Retry.Instance, delay);
     }
+
+    // receivers often put a token in the query: logs name only scheme, host and path
+    private static string RedactedUrl(string url) => Uri.TryCreate(url, UriKind.Absolute, out var uri) ? uri.GetLeftPart(UriPartial.Path) : "(invalid URL)";
 
     /// <summary>Deliver <paramref name="Delivery"/> with the secret whose ciphertext is <paramref name="ProtectedSecret"/> (once per id).</summary>
     public sealed record Deliver(WebhookDelivery Delivery, string ProtectedSecret);
