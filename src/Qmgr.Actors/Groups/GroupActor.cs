@@ -109,7 +109,8 @@ public sealed class GroupActor : ReceivePersistentActor
     /// <summary>
     /// Complete (BITS T20): renames every transferred file into place (fsync happened when it was transferred),
     /// deletes the other temp files, then journals <see cref="JobCompleted"/>. A failed rename (target exists without
-    /// Overwrite, I/O error) is answered with its HRESULT and persists nothing: the job keeps its state.
+    /// Overwrite, I/O error) is answered with its HRESULT once its error record is journaled (GetError shows it); the job
+    /// keeps its state (<see cref="GroupDecisions.DecideCompleteFailed"/>).
     /// </summary>
     private void Complete(CompleteJob command)
     {
@@ -124,7 +125,7 @@ public sealed class GroupActor : ReceivePersistentActor
             Sender.Tell(refused);
             return;
         }
-        var (result, events) = CompleteFiles(job!, DateTimeOffset.UtcNow);
+        var (result, events) = CompleteFiles(job!, autoComplete: false, DateTimeOffset.UtcNow);
         PersistThenReply(events, result, Sender);
     }
 
@@ -132,37 +133,47 @@ public sealed class GroupActor : ReceivePersistentActor
     /// Complete of a Transferred upload job (BITS T21): the upload file stays where it is (the server renamed its copy
     /// when the last fragment arrived); an upload-reply job's reply temp file is renamed to the reply file name.
     /// </summary>
-    private (CommandResult, IGroupEvent[]) CompleteUpload(Job job, DateTimeOffset now)
+    private (CommandResult, IGroupEvent[]) CompleteUpload(Job job, bool autoComplete, DateTimeOffset now)
     {
         if (job.Reply is { TempName: { } temp, FileName: { } target })
         {
+            CommandResult? failed = null;
             try
             {
                 if (File.Exists(temp))
                 {
                     if (File.Exists(target) && !job.Options.Overwrite)
-                        return (CommandResult.Rejected(HResults.E_FILE_EXISTS, $"{target} exists and the job does not allow overwriting it"), []);
-                    File.Move(temp, target, overwrite: job.Options.Overwrite);
+                        failed = CommandResult.Rejected(HResults.E_FILE_EXISTS, $"{target} exists and the job does not allow overwriting it");
+                    else
+                        File.Move(temp, target, overwrite: job.Options.Overwrite);
                 }
                 else if (!File.Exists(target))
-                    return (CommandResult.Rejected(HResults.E_FILE_NOT_FOUND, $"reply temp file {temp} of {target} is missing"), []);
+                    failed = CommandResult.Rejected(HResults.E_FILE_NOT_FOUND, $"reply temp file {temp} of {target} is missing");
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
-                return (CommandResult.Rejected(ex.HResult, $"cannot rename {temp} to {target}: {ex.Message}"), []);
+                failed = CommandResult.Rejected(ex.HResult, $"cannot rename {temp} to {target}: {OneLine(ex.Message)}");
             }
+            if (failed is not null) return (failed, GroupDecisions.DecideCompleteFailed(job, null, failed, autoComplete, now));
         }
         return GroupDecisions.DecideComplete(job, [0], now);
     }
 
-    private (CommandResult, IGroupEvent[]) CompleteFiles(Job job, DateTimeOffset now)
+    /// <summary>
+    /// Renames the transferred files of <paramref name="job"/> into place and decides Complete; on the first rename that
+    /// fails, the rejection (its HRESULT, a one-line message naming the target) and the events that journal it
+    /// (<see cref="GroupDecisions.DecideCompleteFailed"/>: Error when <paramref name="autoComplete"/>). Files renamed
+    /// before the failure stay renamed, and the next attempt skips them (their temp file is gone, their target exists).
+    /// </summary>
+    private (CommandResult, IGroupEvent[]) CompleteFiles(Job job, bool autoComplete, DateTimeOffset now)
     {
-        if (job.Type != JobType.Download) return CompleteUpload(job, now);
+        if (job.Type != JobType.Download) return CompleteUpload(job, autoComplete, now);
         var completed = ImmutableList.CreateBuilder<int>();
         for (var i = 0; i < job.Files.Count; i++)
         {
             var f = job.Files[i];
             if (!f.Transferred) continue;
+            CommandResult? failed = null;
             try
             {
                 // HIGH_PERFORMANCE: written in place, nothing to rename
@@ -170,21 +181,25 @@ public sealed class GroupActor : ReceivePersistentActor
                 if (File.Exists(f.TempName))
                 {
                     if (File.Exists(f.LocalName) && !job.Options.Overwrite)
-                        return (CommandResult.Rejected(HResults.E_FILE_EXISTS, $"{f.LocalName} exists and the job does not allow overwriting it"), []);
-                    File.Move(f.TempName, f.LocalName, overwrite: job.Options.Overwrite);
+                        failed = CommandResult.Rejected(HResults.E_FILE_EXISTS, $"{f.LocalName} exists and the job does not allow overwriting it");
+                    else
+                        File.Move(f.TempName, f.LocalName, overwrite: job.Options.Overwrite);
                 }
                 else if (!File.Exists(f.LocalName))
-                    return (CommandResult.Rejected(unchecked((int)0x80070002), $"temp file {f.TempName} of {f.LocalName} is missing"), []);
-                completed.Add(i);
+                    failed = CommandResult.Rejected(HResults.E_FILE_NOT_FOUND, $"temp file {f.TempName} of {f.LocalName} is missing");
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
-                return (CommandResult.Rejected(ex.HResult, $"cannot rename {f.TempName} to {f.LocalName}: {ex.Message}"), []);
+                failed = CommandResult.Rejected(ex.HResult, $"cannot rename {f.TempName} to {f.LocalName}: {OneLine(ex.Message)}");
             }
+            if (failed is not null) return (failed, GroupDecisions.DecideCompleteFailed(job, i, failed, autoComplete, now));
+            completed.Add(i);
         }
         foreach (var f in job.Files.Where(f => !f.Transferred && f.TempName != f.LocalName)) TempFiles.Delete(f.TempName);
         return GroupDecisions.DecideComplete(job, completed.ToImmutable(), now);
     }
+
+    private static string OneLine(string text) => text.ReplaceLineEndings(" ");
 
     private void PersistThenReply(IGroupEvent[] events, CommandResult result, IActorRef? replyTo)
     {
@@ -243,11 +258,9 @@ public sealed class GroupActor : ReceivePersistentActor
         {
             var job = _state.FindJob(jobId)!;
             if (job.State != JobState.Transferred || !job.Options.AutoComplete) continue;
-            var (result, completeEvents) = CompleteFiles(job, DateTimeOffset.UtcNow);
-            if (result.Code == ResultCode.Rejected)
-                _log.Warning("Job [{JobId}] AutoComplete failed: {Message}", jobId, result.Message);
-            else
-                PersistThenReply(completeEvents, result, null);
+            // a failed rename is journaled too (error record, then Error), so a caller waiting for Acknowledged or Error returns
+            var (result, completeEvents) = CompleteFiles(job, autoComplete: true, DateTimeOffset.UtcNow);
+            PersistThenReply(completeEvents, result, null);
         }
     }
 
