@@ -103,7 +103,30 @@ public sealed class GroupActor : ReceivePersistentActor
             SyncChild(fact.JobId); // the child may be waiting to see its reported outcome
             return;
         }
-        PersistThenReply(events, CommandResult.Ok, null);
+        PersistThenReply(events, CommandResult.Ok, null, fact is FileFailed failed ? () => DropEmptyTempFile(failed) : null);
+    }
+
+    /// <summary>
+    /// After a failure that put the job in Error, deletes the failed file's temp file when it holds no journaled byte (a
+    /// 404 or another fatal answer before any body; a checksum mismatch, which dropped the bytes): nothing in it is worth
+    /// keeping, and the next Resume creates it again. A temp file with good bytes stays for that Resume, and a
+    /// HIGH_PERFORMANCE file (written in place, no temp file) is never touched. The transfer has ended (the failure is its
+    /// outcome), so nothing writes to the file any more.
+    /// </summary>
+    private void DropEmptyTempFile(FileFailed failed)
+    {
+        if (_state.FindJob(failed.JobId) is not { State: JobState.Error, Type: JobType.Download } job) return;
+        var file = job.Files[failed.FileIndex];
+        if (file.Transferred || file.BytesTransferred > 0 || file.TempName == file.LocalName) return;
+        try
+        {
+            if (TempFiles.Delete(file.TempName))
+                _log.Debug("Job [{JobId}] file {FileIndex}: empty temp file {TempName} deleted", job.Id, failed.FileIndex, file.TempName);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            _log.Warning("Job [{JobId}] file {FileIndex}: temp file {TempName} not deleted: {Reason}", job.Id, failed.FileIndex, file.TempName, ex.Message);
+        }
     }
 
     /// <summary>
@@ -201,7 +224,12 @@ public sealed class GroupActor : ReceivePersistentActor
 
     private static string OneLine(string text) => text.ReplaceLineEndings(" ");
 
-    private void PersistThenReply(IGroupEvent[] events, CommandResult result, IActorRef? replyTo)
+    /// <summary>
+    /// Persists <paramref name="events"/>, folds them in, then runs <paramref name="onPersisted"/> (side effects of the
+    /// persisted facts that every observer must see: it runs before the reply and the notifications), replies
+    /// <paramref name="result"/> and syncs the children. Nothing to persist: only the reply.
+    /// </summary>
+    private void PersistThenReply(IGroupEvent[] events, CommandResult result, IActorRef? replyTo, Action? onPersisted = null)
     {
         if (events.Length == 0)
         {
@@ -215,6 +243,7 @@ public sealed class GroupActor : ReceivePersistentActor
             _state = _state.Apply(e);
             if (LastSequenceNr % _settings.SnapshotEvery == 0) SaveSnapshot(_state);
             if (--remaining > 0) return;
+            onPersisted?.Invoke();
             replyTo?.Tell(result);
             AfterPersisted(events, before);
         });
