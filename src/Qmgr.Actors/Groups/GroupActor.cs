@@ -259,9 +259,16 @@ public sealed class GroupActor : ReceivePersistentActor
                 case JobStateChanged s:
                     _log.Info("Job [{JobId}] {From} -> {To} ({Cause})", s.JobId, s.From, s.To, s.Cause);
                     break;
+                // Information, not Warning: a job error is a journaled outcome every surface reports itself (the CLI prints
+                // its own one-line failure). The HTTP part only when a server answered; messages name URLs without user
+                // info or query (the transport redacts them), so no credential reaches the log.
+                case JobErrorRecorded { Error.HttpStatus: int status } r:
+                    _log.Info("Job [{JobId}] error: context {Context}, code 0x{HResult:X8}, HTTP {HttpStatus}: {Message}",
+                        r.JobId, r.Error.Context, r.Error.HResult, status, r.Error.Message);
+                    break;
                 case JobErrorRecorded r:
-                    _log.Warning("Job [{JobId}] error: context {Context}, code 0x{HResult:X8}, HTTP {HttpStatus}: {Message}",
-                        r.JobId, r.Error.Context, r.Error.HResult, r.Error.HttpStatus, r.Error.Message);
+                    _log.Info("Job [{JobId}] error: context {Context}, code 0x{HResult:X8}: {Message}",
+                        r.JobId, r.Error.Context, r.Error.HResult, r.Error.Message);
                     break;
                 case FileRestarted r:
                     _log.Warning("Job [{JobId}] file {FileIndex} restarts from zero: {Reason} ({Detail})", r.JobId, r.FileIndex, r.Reason, r.Detail);
