@@ -129,13 +129,37 @@ public sealed class GroupActor : ReceivePersistentActor
             SyncChild(fact.JobId); // the child may be waiting to see its reported outcome
             return;
         }
-        PersistThenReply(events, CommandResult.Ok, null);
+        PersistThenReply(events, CommandResult.Ok, null, fact is FileFailed failed ? () => DropEmptyTempFile(failed) : null);
+    }
+
+    /// <summary>
+    /// After a failure that put the job in Error, deletes the failed file's temp file when it holds no journaled byte (a
+    /// 404 or another fatal answer before any body; a checksum mismatch, which dropped the bytes): nothing in it is worth
+    /// keeping, and the next Resume creates it again. A temp file with good bytes stays for that Resume, and a
+    /// HIGH_PERFORMANCE file (written in place, no temp file) is never touched. The transfer has ended (the failure is its
+    /// outcome), so nothing writes to the file any more.
+    /// </summary>
+    private void DropEmptyTempFile(FileFailed failed)
+    {
+        if (_state.FindJob(failed.JobId) is not { State: JobState.Error, Type: JobType.Download } job) return;
+        var file = job.Files[failed.FileIndex];
+        if (file.Transferred || file.BytesTransferred > 0 || file.TempName == file.LocalName) return;
+        try
+        {
+            if (TempFiles.Delete(file.TempName))
+                _log.Debug("Job [{JobId}] file {FileIndex}: empty temp file {TempName} deleted", job.Id, failed.FileIndex, file.TempName);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            _log.Warning("Job [{JobId}] file {FileIndex}: temp file {TempName} not deleted: {Reason}", job.Id, failed.FileIndex, file.TempName, ex.Message);
+        }
     }
 
     /// <summary>
     /// Complete (BITS T20): renames every transferred file into place (fsync happened when it was transferred),
     /// deletes the other temp files, then journals <see cref="JobCompleted"/>. A failed rename (target exists without
-    /// Overwrite, I/O error) is answered with its HRESULT and persists nothing: the job keeps its state.
+    /// Overwrite, I/O error) is answered with its HRESULT once its error record is journaled (GetError shows it); the job
+    /// keeps its state (<see cref="GroupDecisions.DecideCompleteFailed"/>).
     /// </summary>
     private void Complete(CompleteJob command)
     {
@@ -150,7 +174,7 @@ public sealed class GroupActor : ReceivePersistentActor
             Sender.Tell(refused);
             return;
         }
-        var (result, events) = CompleteFiles(job!, DateTimeOffset.UtcNow);
+        var (result, events) = CompleteFiles(job!, autoComplete: false, DateTimeOffset.UtcNow);
         PersistThenReply(events, result, Sender);
     }
 
@@ -158,37 +182,47 @@ public sealed class GroupActor : ReceivePersistentActor
     /// Complete of a Transferred upload job (BITS T21): the upload file stays where it is (the server renamed its copy
     /// when the last fragment arrived); an upload-reply job's reply temp file is renamed to the reply file name.
     /// </summary>
-    private (CommandResult, IGroupEvent[]) CompleteUpload(Job job, DateTimeOffset now)
+    private (CommandResult, IGroupEvent[]) CompleteUpload(Job job, bool autoComplete, DateTimeOffset now)
     {
         if (job.Reply is { TempName: { } temp, FileName: { } target })
         {
+            CommandResult? failed = null;
             try
             {
                 if (File.Exists(temp))
                 {
                     if (File.Exists(target) && !job.Options.Overwrite)
-                        return (CommandResult.Rejected(HResults.E_FILE_EXISTS, $"{target} exists and the job does not allow overwriting it"), []);
-                    File.Move(temp, target, overwrite: job.Options.Overwrite);
+                        failed = CommandResult.Rejected(HResults.E_FILE_EXISTS, $"{target} exists and the job does not allow overwriting it");
+                    else
+                        File.Move(temp, target, overwrite: job.Options.Overwrite);
                 }
                 else if (!File.Exists(target))
-                    return (CommandResult.Rejected(HResults.E_FILE_NOT_FOUND, $"reply temp file {temp} of {target} is missing"), []);
+                    failed = CommandResult.Rejected(HResults.E_FILE_NOT_FOUND, $"reply temp file {temp} of {target} is missing");
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
-                return (CommandResult.Rejected(ex.HResult, $"cannot rename {temp} to {target}: {ex.Message}"), []);
+                failed = CommandResult.Rejected(ex.HResult, $"cannot rename {temp} to {target}: {OneLine(ex.Message)}");
             }
+            if (failed is not null) return (failed, GroupDecisions.DecideCompleteFailed(job, null, failed, autoComplete, now));
         }
         return GroupDecisions.DecideComplete(job, [0], now);
     }
 
-    private (CommandResult, IGroupEvent[]) CompleteFiles(Job job, DateTimeOffset now)
+    /// <summary>
+    /// Renames the transferred files of <paramref name="job"/> into place and decides Complete; on the first rename that
+    /// fails, the rejection (its HRESULT, a one-line message naming the target) and the events that journal it
+    /// (<see cref="GroupDecisions.DecideCompleteFailed"/>: Error when <paramref name="autoComplete"/>). Files renamed
+    /// before the failure stay renamed, and the next attempt skips them (their temp file is gone, their target exists).
+    /// </summary>
+    private (CommandResult, IGroupEvent[]) CompleteFiles(Job job, bool autoComplete, DateTimeOffset now)
     {
-        if (job.Type != JobType.Download) return CompleteUpload(job, now);
+        if (job.Type != JobType.Download) return CompleteUpload(job, autoComplete, now);
         var completed = ImmutableList.CreateBuilder<int>();
         for (var i = 0; i < job.Files.Count; i++)
         {
             var f = job.Files[i];
             if (!f.Transferred) continue;
+            CommandResult? failed = null;
             try
             {
                 // HIGH_PERFORMANCE: written in place, nothing to rename
@@ -196,23 +230,32 @@ public sealed class GroupActor : ReceivePersistentActor
                 if (File.Exists(f.TempName))
                 {
                     if (File.Exists(f.LocalName) && !job.Options.Overwrite)
-                        return (CommandResult.Rejected(HResults.E_FILE_EXISTS, $"{f.LocalName} exists and the job does not allow overwriting it"), []);
-                    File.Move(f.TempName, f.LocalName, overwrite: job.Options.Overwrite);
+                        failed = CommandResult.Rejected(HResults.E_FILE_EXISTS, $"{f.LocalName} exists and the job does not allow overwriting it");
+                    else
+                        File.Move(f.TempName, f.LocalName, overwrite: job.Options.Overwrite);
                 }
                 else if (!File.Exists(f.LocalName))
-                    return (CommandResult.Rejected(unchecked((int)0x80070002), $"temp file {f.TempName} of {f.LocalName} is missing"), []);
-                completed.Add(i);
+                    failed = CommandResult.Rejected(HResults.E_FILE_NOT_FOUND, $"temp file {f.TempName} of {f.LocalName} is missing");
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
-                return (CommandResult.Rejected(ex.HResult, $"cannot rename {f.TempName} to {f.LocalName}: {ex.Message}"), []);
+                failed = CommandResult.Rejected(ex.HResult, $"cannot rename {f.TempName} to {f.LocalName}: {OneLine(ex.Message)}");
             }
+            if (failed is not null) return (failed, GroupDecisions.DecideCompleteFailed(job, i, failed, autoComplete, now));
+            completed.Add(i);
         }
         foreach (var f in job.Files.Where(f => !f.Transferred && f.TempName != f.LocalName)) TempFiles.Delete(f.TempName);
         return GroupDecisions.DecideComplete(job, completed.ToImmutable(), now);
     }
 
-    private void PersistThenReply(IGroupEvent[] events, CommandResult result, IActorRef? replyTo)
+    private static string OneLine(string text) => text.ReplaceLineEndings(" ");
+
+    /// <summary>
+    /// Persists <paramref name="events"/>, folds them in, then runs <paramref name="onPersisted"/> (side effects of the
+    /// persisted facts that every observer must see: it runs before the reply and the notifications), replies
+    /// <paramref name="result"/> and syncs the children. Nothing to persist: only the reply.
+    /// </summary>
+    private void PersistThenReply(IGroupEvent[] events, CommandResult result, IActorRef? replyTo, Action? onPersisted = null)
     {
         if (events.Length == 0)
         {
@@ -230,6 +273,7 @@ public sealed class GroupActor : ReceivePersistentActor
             if (LastSequenceNr % _settings.SnapshotEvery == 0) SaveSnapshot(_state);
             if (--remaining > 0) return;
             Telemetry.QmgrMetrics.RecordJournalWrite(System.Diagnostics.Stopwatch.GetElapsedTime(started));
+            onPersisted?.Invoke();
             replyTo?.Tell(result);
             AfterPersisted(events, before);
         });
@@ -246,9 +290,16 @@ public sealed class GroupActor : ReceivePersistentActor
                 case JobStateChanged s:
                     _log.Info("Job [{JobId}] {From} -> {To} ({Cause})", s.JobId, s.From, s.To, s.Cause);
                     break;
+                // Information, not Warning: a job error is a journaled outcome every surface reports itself (the CLI prints
+                // its own one-line failure). The HTTP part only when a server answered; messages name URLs without user
+                // info or query (the transport redacts them), so no credential reaches the log.
+                case JobErrorRecorded { Error.HttpStatus: int status } r:
+                    _log.Info("Job [{JobId}] error: context {Context}, code 0x{HResult:X8}, HTTP {HttpStatus}: {Message}",
+                        r.JobId, r.Error.Context, r.Error.HResult, status, r.Error.Message);
+                    break;
                 case JobErrorRecorded r:
-                    _log.Warning("Job [{JobId}] error: context {Context}, code 0x{HResult:X8}, HTTP {HttpStatus}: {Message}",
-                        r.JobId, r.Error.Context, r.Error.HResult, r.Error.HttpStatus, r.Error.Message);
+                    _log.Info("Job [{JobId}] error: context {Context}, code 0x{HResult:X8}: {Message}",
+                        r.JobId, r.Error.Context, r.Error.HResult, r.Error.Message);
                     break;
                 case FileRestarted r:
                     _log.Warning("Job [{JobId}] file {FileIndex} restarts from zero: {Reason} ({Detail})", r.JobId, r.FileIndex, r.Reason, r.Detail);
@@ -274,11 +325,9 @@ public sealed class GroupActor : ReceivePersistentActor
         {
             var job = _state.FindJob(jobId)!;
             if (job.State != JobState.Transferred || !job.Options.AutoComplete) continue;
-            var (result, completeEvents) = CompleteFiles(job, DateTimeOffset.UtcNow);
-            if (result.Code == ResultCode.Rejected)
-                _log.Warning("Job [{JobId}] AutoComplete failed: {Message}", jobId, result.Message);
-            else
-                PersistThenReply(completeEvents, result, null);
+            // a failed rename is journaled too (error record, then Error), so a caller waiting for Acknowledged or Error returns
+            var (result, completeEvents) = CompleteFiles(job, autoComplete: true, DateTimeOffset.UtcNow);
+            PersistThenReply(completeEvents, result, null);
         }
     }
 

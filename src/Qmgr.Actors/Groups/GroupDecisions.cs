@@ -181,13 +181,16 @@ public static partial class GroupDecisions
                 if (job.State == JobState.Transferred && job.NextFileIndex is null)
                     return (CommandResult.NoOp, []);
                 // BITS: an upload-reply job without a reply file name gets one next to the upload file at its first Resume
-                if (job.Type == JobType.UploadReply && job.Reply?.FileName is null)
-                {
-                    var reply = GeneratedReplyFileName(job);
-                    return (CommandResult.Ok, [new ReplyFileNameSet(jobId, reply, TempFiles.TempPathFor(reply, TempSuffix(jobId, 1)), now),
-                        new JobStateChanged(jobId, job.State, JobState.Queued, ResumedCause, now)]);
-                }
-                return (CommandResult.Ok, [new JobStateChanged(jobId, job.State, JobState.Queued, ResumedCause, now)]);
+                var reply = job.Type == JobType.UploadReply && job.Reply?.FileName is null ? GeneratedReplyFileName(job) : null;
+                IGroupEvent[] resumed = reply is not null
+                    ? [new ReplyFileNameSet(jobId, reply, TempFiles.TempPathFor(reply, TempSuffix(jobId, 1)), now),
+                        new JobStateChanged(jobId, job.State, JobState.Queued, ResumedCause, now)]
+                    : [new JobStateChanged(jobId, job.State, JobState.Queued, ResumedCause, now)];
+                // T14/T2 then T15 at once: every file is already transferred (its AutoComplete failed, or its last file
+                // finished while Suspended), so nothing would be queued; back in Transferred, AutoComplete runs again
+                return (CommandResult.Ok, job.NextFileIndex is null
+                    ? [.. resumed, new JobStateChanged(jobId, JobState.Queued, JobState.Transferred, AllFilesTransferredCause, now)]
+                    : resumed);
 
             case SetReplyFileName r:
                 if (job.Type != JobType.UploadReply)
@@ -585,6 +588,22 @@ public static partial class GroupDecisions
             ? CommandResult.Success(HResults.BG_S_PARTIAL_COMPLETE, $"{completedFiles.Count} of {job.Files.Count} files completed")
             : CommandResult.Ok;
         return (result, [new JobCompleted(job.Id, [.. completedFiles], now)]);
+    }
+
+    /// <summary>
+    /// A Complete whose rename failed with <paramref name="rejected"/> (its HRESULT and a one-line message naming the
+    /// target): the error record, context BG_ERROR_CONTEXT_LOCAL_FILE, for file <paramref name="fileIndex"/> (null: the
+    /// reply file of an upload-reply job), is journaled either way so GetError shows it. An explicit Complete leaves the
+    /// job's state as it was (BITS: the call returns the error); AutoComplete has no caller to return it to, so a
+    /// Transferred job moves to Error, where every waiter and notification sees it, and a later Resume takes it back to
+    /// Transferred to rename again.
+    /// </summary>
+    public static IGroupEvent[] DecideCompleteFailed(Job job, int? fileIndex, CommandResult rejected, bool autoComplete, DateTimeOffset now)
+    {
+        var recorded = new JobErrorRecorded(job.Id, new JobError(ErrorContext.LocalFile, rejected.HResult, null, rejected.Message, fileIndex), now);
+        return autoComplete && job.State == JobState.Transferred
+            ? [recorded, new JobStateChanged(job.Id, JobState.Transferred, JobState.Error, AutoCompleteFailedCause, now)]
+            : [recorded];
     }
 
     /// <summary>Eight hex digits naming a file's temp file, derived from the job id and file index (stable across processes).</summary>

@@ -33,6 +33,14 @@ public static class GroupEvents
     /// <summary>The <see cref="JobStateChanged.Cause"/> of the owner's Resume (which resets the download-time clock, T14).</summary>
     public const string ResumedCause = "resumed";
 
+    /// <summary>The <see cref="JobStateChanged.Cause"/> of Transferred → Error when AutoComplete could not rename a file
+    /// into place (the <see cref="JobErrorRecorded"/> before it says which file and why).</summary>
+    public const string AutoCompleteFailedCause = "AutoComplete failed";
+
+    /// <summary>The <see cref="JobStateChanged.Cause"/> of Queued → Transferred when a Resume finds every file already
+    /// transferred (BITS T15 at once: nothing to queue).</summary>
+    public const string AllFilesTransferredCause = "all files already transferred";
+
     /// <summary>The group exists, owned by <paramref name="Owner"/> (Decision 11).</summary>
     public sealed record GroupCreated(Guid GroupId, string Owner, string DisplayName, JobPriority Priority, long MaxBytesPerSecond, DateTimeOffset At) : IGroupEvent;
 

@@ -197,7 +197,9 @@ public sealed class JobActor : ReceiveActor, IWithTimers
             Ranges = file.Ranges, NoResume = _job.Properties5.DynamicContent, MaxBytes = MaxBytesFor(index), Upload = UploadFor(_job, file),
             Method = _job.HttpMethod, ValidateServerCertificate = _job.ServerCertificateValidation, OnDemand = onDemand };
         _active = (Guid.NewGuid(), index);
-        _log.Info("Job [{JobId}] file {FileIndex} {Url} -> {LocalName} from byte {Offset}", _job.Id, index, file.RemoteName, file.LocalName, file.BytesTransferred);
+        // the URL without user info or query: no credential or signed token in the log
+        _log.Info("Job [{JobId}] file {FileIndex} {Url} -> {LocalName} from byte {Offset}", _job.Id, index,
+            HttpFileDownloader.Redacted(new Uri(file.RemoteName)), file.LocalName, file.BytesTransferred);
         _transferRegion.Tell(new StartTransfer(_active.Value.TransferId, _groupId, _job.Id, index, request, _job.Priority, _groupMax, Self)
         {
             Credentials = _job.Credentials,

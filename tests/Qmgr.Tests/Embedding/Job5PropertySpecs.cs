@@ -107,7 +107,7 @@ public sealed class Job5PropertySpecs() : EmbeddedNodeSpecs("alice")
         Assert.Equal(JobState.Error, failed.State);
         Assert.Equal(BitsErrors.MaxDownloadSizeLimitReached, failed.Error!.HResult);
         Assert.Equal(0, failed.BytesTransferred);
-        Assert.Equal(0, new FileInfo(failed.Files[0].TempName).Length);
+        Assert.False(File.Exists(failed.Files[0].TempName)); // no byte written, so the empty temp file is not kept either
         Assert.Single(Server.RequestsFor("/big.bin")); // fatal: no retry
     }
 

@@ -152,6 +152,64 @@ public sealed class JobTransitionTableSpecs
         Assert.All(Cells(), row => Assert.False(string.IsNullOrWhiteSpace(((Expect)row[2]).Source)));
     }
 
+    // The table's Resume cells still hold: in them every state but Transferred has its one file untransferred (T2/T14 →
+    // QUEUED). A job whose files are all transferred yet is not Transferred (its AutoComplete failed, or its last file
+    // finished while Suspended) had nothing to queue and hung in QUEUED; these facts pin the transition added for it.
+    [Theory]
+    [InlineData(JobState.Error)]
+    [InlineData(JobState.Suspended)]
+    [InlineData(JobState.TransientError)]
+    public void Resume_of_a_job_whose_files_are_all_transferred_goes_through_Queued_back_to_Transferred(JobState from)
+    {
+        // arrange: every file transferred, the job left in a resumable state
+        var state = InState(from).Apply(new FileTransferred(J, 0, 1000, T0));
+
+        // act
+        var (result, events) = state.Decide(new ResumeJob(G, Owner, J), T0, Settings);
+        var after = events.Aggregate(state, (s, e) => s.Apply(e)).FindJob(J)!;
+
+        // assert: T14/T2 (the owner's Resume), then T15 at once
+        Assert.Equal(ResultCode.Ok, result.Code);
+        Assert.Equal([(from, JobState.Queued, ResumedCause), (JobState.Queued, JobState.Transferred, AllFilesTransferredCause)],
+            events.Cast<JobStateChanged>().Select(s => (s.From, s.To, s.Cause)));
+        Assert.Equal(JobState.Transferred, after.State);
+        Assert.Null(after.Error);
+    }
+
+    [Fact]
+    public void A_failed_AutoComplete_journals_a_LocalFile_error_and_moves_the_job_from_Transferred_to_Error()
+    {
+        // arrange
+        var job = InState(JobState.Transferred).FindJob(J)!;
+        var rejected = CommandResult.Rejected(HResults.E_FILE_EXISTS, "/t/f exists and the job does not allow overwriting it");
+
+        // act
+        var events = GroupDecisions.DecideCompleteFailed(job, 0, rejected, autoComplete: true, T0);
+        var after = events.Aggregate(InState(JobState.Transferred), (s, e) => s.Apply(e)).FindJob(J)!;
+
+        // assert
+        Assert.Equal(JobState.Error, after.State);
+        Assert.Equal(new JobError(ErrorContext.LocalFile, HResults.E_FILE_EXISTS, null, rejected.Message, 0), after.Error);
+        Assert.Equal(AutoCompleteFailedCause, Assert.Single(events.OfType<JobStateChanged>()).Cause);
+    }
+
+    [Fact]
+    public void A_failed_explicit_Complete_journals_the_error_record_and_the_job_stays_Transferred()
+    {
+        // arrange
+        var job = InState(JobState.Transferred).FindJob(J)!;
+        var rejected = CommandResult.Rejected(HResults.E_FILE_EXISTS, "/t/f exists and the job does not allow overwriting it");
+
+        // act
+        var events = GroupDecisions.DecideCompleteFailed(job, 0, rejected, autoComplete: false, T0);
+        var after = events.Aggregate(InState(JobState.Transferred), (s, e) => s.Apply(e)).FindJob(J)!;
+
+        // assert: BITS returns the error to the caller and keeps the state; GetError shows the record
+        Assert.IsType<JobErrorRecorded>(Assert.Single(events));
+        Assert.Equal(JobState.Transferred, after.State);
+        Assert.Equal((ErrorContext.LocalFile, HResults.E_FILE_EXISTS), (after.Error!.Context, after.Error.HResult));
+    }
+
     [Fact]
     public void Preemption_journals_its_cause_and_keeps_the_checkpointed_bytes()
     {
