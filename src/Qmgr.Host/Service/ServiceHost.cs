@@ -40,6 +40,7 @@ public static class ServiceHost
         builder.Services.AddSingleton(new TokenStore([new ApiToken(adminToken, Environment.UserName, true), .. settings.Tokens]));
 
         builder.WebHost.UseUrls((urls ?? settings.Urls).Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        builder.WebHost.UseKestrelHttpsConfiguration(); // the slim builder leaves https:// addresses out otherwise
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.Limits.MaxRequestBodySize = settings.MaxRequestBodyBytes;

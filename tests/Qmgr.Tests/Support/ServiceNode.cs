@@ -32,7 +32,7 @@ public sealed class ServiceNode : IAsyncDisposable
     public string AdminToken { get; }
 
     /// <summary>Starts the service on <paramref name="dataDir"/>; <paramref name="hocon"/> is laid over the test timings.</summary>
-    public static async Task<ServiceNode> StartAsync(string dataDir, string hocon = "")
+    public static async Task<ServiceNode> StartAsync(string dataDir, string hocon = "", string urls = "http://127.0.0.1:0")
     {
         var overrides = ConfigurationFactory.ParseString(hocon + $$"""
 
@@ -42,7 +42,7 @@ public sealed class ServiceNode : IAsyncDisposable
             ]
             """).WithFallback(HostedQmgr.TestTimings);
         var dir = DataDirectory.Resolve(dataDir);
-        var app = await ServiceHost.StartAsync(dir, "http://127.0.0.1:0", overrides, CancellationToken.None);
+        var app = await ServiceHost.StartAsync(dir, urls, overrides, CancellationToken.None);
         return new ServiceNode(app, dir);
     }
 
