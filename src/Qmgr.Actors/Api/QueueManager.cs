@@ -75,8 +75,18 @@ public sealed class QueueManager : IQueueManager
 
     public async Task<IJob> GetJobAsync(Guid jobId, CancellationToken cancellationToken = default)
     {
+        // jobs never move between groups: a known job is one ask away; only an unknown one costs a scan
+        var directory = JobDirectory.For(_system);
+        if (directory.GroupOf(jobId) is { } known)
+        {
+            var state = await ReadAsync(known, cancellationToken);
+            if (state.Exists && !state.Cancelled && state.FindJob(jobId) is not null) return new JobHandle(this, known, jobId, state.Owner);
+            if (state.Exists && state.FindJob(jobId) is not null)
+                throw new QmgrException(HResults.BG_E_NOT_FOUND, $"no job {jobId:D}");
+        }
         var ids = await _client.GetGroupIdsAsync(cancellationToken);
         var states = await Task.WhenAll(ids.Select(id => ReadAsync(id, cancellationToken)));
+        foreach (var s in states.Where(s => s.Exists)) directory.Learn(s);
         var group = states.FirstOrDefault(s => s.Exists && !s.Cancelled && s.FindJob(jobId) is not null);
         return group is null
             ? throw new QmgrException(HResults.BG_E_NOT_FOUND, $"no job {jobId:D}")
@@ -149,6 +159,7 @@ public sealed class QueueManager : IQueueManager
             await qm.CheckJobsPerOwnerAsync(owner, cancellationToken);
             var job = jobId ?? Guid.NewGuid();
             QmgrException.ThrowIfRejected(await qm._client.SendAsync(new CreateJob(id, owner, job, displayName, priority, options ?? JobOptions.Default, type), cancellationToken));
+            JobDirectory.For(qm._system).Learn(job, id);
             return new JobHandle(qm, id, job, owner);
         }
 
@@ -405,6 +416,43 @@ public sealed class QueueManager : IQueueManager
 
         public void OnCompleted() { }
         public void OnError(Exception error) { }
+    }
+}
+
+/// <summary>
+/// Which group holds which job, as this node has seen it (created here, enumerated, or named in a notification), so
+/// <see cref="IQueueManager.GetJobAsync"/> asks one group instead of scanning them all. A hint only: the group is still
+/// asked, and an unknown job falls back to the scan.
+/// </summary>
+internal sealed class JobDirectory : IExtension
+{
+    private readonly ConcurrentDictionary<Guid, Guid> _groupOf = new();
+
+    private JobDirectory(ActorSystem system)
+    {
+        var learner = system.ActorOf(Props.Create(() => new Learner(this)), "qmgr-job-directory");
+        system.EventStream.Subscribe(learner, typeof(QmgrNotification));
+    }
+
+    public static JobDirectory For(ActorSystem system) => system.WithExtension<JobDirectory, Provider>();
+
+    public Guid? GroupOf(Guid jobId) => _groupOf.TryGetValue(jobId, out var g) ? g : null;
+
+    public void Learn(Guid jobId, Guid groupId) => _groupOf[jobId] = groupId;
+
+    public void Learn(GroupState state)
+    {
+        foreach (var job in state.Jobs) _groupOf[job.Id] = state.Id;
+    }
+
+    private sealed class Learner : ReceiveActor
+    {
+        public Learner(JobDirectory directory) => Receive<QmgrNotification>(n => directory.Learn(n.Job.Id, n.GroupId));
+    }
+
+    private sealed class Provider : ExtensionIdProvider<JobDirectory>
+    {
+        public override JobDirectory CreateExtension(ExtendedActorSystem system) => new(system);
     }
 }
 

@@ -105,8 +105,11 @@ try
     using var rpc = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{rpcPort}/") };
     async Task<JsonElement> CallAsync(string method, object[] parameters, CancellationToken ct = default)
     {
-        using var r = await rpc.PostAsJsonAsync("jsonrpc", new { jsonrpc = "2.0", id = "b", method, @params = parameters.Prepend("token:bench").ToArray() }, ct);
-        return (await r.Content.ReadFromJsonAsync<JsonElement>(ct)).GetProperty("result");
+        // aria2 reads no chunked request body: send it with a Content-Length
+        using var body = new StringContent(JsonSerializer.Serialize(new { jsonrpc = "2.0", id = "b", method, @params = parameters.Prepend("token:bench").ToArray() }));
+        using var r = await rpc.PostAsync("jsonrpc", body, ct);
+        var answer = await r.Content.ReadFromJsonAsync<JsonElement>(ct);
+        return answer.TryGetProperty("result", out var result) ? result : throw new InvalidOperationException($"{method}: {answer}");
     }
     var up = Stopwatch.StartNew();
     while (true)
