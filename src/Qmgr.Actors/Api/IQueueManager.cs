@@ -97,6 +97,9 @@ public interface IJob
     Guid Id { get; }
     Guid GroupId { get; }
 
+    /// <summary>The owner of the job's group when this handle was opened (BITS <c>IBackgroundCopyJob::GetOwner</c>).</summary>
+    string Owner { get; }
+
     /// <summary>The job as persisted now (state, files with per-file progress, error record, properties, times).</summary>
     Task<Job> GetAsync(CancellationToken cancellationToken = default);
 

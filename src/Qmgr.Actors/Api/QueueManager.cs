@@ -176,6 +176,7 @@ public sealed class QueueManager : IQueueManager
     {
         public Guid Id => jobId;
         public Guid GroupId => groupId;
+        public string Owner => owner;
 
         public async Task<Job> GetAsync(CancellationToken cancellationToken = default) =>
             (await qm.ReadAsync(groupId, cancellationToken)).FindJob(jobId)

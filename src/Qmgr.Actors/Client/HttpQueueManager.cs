@@ -94,7 +94,7 @@ public sealed class HttpQueueManager : IQueueManager, IDisposable
     public async Task<IJob> GetJobAsync(Guid jobId, CancellationToken cancellationToken = default)
     {
         var j = await SendAsync<JobResource>(HttpMethod.Get, $"api/v1/jobs/{jobId:D}", null, cancellationToken);
-        return new JobClient(this, j.GroupId, j.Id);
+        return new JobClient(this, j.GroupId, j.Id, j.Owner);
     }
 
     /// <summary>Every job of the caller's groups (GET /api/v1/jobs); final ones too with <paramref name="includeFinal"/>.</summary>
@@ -233,25 +233,26 @@ public sealed class HttpQueueManager : IQueueManager, IDisposable
             var o = options ?? JobOptions.Default;
             var j = await qm.SendAsync<JobResource>(HttpMethod.Post, $"{Path}/jobs",
                 new CreateJobRequest(displayName, type, priority, o.AutoComplete, o.Overwrite, o.StrictRangeSupport, jobId), cancellationToken);
-            return new JobClient(qm, id, j.Id);
+            return new JobClient(qm, id, j.Id, j.Owner);
         }
 
         public async Task<IJob> GetJobAsync(Guid jobId, CancellationToken cancellationToken = default)
         {
             var state = await GetStateAsync(cancellationToken);
-            return state.FindJob(jobId) is not null ? new JobClient(qm, id, jobId) : throw new QmgrException(HResults.BG_E_NOT_FOUND, $"no job {jobId:D} in group {id:D}");
+            return state.FindJob(jobId) is not null ? new JobClient(qm, id, jobId, state.Owner) : throw new QmgrException(HResults.BG_E_NOT_FOUND, $"no job {jobId:D} in group {id:D}");
         }
 
         public async Task<IReadOnlyList<IJob>> EnumJobsAsync(CancellationToken cancellationToken = default) =>
-            (await qm.SendAsync<List<JobResource>>(HttpMethod.Get, $"{Path}/jobs", null, cancellationToken)).Select(j => (IJob)new JobClient(qm, id, j.Id)).ToList();
+            (await qm.SendAsync<List<JobResource>>(HttpMethod.Get, $"{Path}/jobs", null, cancellationToken)).Select(j => (IJob)new JobClient(qm, id, j.Id, j.Owner)).ToList();
     }
 
-    private sealed class JobClient(HttpQueueManager qm, Guid groupId, Guid jobId) : IJob
+    private sealed class JobClient(HttpQueueManager qm, Guid groupId, Guid jobId, string owner) : IJob
     {
         private string Path => $"api/v1/jobs/{jobId:D}";
 
         public Guid Id => jobId;
         public Guid GroupId => groupId;
+        public string Owner => owner;
 
         public async Task<Job> GetAsync(CancellationToken cancellationToken = default) =>
             (await qm.SendAsync<JobResource>(HttpMethod.Get, Path, null, cancellationToken)).ToJob();

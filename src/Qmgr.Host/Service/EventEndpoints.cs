@@ -28,13 +28,10 @@ public static class EventEndpoints
             if (watched is not null)
             {
                 var state = await watched.GetAsync(ct);
-                feed.Enqueue(new JobEvent("snapshot", watched.GroupId, state.ToResource(watched.GroupId, await OwnerAsync(qm, watched.GroupId, ct))));
+                feed.Enqueue(new JobEvent("snapshot", watched.GroupId, state.ToResource(watched.GroupId, watched.Owner)));
             }
             return TypedResults.ServerSentEvents(feed.ReadAllAsync(http.RequestAborted));
         }).WithTags("Events").WithSummary("Server-sent events: state changes, progress, finished files and errors of the caller's jobs");
         return api;
     }
-
-    private static async Task<string> OwnerAsync(IQueueManager qm, Guid groupId, CancellationToken ct) =>
-        (await (await qm.GetGroupAsync(groupId, ct)).GetStateAsync(ct)).Owner;
 }

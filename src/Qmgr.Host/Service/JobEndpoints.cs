@@ -78,12 +78,8 @@ public static class JobEndpoints
     /// <summary>The job as a resource, through the caller's façade (404 for another owner's job).</summary>
     internal static async Task<JobResource> ResourceAsync(HttpContext http, string jobId, CancellationToken ct)
     {
-        var qm = http.QueueManager();
-        var job = await qm.GetJobAsync(CallerContext.ParseId(jobId, "job"), ct);
-        var state = await job.GetAsync(ct);
-        // the owner is the caller's own unless an administrator asks about someone else's job
-        var owner = qm.IsAdministrator ? (await (await qm.GetGroupAsync(job.GroupId, ct)).GetStateAsync(ct)).Owner : qm.Caller;
-        return state.ToResource(job.GroupId, owner);
+        var job = await http.QueueManager().GetJobAsync(CallerContext.ParseId(jobId, "job"), ct);
+        return (await job.GetAsync(ct)).ToResource(job.GroupId, job.Owner);
     }
 
     internal static async Task<IResult> VerbAsync(HttpContext http, string jobId, Func<IJob, CancellationToken, Task> verb, CancellationToken ct)
