@@ -86,6 +86,17 @@ public sealed class QmgrProcess : IDisposable
         return new CliResult(_process.ExitCode, Text(_stdout), Text(_stderr));
     }
 
+    /// <summary>True once the child has exited.</summary>
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>SIGTERM: the child stops gracefully (qmgr serve: exit 0, unfinished jobs stay in the journal).</summary>
+    public void Terminate()
+    {
+        if (_process.HasExited) return;
+        using var kill = Process.Start("kill", ["-TERM", _process.Id.ToString()]);
+        kill.WaitForExit();
+    }
+
     /// <summary>SIGKILL (Process.Kill sends SIGKILL on Unix): no shutdown code runs in the child.</summary>
     public void Kill()
     {
