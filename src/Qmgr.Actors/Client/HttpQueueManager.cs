@@ -71,10 +71,17 @@ public sealed class HttpQueueManager : IQueueManager, IDisposable
     public string Caller { get; }
     public bool IsAdministrator { get; }
 
-    /// <summary>Another caller: only an administrator token may act for another owner (header <c>X-Qmgr-Caller</c>); the
-    /// service answers E_ACCESSDENIED otherwise.</summary>
-    public IQueueManager ForCaller(string caller, bool isAdministrator = false) =>
-        new HttpQueueManager(_http, false, new CallerResource(caller, isAdministrator), caller);
+    /// <summary>
+    /// Another caller, named in the header <c>X-Qmgr-Caller</c>, which acts without administrator rights: the token's own
+    /// owner as a plain user (any token), or another owner (an administrator token; the service answers E_ACCESSDENIED
+    /// otherwise). Administrator rights come only from the token itself: asking for them for another caller is E_ACCESSDENIED.
+    /// </summary>
+    public IQueueManager ForCaller(string caller, bool isAdministrator = false)
+    {
+        if (caller == Caller && isAdministrator == IsAdministrator && _actAs is null) return this;
+        if (isAdministrator) throw new QmgrException(HResults.E_ACCESSDENIED, "administrator rights over HTTP come from an administrator token, not from ForCaller");
+        return new HttpQueueManager(_http, false, new CallerResource(caller, false), caller);
+    }
 
     public async Task<IGroup> CreateGroupAsync(string displayName, JobPriority priority = JobPriority.Normal, long maxBytesPerSecond = 0, Guid? groupId = null, CancellationToken cancellationToken = default)
     {

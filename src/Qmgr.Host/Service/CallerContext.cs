@@ -10,9 +10,10 @@ public static class CallerContext
     public const string ActAsHeader = "X-Qmgr-Caller";
 
     /// <summary>
-    /// The <see cref="IQueueManager"/> of the authenticated token's owner (an administrator sees every group). An
-    /// administrator may name another owner in <see cref="ActAsHeader"/> and then acts as that owner, not as administrator;
-    /// E_ACCESSDENIED for anyone else who sends it.
+    /// The <see cref="IQueueManager"/> of the authenticated token's owner (an administrator sees every group). With
+    /// <see cref="ActAsHeader"/> the request acts as the owner it names without administrator rights: naming the token's
+    /// own owner is allowed to every token (an administrator's CLI acts as a plain user that way, so BITS's per-owner
+    /// limits apply to it); naming another owner needs an administrator token, else E_ACCESSDENIED.
     /// </summary>
     public static IQueueManager QueueManager(this HttpContext context)
     {
@@ -20,9 +21,9 @@ public static class CallerContext
         var owner = user.FindFirstValue(BearerTokenHandler.OwnerClaim) ?? throw new QmgrException(HResults.E_ACCESSDENIED, "not authenticated");
         var administrator = user.IsInRole(BearerTokenHandler.AdministratorRole);
         var qm = context.RequestServices.GetRequiredService<IQueueManager>();
-        if (context.Request.Headers[ActAsHeader] is { Count: > 0 } actAs && actAs.ToString() is { Length: > 0 } other && other != owner)
+        if (context.Request.Headers[ActAsHeader] is { Count: > 0 } actAs && actAs.ToString() is { Length: > 0 } other)
         {
-            if (!administrator) throw new QmgrException(HResults.E_ACCESSDENIED, $"only an administrator token may act for another owner ({ActAsHeader})");
+            if (other != owner && !administrator) throw new QmgrException(HResults.E_ACCESSDENIED, $"only an administrator token may act for another owner ({ActAsHeader})");
             return qm.ForCaller(other, isAdministrator: false);
         }
         return qm.ForCaller(owner, administrator);
