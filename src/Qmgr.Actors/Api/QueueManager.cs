@@ -521,10 +521,13 @@ internal sealed class CallbackDispatcher : IExtension
         _ => Task.CompletedTask,
     };
 
-    private Task DeliverAsync(QmgrNotification n)
+    private Task DeliverAsync(QmgrNotification n) =>
+        _callbacks.TryGetValue(n.Job.Id, out var c) ? RouteAsync(c.Job, c.Callback, n) : Task.CompletedTask;
+
+    /// <summary>Calls the member of <paramref name="callback"/> that <paramref name="n"/> stands for, if the job's notify
+    /// flags select it (the one routing rule of callbacks, in process and over HTTP).</summary>
+    public static Task RouteAsync(IJob handle, IJobCallback callback, QmgrNotification n)
     {
-        if (!_callbacks.TryGetValue(n.Job.Id, out var c)) return Task.CompletedTask;
-        var (handle, callback) = c;
         var job = n.Job;
         return n switch
         {

@@ -15,9 +15,10 @@ namespace Qmgr.Client;
 /// uses a service without joining its cluster, and the CLI uses it whenever a service holds the data directory. The
 /// same rules apply as in process, because the service answers through its own <see cref="IQueueManager"/>: refusals
 /// throw <see cref="QmgrException"/> with the BITS HRESULT from the problem-details body. No Akka here.
-/// Not available over HTTP (E_NOTIMPL, message says so): callbacks and certificate callbacks (node-local in BITS too),
-/// client certificates, on-demand ranges, proxy settings, notify command lines, reply data and Job5 property reads of
-/// secrets; use <see cref="Notifications"/> instead of callbacks.
+/// Callbacks (<see cref="IJob.SetNotifyInterfaceAsync"/>) run in this process, driven by the job's event stream. Not
+/// available over HTTP (E_NOTIMPL, message says so): certificate validation callbacks (they run inside the TLS handshake
+/// on the transferring node), client certificates, on-demand ranges, proxy settings, notify command lines, reply data
+/// and Job5 property reads.
 /// </summary>
 public sealed class HttpQueueManager : IQueueManager, IDisposable
 {
@@ -26,6 +27,7 @@ public sealed class HttpQueueManager : IQueueManager, IDisposable
 
     private readonly HttpClient _http;
     private readonly bool _ownsClient;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<Guid, (IJobCallback Callback, CancellationTokenSource Stop)> _callbacks = new();
     private readonly string? _actAs;
 
     private HttpQueueManager(HttpClient http, bool ownsClient, CallerResource caller, string? actAs)
@@ -133,7 +135,32 @@ public sealed class HttpQueueManager : IQueueManager, IDisposable
 
     public void Dispose()
     {
+        foreach (var (_, stop) in _callbacks.Values) stop.Cancel();
+        _callbacks.Clear();
         if (_ownsClient) _http.Dispose();
+    }
+
+    /// <summary>BITS SetNotifyInterface over HTTP: the job's event stream drives <paramref name="callback"/> (routed by
+    /// the job's notify flags, as in process); the first event, a snapshot, replays Transferred / Error.</summary>
+    private void SetCallback(IJob handle, IJobCallback? callback)
+    {
+        if (_callbacks.TryRemove(handle.Id, out var old)) old.Stop.Cancel();
+        if (callback is null) return;
+        var stop = new CancellationTokenSource();
+        _callbacks[handle.Id] = (callback, stop);
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await foreach (var e in EventsAsync(jobId: handle.Id, cancellationToken: stop.Token))
+                {
+                    if (e.Kind == "snapshot") await CallbackDispatcher.ReplayAsync(handle, callback, e.Job.ToJob());
+                    else if (EventObservable.ToNotification(e) is { } n) await CallbackDispatcher.RouteAsync(handle, callback, n);
+                }
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested) { }
+            catch (Exception) { /* the service went away: BITS drops a callback whose process is gone too */ }
+        });
     }
 
     private HttpRequestMessage Request(HttpMethod method, string path, object? body)
@@ -314,12 +341,16 @@ public sealed class HttpQueueManager : IQueueManager, IDisposable
         public Task SetClientCertificateByNameAsync(CertStoreLocation location, string storeName, string subjectName, CancellationToken cancellationToken = default) => throw NotOverHttp("SetClientCertificateByName");
         public Task<bool> RemoveClientCertificateAsync(CancellationToken cancellationToken = default) => throw NotOverHttp("RemoveClientCertificate");
         public Task<ClientCertificate?> GetClientCertificateAsync(CancellationToken cancellationToken = default) => throw NotOverHttp("GetClientCertificate");
-        public Task SetNotifyInterfaceAsync(IJobCallback? callback, CancellationToken cancellationToken = default) => throw NotOverHttp("SetNotifyInterface (subscribe to Notifications)");
+        public Task SetNotifyInterfaceAsync(IJobCallback? callback, CancellationToken cancellationToken = default)
+        {
+            qm.SetCallback(this, callback);
+            return Task.CompletedTask;
+        }
         public Task SetReplyFileNameAsync(string replyFileName, CancellationToken cancellationToken = default) => throw NotOverHttp("SetReplyFileName");
         public Task<string?> GetReplyFileNameAsync(CancellationToken cancellationToken = default) => throw NotOverHttp("GetReplyFileName");
         public Task<ReplyProgress> GetReplyProgressAsync(CancellationToken cancellationToken = default) => throw NotOverHttp("GetReplyProgress");
         public Task<byte[]> GetReplyDataAsync(CancellationToken cancellationToken = default) => throw NotOverHttp("GetReplyData");
-        public IJobCallback? GetNotifyInterface() => null;
+        public IJobCallback? GetNotifyInterface() => qm._callbacks.TryGetValue(jobId, out var c) ? c.Callback : null;
 
         public Task SetHttpMethodAsync(string method, CancellationToken cancellationToken = default) =>
             SetPropertyAsync(JobProperty.HttpMethod, method, cancellationToken);
@@ -374,7 +405,7 @@ public sealed class HttpQueueManager : IQueueManager, IDisposable
             return stop;
         }
 
-        private static QmgrNotification? ToNotification(JobEvent e)
+        public static QmgrNotification? ToNotification(JobEvent e)
         {
             var job = e.Job.ToJob();
             return e.Kind switch

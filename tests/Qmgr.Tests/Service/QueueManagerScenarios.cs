@@ -167,6 +167,47 @@ public abstract class QueueManagerScenarios : IAsyncLifetime, IDisposable
         lock (states) Assert.Equal([JobState.Queued, JobState.Connecting, JobState.Transferring, JobState.Transferred], states);
     }
 
+    [Fact]
+    public async Task A_callback_hears_the_job_transferred_once_and_a_callback_set_afterwards_gets_it_replayed()
+    {
+        var alice = await QueueManagerForAsync("alice");
+        var job = await (await alice.CreateGroupAsync("g")).CreateJobAsync("cb");
+        await job.AddFilesAsync([(Server.Add("/cb.bin", LoopbackFileServer.Content(30_000, 4)).AbsoluteUri, Dir.File("cb.bin"))]);
+        var early = new Callback();
+        await job.SetNotifyInterfaceAsync(early);
+        Assert.Same(early, job.GetNotifyInterface());
+        // a callback over HTTP listens on an event stream: its snapshot replay (Suspended: nothing) comes first
+        await job.ResumeAsync();
+
+        var transferred = await early.Transferred.Task.WaitAsync(Deadline);
+        Assert.Equal(JobState.Transferred, transferred.State);
+        var late = new Callback();
+        await job.SetNotifyInterfaceAsync(late);
+        var replayed = await late.Transferred.Task.WaitAsync(Deadline);
+        Assert.Equal(job.Id, replayed.Id);
+        Assert.Equal(1, early.TransferredCount);
+        await job.SetNotifyInterfaceAsync(null);
+        Assert.Null(job.GetNotifyInterface());
+    }
+
+    private sealed class Callback : IJobCallback
+    {
+        private int _transferred;
+        public TaskCompletionSource<Job> Transferred { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public int TransferredCount => Volatile.Read(ref _transferred);
+
+        public Task JobTransferredAsync(IJob job, Job state)
+        {
+            Interlocked.Increment(ref _transferred);
+            Transferred.TrySetResult(state);
+            return Task.CompletedTask;
+        }
+
+        public Task JobErrorAsync(IJob job, Job state, JobError error) => Task.CompletedTask;
+        public Task JobModificationAsync(IJob job, Job state) => Task.CompletedTask;
+        public Task FileTransferredAsync(IJob job, Job state, int fileIndex) => Task.CompletedTask;
+    }
+
     private static async Task<List<string>> NamesAsync(IQueueManager qm) =>
         (await Task.WhenAll((await qm.EnumGroupsAsync()).Select(g => g.GetStateAsync()))).Select(s => s.DisplayName).Order().ToList();
 
