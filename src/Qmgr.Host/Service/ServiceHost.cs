@@ -72,12 +72,7 @@ public static class ServiceHost
                         QueueLimit = 0,
                     }));
         });
-        builder.Services.AddOpenApi(o => o.AddDocumentTransformer((document, _, _) =>
-        {
-            document.Info.Title = "Qmgr API";
-            document.Info.Description = "BITS queue manager service: groups, jobs, files, verbs, server-sent events. Errors are RFC 9457 problem details with the BITS HRESULT (hresult, code) and errorContext.";
-            return Task.CompletedTask;
-        }));
+        builder.Services.AddOpenApi(ApiDocument.Configure);
         builder.Services.AddHealthChecks();
         if (settings.Prometheus || settings.OtlpEndpoint is not null)
             builder.Services.AddOpenTelemetry().WithMetrics(metrics =>

@@ -308,6 +308,15 @@ public sealed class RestApiSpecs : IAsyncLifetime, IDisposable
         foreach (var expected in new[] { "/api/v1/groups", "/api/v1/groups/{groupId}", "/api/v1/groups/{groupId}/jobs", "/api/v1/jobs/{jobId}",
                      "/api/v1/jobs/{jobId}/files", "/api/v1/jobs/{jobId}/complete", "/api/v1/jobs/{jobId}/properties/{property}", "/api/v1/events", "/api/v1/me" })
             Assert.Contains(expected, paths);
+        // what a linter checks: a bearer scheme on every API operation and none on health, unique operation ids
+        var root = doc.RootElement;
+        Assert.Equal("bearer", root.GetProperty("components").GetProperty("securitySchemes").GetProperty("bearer").GetProperty("scheme").GetString());
+        var operations = root.GetProperty("paths").EnumerateObject()
+            .SelectMany(p => p.Value.EnumerateObject().Select(o => (Path: p.Name, Operation: o.Value))).ToList();
+        foreach (var (path, operation) in operations)
+            Assert.Equal(path.StartsWith("/api/") ? 1 : 0, operation.GetProperty("security").GetArrayLength());
+        var ids = operations.Select(o => o.Operation.GetProperty("operationId").GetString()).ToList();
+        Assert.Equal(ids.Count, ids.Distinct().Count());
         Assert.Equal(HttpStatusCode.OK, (await anonymous.GetAsync("scalar/v1")).StatusCode);
     }
 }
