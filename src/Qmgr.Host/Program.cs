@@ -16,8 +16,8 @@ public static class Program
             TransferCommand.Create(connection),
             UploadCommand.Create(connection),
             ServeCommand.Create(connection.DataDir),
-            ListCommand.Create(connection.DataDir),
-            CancelCommand.Create(connection.DataDir),
+            CancelCommand.Create(connection),
+            ListCommand.Create(connection),
         };
         var parse = root.Parse(args);
         if (UnknownOption(parse) is { } unknown)
