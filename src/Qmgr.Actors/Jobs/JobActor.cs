@@ -121,7 +121,12 @@ public sealed class JobActor : ReceiveActor, IWithTimers
 
     protected override void PreStart() => React();
 
-    protected override void PostStop() => CancelActive();
+    // While the node stops, its transfer region stops every transfer itself; a CancelTransfer sent now would only be
+    // buffered by that region (its shard is being handed off) and hold its graceful shutdown until the phase times out.
+    protected override void PostStop()
+    {
+        if (CoordinatedShutdown.Get(Context.System).ShutdownReason is null) CancelActive();
+    }
 
     private void React()
     {
@@ -182,6 +187,9 @@ public sealed class JobActor : ReceiveActor, IWithTimers
 
     private void StartFile(int index)
     {
+        // A node that is stopping starts no transfer: the transfer region would hold the request until its shutdown phase
+        // timed out (10 s, a warning a second) — short CLI verbs wake groups and stop at once. The job stays as journaled.
+        if (CoordinatedShutdown.Get(Context.System).ShutdownReason is not null) return;
         var file = _job.Files[index];
         var onDemand = _job.Properties5.OnDemandMode
             ? new OnDemandPlan(file.RandomAccess.Filled, file.RandomAccess.Requested, file.RandomAccess.Position)

@@ -42,8 +42,8 @@ public sealed class CliConnection
     /// </summary>
     public async Task<int> RunAsync(ParseResult parse, Func<IQueueManager, CancellationToken, Task<int>> body, bool administrator = false, CancellationToken cancellationToken = default)
     {
-        var dataDir = DataDirectory.Resolve(parse.GetValue(DataDir));
-        var server = parse.GetValue(Server) ?? NullIfBlank(Environment.GetEnvironmentVariable("QMGR_SERVER")) ?? ServiceEndpoint.Read(dataDir)?.Url;
+        var dataDir = DataDirectoryOf(parse);
+        var server = ServerOf(parse);
         try
         {
             if (server is not null)
@@ -65,6 +65,16 @@ public sealed class CliConnection
             return Program.Fail(ex.HResult == Client.HttpQueueManager.ServiceUnavailable ? ExitCodes.DataDirectory : ExitCodes.Usage, $"{ex.Message} (code 0x{ex.HResult:X8})");
         }
     }
+
+    /// <summary>The data directory the verb names (<c>--data-dir</c>, else the environment; not created).</summary>
+    public DataDirectory DataDirectoryOf(ParseResult parse) => DataDirectory.Resolve(parse.GetValue(DataDir));
+
+    /// <summary>The base URL of the service <see cref="RunAsync"/> will use, or null when it will run an in-process node.</summary>
+    public string? ServerOf(ParseResult parse) =>
+        parse.GetValue(Server) ?? NullIfBlank(Environment.GetEnvironmentVariable("QMGR_SERVER")) ?? ServiceEndpoint.Read(DataDirectoryOf(parse))?.Url;
+
+    /// <summary>Where the verb's jobs live, for messages: <c>the service at URL</c> or the data directory's path.</summary>
+    public string Describe(ParseResult parse) => ServerOf(parse) is { } url ? $"the service at {url}" : DataDirectoryOf(parse).Path;
 
     private static string? NullIfBlank(string? s) => string.IsNullOrWhiteSpace(s) ? null : s;
 }

@@ -17,6 +17,10 @@ public static class Format
         return u == 0 ? $"{bytes} B" : v.ToString("0.0", CultureInfo.InvariantCulture) + " " + units[u];
     }
 
+    /// <summary>Progress as <c>transferred / total (percent)</c>; the total and percent are <c>?</c> / left out while unknown.</summary>
+    public static string Progress(long transferred, long? total) =>
+        $"{Bytes(transferred)} / {Bytes(total)}" + (total is > 0 ? $" ({(100.0 * transferred / total.Value).ToString("0.0", CultureInfo.InvariantCulture)}%)" : "");
+
     /// <summary>The one-line reason of a failed job: file, HTTP status or local error, code, context and state.</summary>
     public static string Failure(Job job)
     {

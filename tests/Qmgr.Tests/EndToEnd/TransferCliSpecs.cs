@@ -68,7 +68,7 @@ public sealed class TransferCliSpecs : IAsyncLifetime, IDisposable
         // act
         var transfer = await QmgrProcess.RunAsync(Deadline, "transfer", "--data-dir", DataDir, url.ToString(), relative);
         using var held = DataDirectory.Resolve(DataDir).TryLock(out _); // list must not need the lock
-        var list = await QmgrProcess.RunAsync(Deadline, "list", "--data-dir", DataDir, "--json");
+        var list = await QmgrProcess.RunAsync(Deadline, "list", "--all", "--data-dir", DataDir, "--json");
 
         // assert
         Assert.True(transfer.ExitCode == 0, transfer.ToString());
