@@ -52,7 +52,8 @@ public sealed class CliConnection
                 if (!Uri.TryCreate(server, UriKind.Absolute, out var baseAddress) || baseAddress.Scheme is not ("http" or "https"))
                     return Program.Fail(ExitCodes.Usage, $"--server must be an http or https URL: {server}");
                 using var remote = await Client.HttpQueueManager.ConnectAsync(baseAddress, token, cancellationToken: cancellationToken);
-                return await body(administrator ? remote.AsAdministrator() : remote, cancellationToken);
+                // the administrator token acts as its user unless the verb asks for every owner (BITS: limits apply to users)
+                return await body(administrator ? remote.AsAdministrator() : remote.ForCaller(remote.Caller), cancellationToken);
             }
             return await QmgrHost.RunLockedAsync(dataDir, LogEventLevel.Warning, host =>
             {
