@@ -38,6 +38,8 @@ public static class Program
             SetCommands.SetCustomHeaders(connection),
             SetCommands.SetCredentials(connection),
             SetCommands.SetMaxBandwidth(connection),
+            GroupCommand.Create(connection),
+            MonitorCommand.Create(connection),
         };
         var parse = root.Parse(args);
         if (UnknownOption(parse) is { } unknown)

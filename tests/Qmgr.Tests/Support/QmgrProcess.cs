@@ -19,6 +19,9 @@ public sealed class QmgrProcess : IDisposable
     private readonly StringBuilder _stdout = new();
     private readonly StringBuilder _stderr = new();
 
+    private readonly List<string> _lines = [];
+    private TaskCompletionSource _linesChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     private QmgrProcess(Process process) => _process = process;
 
     /// <summary>
@@ -55,7 +58,18 @@ public sealed class QmgrProcess : IDisposable
         foreach (var a in args) info.ArgumentList.Add(a);
         var process = new Process { StartInfo = info };
         var q = new QmgrProcess(process);
-        process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (q._stdout) q._stdout.AppendLine(e.Data); };
+        process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is null) return;
+            lock (q._stdout) q._stdout.AppendLine(e.Data);
+            lock (q._lines)
+            {
+                q._lines.Add(e.Data);
+                var changed = q._linesChanged;
+                q._linesChanged = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                changed.TrySetResult();
+            }
+        };
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (q._stderr) q._stderr.AppendLine(e.Data); };
         process.Start();
         process.BeginOutputReadLine();
@@ -95,6 +109,42 @@ public sealed class QmgrProcess : IDisposable
         if (_process.HasExited) return;
         using var kill = Process.Start("kill", ["-TERM", _process.Id.ToString()]);
         kill.WaitForExit();
+    }
+
+    /// <summary>
+    /// The first stdout line of the running child that satisfies <paramref name="match"/>, as soon as it is printed (pushed
+    /// by the output reader, no polling); throws <see cref="TimeoutException"/> after <paramref name="deadline"/> and
+    /// <see cref="InvalidOperationException"/> if the child exits first, both with the output so far.
+    /// </summary>
+    public async Task<string> WaitForStdoutLineAsync(Func<string, bool> match, TimeSpan deadline)
+    {
+        using var timeout = new CancellationTokenSource(deadline);
+        var exited = _process.WaitForExitAsync(timeout.Token);
+        var seen = 0;
+        while (true)
+        {
+            Task changed;
+            lock (_lines)
+            {
+                for (; seen < _lines.Count; seen++)
+                    if (match(_lines[seen])) return _lines[seen];
+                changed = _linesChanged.Task;
+            }
+            if (exited.IsCompletedSuccessfully)
+            {
+                _process.WaitForExit(); // drains the asynchronous output readers
+                lock (_lines) if (_lines.Skip(seen).FirstOrDefault(match) is { } late) return late;
+                throw new InvalidOperationException($"qmgr exited ({_process.ExitCode}) without the expected line:\n{Output()}");
+            }
+            try
+            {
+                await Task.WhenAny(changed, exited).WaitAsync(timeout.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                throw new TimeoutException($"qmgr printed no expected line within {deadline}:\n{Output()}");
+            }
+        }
     }
 
     /// <summary>SIGKILL (Process.Kill sends SIGKILL on Unix): no shutdown code runs in the child.</summary>
