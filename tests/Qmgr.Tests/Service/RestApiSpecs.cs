@@ -172,6 +172,28 @@ public sealed class RestApiSpecs : IAsyncLifetime, IDisposable
         Assert.Empty(Directory.GetFiles(_dir.File("allowed")));
     }
 
+    /// <summary>C48 of the fault corpus: 401 without a token; a target outside the caller's roots — directly, through
+    /// "..", or through a symlink inside a root that points outside — is a 400 problem and nothing is written there.</summary>
+    [Fact]
+    public async Task C48_api_caller_cannot_write_outside_allowed_roots()
+    {
+        var (_, job) = await NewJobAsync(_alice, "c48");
+        var url = _files.Add("/authorized_keys", System.Text.Encoding.ASCII.GetBytes("ssh-ed25519 AAAA attacker\n")).AbsoluteUri;
+        var outside = Directory.CreateDirectory(_dir.File("home-ssh")).FullName;
+        Directory.CreateSymbolicLink(Allowed("link"), outside);
+        using var anonymous = _service.Http(null);
+
+        await ProblemAsync(await anonymous.PostAsJsonAsync($"api/v1/jobs/{job.Id}/files", new AddFilesRequest([new AddFileRequest(url, Allowed("x"))]), ApiJson.Options),
+            HttpStatusCode.Unauthorized, unchecked((int)0x80070005));
+        foreach (var target in new[] { Path.Combine(outside, "authorized_keys"), Allowed("../home-ssh/authorized_keys"), Allowed("link/authorized_keys") })
+            await ProblemAsync(await _alice.PostAsJsonAsync($"api/v1/jobs/{job.Id}/files", new AddFilesRequest([new AddFileRequest(url, target)]), ApiJson.Options),
+                HttpStatusCode.BadRequest, unchecked((int)0x80070005));
+
+        Assert.Empty((await ReadAsync<JobResource>(await _alice.GetAsync($"api/v1/jobs/{job.Id}"))).Files);
+        Assert.Empty(Directory.GetFileSystemEntries(outside));
+        Assert.Empty(_files.RequestsFor("/authorized_keys"));
+    }
+
     [Fact]
     public async Task Create_add_files_resume_watch_and_complete_through_the_api()
     {

@@ -1120,11 +1120,7 @@ public sealed class FaultCorpusSpecs : IAsyncLifetime, IDisposable
         Assert.Single(_server.Requests.Select(r => r.ConnectionId).Distinct());
     }
 
-    /// <summary>C48: API callers writing outside allowed roots is the service layer's (REST auth, per-principal roots); there is no REST API yet.</summary>
-    [Fact(Skip = "service layer: needs the REST API with bearer auth and per-owner roots, which does not exist yet")]
-    public void C48_api_caller_cannot_write_outside_allowed_roots()
-    {
-    }
+    // C48 (an API caller writing outside the allowed roots) is Service/RestApiSpecs.C48_…: it needs the REST API.
 
     /// <summary>
     /// C49: bandwidth limits are enforced by the <see cref="BandwidthThrottle"/> the governor passes in; the transport's part is
