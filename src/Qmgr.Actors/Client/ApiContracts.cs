@@ -66,7 +66,15 @@ public sealed record JobResource(
     bool HasCustomHeaders,
     bool CustomHeadersWriteOnly,
     IReadOnlyList<CredentialsKey> Credentials,
-    IReadOnlyList<FileResource> Files);
+    IReadOnlyList<FileResource> Files,
+    ReplyResource? Reply = null);
+
+/// <summary>The reply of an upload-reply job (BITS GetReplyFileName / GetReplyProgress): <see cref="BytesTotal"/> null
+/// (BG_SIZE_UNKNOWN) until the reply download starts.</summary>
+public sealed record ReplyResource(string? FileName, long? BytesTotal, long BytesTransferred);
+
+/// <summary>PUT /api/v1/jobs/{jobId}/reply-file-name (BITS SetReplyFileName): an absolute path in the allowed roots.</summary>
+public sealed record ReplyFileNameRequest(string FileName);
 
 /// <summary>One file of a job (BITS <c>BG_FILE_INFO</c> + <c>BG_FILE_PROGRESS</c>); <see cref="Index"/> zero-based in the order added.</summary>
 public sealed record FileResource(

@@ -36,7 +36,8 @@ public static class ApiMapping
         j.HttpMethod, j.ProtectedCustomHeaders is not null, j.CustomHeadersWriteOnly,
         j.Credentials.Select(c => new CredentialsKey(c.Target, c.Scheme)).ToList(),
         j.Files.Select((f, i) => new FileResource(i, f.RemoteName, f.LocalName, f.TempName, f.BytesTotal, f.BytesTransferred,
-            f.Transferred, f.Completed, f.ExpectedSha256, f.Ranges)).ToList());
+            f.Transferred, f.Completed, f.ExpectedSha256, f.Ranges)).ToList(),
+        j.Reply is { } r ? new ReplyResource(r.FileName, r.BytesTotal, r.BytesTransferred) : null);
 
     /// <summary>The error record as a resource.</summary>
     public static ErrorResource ToResource(this JobError e) =>
@@ -88,5 +89,6 @@ public static class ApiMapping
         j.CreationTime, j.ModificationTime, j.TransferCompletionTime, j.RetryDueAt, null,
         j.Credentials.Select(c => new ProtectedCredentials(c.Target, c.Scheme, "")).ToImmutableList(),
         j.HasCustomHeaders ? "" : null,
-        Type: j.Type, HttpMethod: j.HttpMethod, CustomHeadersWriteOnly: j.CustomHeadersWriteOnly);
+        Type: j.Type, HttpMethod: j.HttpMethod, CustomHeadersWriteOnly: j.CustomHeadersWriteOnly,
+        Reply: j.Reply is { } r ? new JobReply(r.FileName, null, null, r.BytesTotal, r.BytesTransferred) : null);
 }

@@ -17,8 +17,8 @@ namespace Qmgr.Client;
 /// throw <see cref="QmgrException"/> with the BITS HRESULT from the problem-details body. No Akka here.
 /// Callbacks (<see cref="IJob.SetNotifyInterfaceAsync"/>) run in this process, driven by the job's event stream. Not
 /// available over HTTP (E_NOTIMPL, message says so): certificate validation callbacks (they run inside the TLS handshake
-/// on the transferring node), client certificates, on-demand ranges, proxy settings, notify command lines, reply data
-/// and Job5 property reads.
+/// on the transferring node), client certificates, on-demand ranges, proxy settings, notify command lines and Job5
+/// property reads.
 /// </summary>
 public sealed class HttpQueueManager : IQueueManager, IDisposable
 {
@@ -346,10 +346,31 @@ public sealed class HttpQueueManager : IQueueManager, IDisposable
             qm.SetCallback(this, callback);
             return Task.CompletedTask;
         }
-        public Task SetReplyFileNameAsync(string replyFileName, CancellationToken cancellationToken = default) => throw NotOverHttp("SetReplyFileName");
-        public Task<string?> GetReplyFileNameAsync(CancellationToken cancellationToken = default) => throw NotOverHttp("GetReplyFileName");
-        public Task<ReplyProgress> GetReplyProgressAsync(CancellationToken cancellationToken = default) => throw NotOverHttp("GetReplyProgress");
-        public Task<byte[]> GetReplyDataAsync(CancellationToken cancellationToken = default) => throw NotOverHttp("GetReplyData");
+        public Task SetReplyFileNameAsync(string replyFileName, CancellationToken cancellationToken = default) =>
+            qm.SendAsync(HttpMethod.Put, $"{Path}/reply-file-name", new ReplyFileNameRequest(replyFileName), cancellationToken);
+
+        private async Task<Job> UploadReplyJobAsync(CancellationToken ct)
+        {
+            var job = await GetAsync(ct);
+            return job.Type == JobType.UploadReply ? job
+                : throw new QmgrException(HResults.E_NOTIMPL, $"job {jobId:D} is a {job.Type} job; only upload-reply jobs have a reply");
+        }
+
+        public async Task<string?> GetReplyFileNameAsync(CancellationToken cancellationToken = default) =>
+            (await UploadReplyJobAsync(cancellationToken)).Reply?.FileName;
+
+        public async Task<ReplyProgress> GetReplyProgressAsync(CancellationToken cancellationToken = default)
+        {
+            var reply = (await UploadReplyJobAsync(cancellationToken)).Reply ?? JobReply.None;
+            return new ReplyProgress(reply.BytesTotal, reply.BytesTransferred);
+        }
+
+        public async Task<byte[]> GetReplyDataAsync(CancellationToken cancellationToken = default)
+        {
+            using var request = qm.Request(HttpMethod.Get, $"{Path}/reply", null);
+            using var response = await qm.SendRawAsync(request, HttpCompletionOption.ResponseContentRead, cancellationToken);
+            return await response.Content.ReadAsByteArrayAsync(cancellationToken);
+        }
         public IJobCallback? GetNotifyInterface() => qm._callbacks.TryGetValue(jobId, out var c) ? c.Callback : null;
 
         public Task SetHttpMethodAsync(string method, CancellationToken cancellationToken = default) =>

@@ -64,6 +64,16 @@ public static class JobEndpoints
             return VerbAsync(http, jobId, (j, c) => j.RemoveCredentialsAsync(t, s, c), ct);
         }).WithSummary("Removes the credentials for (target, scheme)");
 
+        jobs.MapPut("/{jobId}/reply-file-name", (HttpContext http, string jobId, ReplyFileNameRequest request, CancellationToken ct) =>
+                VerbAsync(http, jobId, (j, c) => j.SetReplyFileNameAsync(request.FileName ?? "", c), ct))
+            .WithSummary("Names the reply file of an upload-reply job (BITS SetReplyFileName)");
+
+        jobs.MapGet("/{jobId}/reply", async (HttpContext http, string jobId, CancellationToken ct) =>
+        {
+            var data = await (await http.QueueManager().GetJobAsync(CallerContext.ParseId(jobId, "job"), ct)).GetReplyDataAsync(ct);
+            return TypedResults.Bytes(data, "application/octet-stream");
+        }).WithSummary("The whole reply of a Transferred upload-reply job, at most 1 MiB (BITS GetReplyData)");
+
         jobs.MapPut("/{jobId}/custom-headers", (HttpContext http, string jobId, CustomHeadersRequest request, CancellationToken ct) =>
                 VerbAsync(http, jobId, (j, c) => j.SetCustomHeadersAsync(request.Headers, c), ct))
             .WithSummary("Sets the custom header lines (null clears); never readable through the API");

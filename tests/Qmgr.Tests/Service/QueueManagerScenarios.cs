@@ -190,6 +190,31 @@ public abstract class QueueManagerScenarios : IAsyncLifetime, IDisposable
         Assert.Null(job.GetNotifyInterface());
     }
 
+    [Fact]
+    public async Task An_upload_reply_job_uploads_and_its_named_reply_file_and_data_come_back()
+    {
+        await using var uploads = await BitsUploadServer.StartAsync();
+        var reply = LoopbackFileServer.Content(3_000, 8);
+        var url = uploads.Accept("/app/echo", new BitsUploadOptions { Reply = reply });
+        var content = LoopbackFileServer.Content(25_000, 9);
+        File.WriteAllBytes(Dir.File("up.bin"), content);
+        var alice = await QueueManagerForAsync("alice");
+        var job = await (await alice.CreateGroupAsync("g")).CreateJobAsync("up", JobType.UploadReply);
+        await job.AddFilesAsync([(url.AbsoluteUri, Dir.File("up.bin"))]);
+        await job.SetReplyFileNameAsync(Dir.File("up.reply"));
+
+        await job.ResumeAsync();
+        var settled = await job.WaitAsync(j => j.State is JobState.Transferred or JobState.Error, Soon);
+
+        Assert.Equal(JobState.Transferred, settled.State);
+        Assert.Equal(content, uploads.Uploaded("/app/echo"));
+        Assert.Equal(Dir.File("up.reply"), await job.GetReplyFileNameAsync());
+        Assert.Equal(new ReplyProgress(3_000, 3_000), await job.GetReplyProgressAsync());
+        Assert.Equal(reply, await job.GetReplyDataAsync());
+        await job.CompleteAsync();
+        Assert.Equal(reply, File.ReadAllBytes(Dir.File("up.reply")));
+    }
+
     private sealed class Callback : IJobCallback
     {
         private int _transferred;
