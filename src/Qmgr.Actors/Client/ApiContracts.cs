@@ -143,7 +143,7 @@ public sealed record CustomHeadersRequest(string? Headers);
 public sealed record RemoteNameRequest(string RemoteName);
 
 /// <summary>The answer of Complete: S_OK (0) or BG_S_PARTIAL_COMPLETE (0x00200017) when some files were not transferred.</summary>
-public sealed record CompleteResponse(int HResult, bool Partial);
+public sealed record CompleteResponse([property: JsonPropertyName("hresult")] int HResult, bool Partial);
 
 /// <summary>
 /// One server-sent event of GET /api/v1/events: <see cref="Kind"/> is <c>state</c> (with <see cref="From"/> / <see cref="To"/>),

@@ -21,10 +21,11 @@ public static class GroupEndpoints
 
         groups.MapPost("/", async (HttpContext http, CreateGroupRequest request, CancellationToken ct) =>
         {
-            var group = await http.QueueManager().CreateGroupAsync(request.DisplayName ?? "", request.Priority ?? JobPriority.Normal,
+            if (request.DisplayName is null) return Problems.BadRequest("displayName is required (BITS CreateGroup takes a display name)");
+            var group = await http.QueueManager().CreateGroupAsync(request.DisplayName, request.Priority ?? JobPriority.Normal,
                 request.MaxBytesPerSecond ?? 0, request.Id, ct);
             var state = await group.GetStateAsync(ct);
-            return TypedResults.Created($"/api/v1/groups/{group.Id:D}", state.ToResource());
+            return (IResult)TypedResults.Created($"/api/v1/groups/{group.Id:D}", state.ToResource());
         }).WithSummary("Creates a group owned by the caller");
 
         groups.MapGet("/{groupId}", async (HttpContext http, string groupId, CancellationToken ct) =>
@@ -85,11 +86,12 @@ public static class GroupEndpoints
 
         groups.MapPost("/{groupId}/jobs", async (HttpContext http, string groupId, CreateJobRequest request, CancellationToken ct) =>
         {
+            if (request.DisplayName is null) return Problems.BadRequest("displayName is required (BITS CreateJob takes a display name)");
             var group = await http.QueueManager().GetGroupAsync(CallerContext.ParseId(groupId, "group"), ct);
             var options = new JobOptions(request.AutoComplete ?? false, request.Overwrite ?? false, request.StrictRangeSupport ?? false);
-            var job = await group.CreateJobAsync(request.DisplayName ?? "", request.Type ?? JobType.Download, options, request.Priority, request.Id, ct);
+            var job = await group.CreateJobAsync(request.DisplayName, request.Type ?? JobType.Download, options, request.Priority, request.Id, ct);
             var state = await group.GetStateAsync(ct);
-            return TypedResults.Created($"/api/v1/jobs/{job.Id:D}", state.FindJob(job.Id)!.ToResource(state));
+            return (IResult)TypedResults.Created($"/api/v1/jobs/{job.Id:D}", state.FindJob(job.Id)!.ToResource(state));
         }).WithSummary("Creates a job in Suspended (BITS CreateJob)");
 
         return api;

@@ -70,9 +70,13 @@ public static class Problems
             _ => HResults.E_INVALIDARG,
         };
         foreach (var (key, value) in Extensions(hresult)) extensions[key] = value;
-        // a malformed body: name what was wrong (System.Text.Json's one line) instead of the generic title only
+        // a malformed body: name what was wrong (System.Text.Json's line names the JSON path) instead of the generic title
         if (context.Exception is BadHttpRequestException bad)
-            context.ProblemDetails.Detail = bad.InnerException is { } inner ? $"{bad.Message} {inner.Message.Split('\n')[0]}" : bad.Message;
+            context.ProblemDetails.Detail = bad.InnerException is System.Text.Json.JsonException json
+                ? $"malformed JSON body: {json.Message.Split('\n')[0]}"
+                : bad.Message;
+        if (status == StatusCodes.Status415UnsupportedMediaType)
+            context.ProblemDetails.Detail ??= "the body must be JSON: send Content-Type: application/json";
     }
 
     /// <summary>Turns a <see cref="QmgrException"/> escaping an endpoint into its problem answer (the one place refusals are mapped).</summary>

@@ -156,7 +156,11 @@ public sealed class RestApiSpecs : IAsyncLifetime, IDisposable
         await ProblemAsync(await _alice.PostAsJsonAsync($"api/v1/jobs/{job.Id}/files", new AddFilesRequest([new AddFileRequest("ftp://host/x", Allowed("x.bin"))]), ApiJson.Options), HttpStatusCode.BadRequest, InvalidArg);
         // a malformed body, an unknown property, an id that is not a GUID, an undefined priority
         using var malformed = new StringContent("{\"displayName\": ", System.Text.Encoding.UTF8, "application/json");
-        await ProblemAsync(await _alice.PostAsync("api/v1/groups", malformed), HttpStatusCode.BadRequest, InvalidArg, "JSON");
+        await ProblemAsync(await _alice.PostAsync("api/v1/groups", malformed), HttpStatusCode.BadRequest, InvalidArg, "malformed JSON body");
+        using var empty = new StringContent("{}", System.Text.Encoding.UTF8, "application/json");
+        await ProblemAsync(await _alice.PostAsync("api/v1/groups", empty), HttpStatusCode.BadRequest, InvalidArg, "displayName is required");
+        using var notJson = new StringContent("{\"displayName\": \"x\"}", System.Text.Encoding.UTF8, "text/plain");
+        await ProblemAsync(await _alice.PostAsync("api/v1/groups", notJson), HttpStatusCode.UnsupportedMediaType, InvalidArg, "Content-Type: application/json");
         await ProblemAsync(await _alice.PutAsJsonAsync($"api/v1/jobs/{job.Id}/properties/Colour", new SetPropertyRequest("red"), ApiJson.Options), HttpStatusCode.BadRequest, InvalidArg, "unknown job property Colour");
         await ProblemAsync(await _alice.GetAsync("api/v1/groups/not-a-guid"), HttpStatusCode.BadRequest, InvalidArg, "not-a-guid");
         using var badPriority = new StringContent("{\"displayName\": \"x\", \"priority\": \"Urgent\"}", System.Text.Encoding.UTF8, "application/json");
@@ -218,7 +222,9 @@ public sealed class RestApiSpecs : IAsyncLifetime, IDisposable
         await events.WaitAsync(Deadline);
         Assert.Equal([JobState.Suspended, JobState.Queued, JobState.Connecting, JobState.Transferring, JobState.Transferred], states);
 
-        var complete = await ReadAsync<CompleteResponse>(await _alice.PostAsync($"api/v1/jobs/{job.Id}/complete", null));
+        var completeText = await (await _alice.PostAsync($"api/v1/jobs/{job.Id}/complete", null)).Content.ReadAsStringAsync();
+        Assert.Contains("\"hresult\":0", completeText);
+        var complete = JsonSerializer.Deserialize<CompleteResponse>(completeText, ApiJson.Options)!;
         Assert.Equal(new CompleteResponse(0, false), complete);
         for (var i = 0; i < 3; i++) Assert.Equal(contents[i], File.ReadAllBytes(Allowed($"api{i}.bin")));
         var done = await ReadAsync<JobResource>(await _alice.GetAsync($"api/v1/jobs/{job.Id}"));
