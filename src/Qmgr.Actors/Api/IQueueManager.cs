@@ -318,7 +318,20 @@ public interface IJob
 }
 
 /// <summary>BITS <c>BG_JOB_REPLY_PROGRESS</c> in bytes; <see cref="BytesTotal"/> null = BG_SIZE_UNKNOWN (the reply has not started).</summary>
-public sealed record ReplyProgress(long? BytesTotal, long BytesTransferred);
+public sealed record ReplyProgress(long? BytesTotal, long BytesTransferred)
+{
+    /// <summary>The reply progress of an upload-reply <paramref name="job"/>; E_NOTIMPL (QmgrException) for other job
+    /// types, as BITS's reply members answer (both <see cref="IQueueManager"/> implementations use this one rule).</summary>
+    public static ReplyProgress Of(Job job)
+    {
+        var reply = RequireUploadReply(job).Reply ?? JobReply.None;
+        return new ReplyProgress(reply.BytesTotal, reply.BytesTransferred);
+    }
+
+    /// <summary><paramref name="job"/> when it is an upload-reply job, else E_NOTIMPL.</summary>
+    public static Job RequireUploadReply(Job job) => job.Type == JobType.UploadReply ? job
+        : throw new QmgrException(HResults.E_NOTIMPL, $"job {job.Id:D} is a {job.Type} job; only upload-reply jobs have a reply");
+}
 
 /// <summary>
 /// A job's callback (BITS <c>IBackgroundCopyCallback</c>/<c>2</c>): called from a background thread after the change

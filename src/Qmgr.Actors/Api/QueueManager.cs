@@ -307,21 +307,13 @@ public sealed class QueueManager : IQueueManager
         public Task SetReplyFileNameAsync(string replyFileName, CancellationToken cancellationToken = default) =>
             SendAsync(new SetReplyFileName(groupId, owner, jobId, replyFileName), cancellationToken);
 
-        private async Task<Job> UploadReplyJobAsync(CancellationToken ct)
-        {
-            var job = await GetAsync(ct);
-            return job.Type == JobType.UploadReply ? job
-                : throw new QmgrException(HResults.E_NOTIMPL, $"job {jobId:D} is a {job.Type} job; only upload-reply jobs have a reply");
-        }
+        private async Task<Job> UploadReplyJobAsync(CancellationToken ct) => ReplyProgress.RequireUploadReply(await GetAsync(ct));
 
         public async Task<string?> GetReplyFileNameAsync(CancellationToken cancellationToken = default) =>
             (await UploadReplyJobAsync(cancellationToken)).Reply?.FileName;
 
-        public async Task<ReplyProgress> GetReplyProgressAsync(CancellationToken cancellationToken = default)
-        {
-            var reply = (await UploadReplyJobAsync(cancellationToken)).Reply ?? JobReply.None;
-            return new ReplyProgress(reply.BytesTotal, reply.BytesTransferred);
-        }
+        public async Task<ReplyProgress> GetReplyProgressAsync(CancellationToken cancellationToken = default) =>
+            ReplyProgress.Of(await GetAsync(cancellationToken));
 
         /// <summary>BITS GetReplyData's cap: 1 MiB.</summary>
         private const int MaxReplyData = 1024 * 1024;

@@ -349,21 +349,13 @@ public sealed class HttpQueueManager : IQueueManager, IDisposable
         public Task SetReplyFileNameAsync(string replyFileName, CancellationToken cancellationToken = default) =>
             qm.SendAsync(HttpMethod.Put, $"{Path}/reply-file-name", new ReplyFileNameRequest(replyFileName), cancellationToken);
 
-        private async Task<Job> UploadReplyJobAsync(CancellationToken ct)
-        {
-            var job = await GetAsync(ct);
-            return job.Type == JobType.UploadReply ? job
-                : throw new QmgrException(HResults.E_NOTIMPL, $"job {jobId:D} is a {job.Type} job; only upload-reply jobs have a reply");
-        }
+        private async Task<Job> UploadReplyJobAsync(CancellationToken ct) => ReplyProgress.RequireUploadReply(await GetAsync(ct));
 
         public async Task<string?> GetReplyFileNameAsync(CancellationToken cancellationToken = default) =>
             (await UploadReplyJobAsync(cancellationToken)).Reply?.FileName;
 
-        public async Task<ReplyProgress> GetReplyProgressAsync(CancellationToken cancellationToken = default)
-        {
-            var reply = (await UploadReplyJobAsync(cancellationToken)).Reply ?? JobReply.None;
-            return new ReplyProgress(reply.BytesTotal, reply.BytesTransferred);
-        }
+        public async Task<ReplyProgress> GetReplyProgressAsync(CancellationToken cancellationToken = default) =>
+            ReplyProgress.Of(await GetAsync(cancellationToken));
 
         public async Task<byte[]> GetReplyDataAsync(CancellationToken cancellationToken = default)
         {
