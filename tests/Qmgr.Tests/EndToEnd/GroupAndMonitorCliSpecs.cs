@@ -6,31 +6,8 @@ using Xunit;
 namespace Qmgr.Tests.EndToEnd;
 
 /// <summary>The <c>qmgr group ...</c> verbs, <c>cancel</c> by group and <c>qmgr monitor</c> of the real executable, on one data directory.</summary>
-public sealed class GroupAndMonitorCliSpecs : IAsyncLifetime, IDisposable
+public sealed class GroupAndMonitorCliSpecs() : CliSpecs(TimeSpan.FromSeconds(90))
 {
-    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(90);
-    private readonly TempDirectory _dir = new();
-    private LoopbackFileServer _server = null!;
-
-    private string DataDir => _dir.File("data");
-
-    public async Task InitializeAsync() => _server = await LoopbackFileServer.StartAsync();
-
-    public async Task DisposeAsync() => await _server.DisposeAsync();
-
-    public void Dispose() => _dir.Dispose();
-
-    private Task<CliResult> Run(params string[] args) => QmgrProcess.RunAsync(Deadline, [.. args, "--data-dir", DataDir]);
-
-    private async Task<CliResult> Ok(params string[] args)
-    {
-        var result = await Run(args);
-        Assert.True(result.ExitCode == 0, $"qmgr {string.Join(' ', args)}: {result}");
-        return result;
-    }
-
-    private static JsonElement Json(CliResult result) => JsonDocument.Parse(result.Stdout).RootElement;
-
     private static JsonElement JobOf(JsonElement group, string job) =>
         group.GetProperty("jobs").EnumerateArray().Single(j => j.GetProperty("job").GetString() == job);
 
@@ -41,7 +18,7 @@ public sealed class GroupAndMonitorCliSpecs : IAsyncLifetime, IDisposable
         var group = (await Ok("group", "create", "nightly", "--priority", "high", "--max-bandwidth", "1M")).Stdout.Trim();
         var withFile = Json(await Ok("create", "with a file", "--group", group[..8], "--json")).GetProperty("job").GetString()!;
         var empty = Json(await Ok("create", "empty", "--group", group, "--json")).GetProperty("job").GetString()!;
-        await Ok("addfile", withFile, _server.Add("/g.bin", LoopbackFileServer.Content(200_000, seed: 41)).ToString(), _dir.File("g.bin"));
+        await Ok("addfile", withFile, Server.Add("/g.bin", LoopbackFileServer.Content(200_000, seed: 41)).ToString(), Dir.File("g.bin"));
 
         // act
         var created = Json(await Ok("group", "info", group, "--json"));
@@ -103,9 +80,9 @@ public sealed class GroupAndMonitorCliSpecs : IAsyncLifetime, IDisposable
         // node, so it carries the job on itself (another process cannot act on the directory while it runs; with a
         // service, other processes would go through the service instead).
         var content = LoopbackFileServer.Content(200_000, seed: 42);
-        var url = _server.Add("/m.bin", content);
+        var url = Server.Add("/m.bin", content);
         var job = Json(await Ok("create", "watched", "--json")).GetProperty("job").GetString()!;
-        await Ok("addfile", job, url.ToString(), _dir.File("m.bin"));
+        await Ok("addfile", job, url.ToString(), Dir.File("m.bin"));
         await Ok("resume", job);
 
         // act

@@ -12,31 +12,9 @@ namespace Qmgr.Tests.EndToEnd;
 /// <c>qmgr</c> executable, each run as its own process on one data directory (an in-process node per verb), against a
 /// loopback Kestrel server.
 /// </summary>
-public sealed class JobVerbCliSpecs : IAsyncLifetime, IDisposable
+public sealed class JobVerbCliSpecs() : CliSpecs(TimeSpan.FromSeconds(90))
 {
-    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(90);
-    private readonly TempDirectory _dir = new();
-    private LoopbackFileServer _server = null!;
-
-    private string DataDir => _dir.File("data");
-
-    public async Task InitializeAsync() => _server = await LoopbackFileServer.StartAsync();
-
-    public async Task DisposeAsync() => await _server.DisposeAsync();
-
-    public void Dispose() => _dir.Dispose();
-
     /// <summary><c>qmgr VERB ARGS --data-dir DATA</c> to its end.</summary>
-    private Task<CliResult> Run(params string[] args) => QmgrProcess.RunAsync(Deadline, [.. args, "--data-dir", DataDir]);
-
-    private async Task<CliResult> Ok(params string[] args)
-    {
-        var result = await Run(args);
-        Assert.True(result.ExitCode == 0, $"qmgr {string.Join(' ', args)}: {result}");
-        return result;
-    }
-
-    private static JsonElement Json(CliResult result) => JsonDocument.Parse(result.Stdout).RootElement;
 
     private async Task<(string Group, string Job)> CreateAsync(string name, params string[] options)
     {
@@ -48,10 +26,10 @@ public sealed class JobVerbCliSpecs : IAsyncLifetime, IDisposable
     public async Task Create_addfileset_resume_and_complete_deliver_every_file_byte_exact()
     {
         // arrange: three files, a list file with a comment, a blank line and a quoted FILE
-        var outDir = _dir.Sub("out dir");
+        var outDir = Dir.Sub("out dir");
         var contents = Enumerable.Range(1, 3).Select(i => LoopbackFileServer.Content(100_000 * i + i, seed: 20 + i)).ToArray();
-        var urls = contents.Select((c, i) => _server.Add($"/set/{i}.bin", c)).ToArray();
-        var list = _dir.File("files.txt");
+        var urls = contents.Select((c, i) => Server.Add($"/set/{i}.bin", c)).ToArray();
+        var list = Dir.File("files.txt");
         await File.WriteAllTextAsync(list, $"""
             # three files, as bitsadmin /addfileset takes them
             {urls[0]} "{Path.Combine(outDir, "0.bin")}"
@@ -134,15 +112,15 @@ public sealed class JobVerbCliSpecs : IAsyncLifetime, IDisposable
     {
         // arrange
         var (_, job) = await CreateAsync("all or none");
-        var list = _dir.File("bad.txt");
+        var list = Dir.File("bad.txt");
         await File.WriteAllTextAsync(list, $"""
-            {_server.UrlOf("/a.bin")} {_dir.File("a.bin")}
+            {Server.UrlOf("/a.bin")} {Dir.File("a.bin")}
             # a comment
-            {_server.UrlOf("/b.bin")}
-            {_server.UrlOf("/c.bin")} {_dir.File("c.bin")}
+            {Server.UrlOf("/b.bin")}
+            {Server.UrlOf("/c.bin")} {Dir.File("c.bin")}
             """);
-        var badUrl = _dir.File("bad-url.txt");
-        await File.WriteAllTextAsync(badUrl, $"{_server.UrlOf("/a.bin")} {_dir.File("a.bin")}\nftp://x/y {_dir.File("y.bin")}\n");
+        var badUrl = Dir.File("bad-url.txt");
+        await File.WriteAllTextAsync(badUrl, $"{Server.UrlOf("/a.bin")} {Dir.File("a.bin")}\nftp://x/y {Dir.File("y.bin")}\n");
 
         // act
         var malformed = await Run("addfileset", job, list);
@@ -162,9 +140,9 @@ public sealed class JobVerbCliSpecs : IAsyncLifetime, IDisposable
     public async Task List_leaves_final_jobs_out_unless_all_and_a_data_directory_without_a_store_is_exit_three()
     {
         // arrange: one Acknowledged job (transfer) and one Suspended job
-        var noStore = await QmgrProcess.RunAsync(Deadline, "list", "--data-dir", _dir.File("empty"));
-        var url = _server.Add("/done.bin", LoopbackFileServer.Content(5000, seed: 31));
-        var transfer = await Run("transfer", "--display-name", "finished", url.ToString(), _dir.File("done.bin"));
+        var noStore = await QmgrProcess.RunAsync(Deadline, "list", "--data-dir", Dir.File("empty"));
+        var url = Server.Add("/done.bin", LoopbackFileServer.Content(5000, seed: 31));
+        var transfer = await Run("transfer", "--display-name", "finished", url.ToString(), Dir.File("done.bin"));
         Assert.True(transfer.ExitCode == 0, transfer.ToString());
         var (_, waiting) = await CreateAsync("waiting");
 
@@ -175,7 +153,7 @@ public sealed class JobVerbCliSpecs : IAsyncLifetime, IDisposable
 
         // assert
         Assert.True(noStore.ExitCode == 3, noStore.ToString());
-        Assert.Contains(Path.Combine(_dir.File("empty"), "qmgr.db"), noStore.Stderr);
+        Assert.Contains(Path.Combine(Dir.File("empty"), "qmgr.db"), noStore.Stderr);
         Assert.Single(noStore.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         var group = Assert.Single(unfinished.EnumerateArray());
         var job = Assert.Single(group.GetProperty("jobs").EnumerateArray());

@@ -7,19 +7,8 @@ namespace Qmgr.Tests.EndToEnd;
 
 /// <summary>The real <c>qmgr</c> executable as a service and as its client: CLI verbs on the data directory of a running
 /// <c>qmgr serve</c> go through its REST API (the one façade), and a verb aimed at no service says so.</summary>
-public sealed class ServiceCliSpecs : IAsyncLifetime, IDisposable
+public sealed class ServiceCliSpecs() : CliSpecs(TimeSpan.FromSeconds(60))
 {
-    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(60);
-    private readonly TempDirectory _dir = new();
-    private LoopbackFileServer _server = null!;
-    private string DataDir => _dir.File("data");
-
-    public async Task InitializeAsync() => _server = await LoopbackFileServer.StartAsync();
-
-    public async Task DisposeAsync() => await _server.DisposeAsync();
-
-    public void Dispose() => _dir.Dispose();
-
     private async Task<(QmgrProcess Serve, Uri Url, string Token)> StartServiceAsync()
     {
         var serve = QmgrProcess.Start("serve", "--data-dir", DataDir, "--urls", "http://127.0.0.1:0");
@@ -41,13 +30,13 @@ public sealed class ServiceCliSpecs : IAsyncLifetime, IDisposable
         using (serve)
         {
             var content = LoopbackFileServer.Content(80_000, 17);
-            var source = _server.Add("/through-service.bin", content);
+            var source = Server.Add("/through-service.bin", content);
 
-            var transfer = await QmgrProcess.RunAsync(Deadline, "transfer", "--data-dir", DataDir, source.AbsoluteUri, _dir.File("through-service.bin"));
+            var transfer = await QmgrProcess.RunAsync(Deadline, "transfer", "--data-dir", DataDir, source.AbsoluteUri, Dir.File("through-service.bin"));
             var list = await QmgrProcess.RunAsync(Deadline, "list", "--data-dir", DataDir, "--all", "--json");
 
             Assert.True(transfer.ExitCode == 0, transfer.ToString());
-            Assert.Equal(content, File.ReadAllBytes(_dir.File("through-service.bin")));
+            Assert.Equal(content, File.ReadAllBytes(Dir.File("through-service.bin")));
             Assert.True(list.ExitCode == 0, list.ToString());
             Assert.Contains("through-service.bin", list.Stdout);
             // the service's own API knows the job: the CLI went through it (the directory's lock is the service's)

@@ -10,28 +10,16 @@ namespace Qmgr.Tests.EndToEnd;
 /// <c>qmgr transfer</c>'s input checks (nothing is created when BITS's limits would refuse a later call; an unknown option
 /// is named as one), <c>-i LISTFILE</c> (jobs of at most 200 files in one group) and <c>--minimum-retry-delay</c>.
 /// </summary>
-public sealed class TransferInputCliSpecs : IAsyncLifetime, IDisposable
+public sealed class TransferInputCliSpecs() : CliSpecs(TimeSpan.FromSeconds(120))
 {
-    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(120);
-    private readonly TempDirectory _dir = new();
-    private LoopbackFileServer _server = null!;
-
-    private string DataDir => _dir.File("data");
-
-    public async Task InitializeAsync() => _server = await LoopbackFileServer.StartAsync();
-
-    public async Task DisposeAsync() => await _server.DisposeAsync();
-
-    public void Dispose() => _dir.Dispose();
-
     [Fact]
     public async Task Transfer_of_201_files_or_a_too_long_url_creates_nothing()
     {
         // arrange: a store with one finished group, so list shows what exists
-        var url = _server.Add("/one.bin", LoopbackFileServer.Content(100, seed: 51)).ToString();
-        var other = await QmgrProcess.RunAsync(Deadline, "transfer", "--data-dir", DataDir, "--display-name", "other", url, _dir.File("other.bin"));
+        var url = Server.Add("/one.bin", LoopbackFileServer.Content(100, seed: 51)).ToString();
+        var other = await QmgrProcess.RunAsync(Deadline, "transfer", "--data-dir", DataDir, "--display-name", "other", url, Dir.File("other.bin"));
         Assert.True(other.ExitCode == 0, other.ToString());
-        var outDir = _dir.Sub("many");
+        var outDir = Dir.Sub("many");
         var pairs = Enumerable.Range(0, 201).SelectMany(i => new[] { url, Path.Combine(outDir, $"{i}.bin") }).ToArray();
         var longUrl = url + "?" + new string('q', 2200);
 
@@ -57,7 +45,7 @@ public sealed class TransferInputCliSpecs : IAsyncLifetime, IDisposable
     public async Task Transfer_with_an_unknown_option_names_it_and_creates_nothing()
     {
         // act
-        var result = await QmgrProcess.RunAsync(Deadline, "transfer", "--data-dir", DataDir, "-o", _dir.File("f.bin"), _server.UrlOf("/f.bin").ToString());
+        var result = await QmgrProcess.RunAsync(Deadline, "transfer", "--data-dir", DataDir, "-o", Dir.File("f.bin"), Server.UrlOf("/f.bin").ToString());
 
         // assert
         Assert.True(result.ExitCode == 2, result.ToString());
@@ -70,10 +58,10 @@ public sealed class TransferInputCliSpecs : IAsyncLifetime, IDisposable
     public async Task Transfer_input_file_splits_its_files_into_jobs_of_at_most_200_in_one_group()
     {
         // arrange: 203 small files listed as aria2c -i would take them
-        var outDir = _dir.Sub("in");
+        var outDir = Dir.Sub("in");
         var contents = Enumerable.Range(0, 203).Select(i => LoopbackFileServer.Content(64 + i, seed: 1000 + i)).ToArray();
-        var lines = contents.Select((c, i) => $"{_server.Add($"/i/{i}.bin", c)} {Path.Combine(outDir, $"{i}.bin")}");
-        var list = _dir.File("input.txt");
+        var lines = contents.Select((c, i) => $"{Server.Add($"/i/{i}.bin", c)} {Path.Combine(outDir, $"{i}.bin")}");
+        var list = Dir.File("input.txt");
         await File.WriteAllLinesAsync(list, ["# many files", .. lines]);
 
         // act
