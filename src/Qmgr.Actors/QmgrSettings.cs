@@ -61,6 +61,9 @@ public sealed record QmgrSettings(
     /// <summary>Embedded hocon/sqlite.conf (journal, snapshot store and query plugin on SQLite).</summary>
     public static Config SqliteConfig() => ConfigurationFactory.FromResource("Qmgr.sqlite.conf", typeof(QmgrSettings).Assembly);
 
+    /// <summary>Embedded hocon/postgres.conf (journal, snapshot store and query plugin on PostgreSQL; schema made by <c>qmgr db init</c>).</summary>
+    public static Config PostgresConfig() => ConfigurationFactory.FromResource("Qmgr.postgres.conf", typeof(QmgrSettings).Assembly);
+
     /// <summary>Embedded hocon/cluster.conf (remoting on loopback, sharding).</summary>
     public static Config ClusterConfig() => ConfigurationFactory.FromResource("Qmgr.cluster.conf", typeof(QmgrSettings).Assembly);
 

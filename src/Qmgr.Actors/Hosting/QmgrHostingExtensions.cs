@@ -110,6 +110,8 @@ public static class QmgrHostingExtensions
     {
         UseManagedNtlm();
         Directory.CreateDirectory(options.DataDirectory);
+        var remote = (options.ClusterHost is null ? "" : $"akka.remote.dot-netty.tcp.hostname = \"{options.ClusterHost}\"\n")
+                     + (options.ClusterPort is null ? "" : $"akka.remote.dot-netty.tcp.port = {options.ClusterPort}\n");
         var connection = $"\"{options.EffectiveConnectionString.Replace("\\", "\\\\").Replace("\"", "\\\"")}\"";
         var persistence = ConfigurationFactory.ParseString($"""
             akka.persistence.journal.sql.connection-string = {connection}
@@ -117,8 +119,9 @@ public static class QmgrHostingExtensions
             akka.persistence.query.journal.sql.connection-string = {connection}
             """);
         var config = (options.Overrides ?? Config.Empty)
+            .WithFallback(ConfigurationFactory.ParseString(remote))
             .WithFallback(persistence)
-            .WithFallback(QmgrSettings.SqliteConfig())
+            .WithFallback(options.Store == QmgrStore.Postgres ? QmgrSettings.PostgresConfig() : QmgrSettings.SqliteConfig())
             .WithFallback(QmgrSettings.ClusterConfig())
             .WithFallback(QmgrSettings.DefaultConfig())
             .WithFallback(SqlPersistence.DefaultConfiguration);
