@@ -42,6 +42,13 @@ public sealed record QmgrSettings(
     /// </summary>
     public TimeSpan ShareReportInterval { get; init; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// <c>qmgr.persistence.passivate-idle-group-after</c>: a group with no job queued, connecting, transferring or in a
+    /// transient error, and no webhook delivery due, stops after this long without a message and leaves memory (the
+    /// journal wakes it on the next request); <see cref="TimeSpan.Zero"/> = never.
+    /// </summary>
+    public TimeSpan GroupPassivateAfter { get; init; } = TimeSpan.FromMinutes(2);
+
     /// <summary><c>qmgr.bandwidth.schedules</c>: windows whose per-priority limits override the background cap (Decision 4).</summary>
     public IReadOnlyList<Transfers.BandwidthWindow> BandwidthSchedules { get; init; } = [];
 
@@ -101,6 +108,7 @@ public sealed record QmgrSettings(
             c.GetStringList("paths.allowed-roots").Select(r => Path.TrimEndingDirectorySeparator(Path.GetFullPath(r))).ToArray())
         {
             TimeSlice = c.GetTimeSpan("transfer.time-slice"),
+            GroupPassivateAfter = c.GetTimeSpan("persistence.passivate-idle-group-after"),
             ShareReportInterval = c.GetTimeSpan("bandwidth.share-report-interval"),
             MaxRangesPerFile = c.GetInt("limits.max-ranges-per-file"),
             BandwidthSchedules = Transfers.BandwidthSchedule.Parse(c, "bandwidth.schedules"),

@@ -16,6 +16,7 @@ public static class Program
             TransferCommand.Create(connection),
             UploadCommand.Create(connection),
             ServeCommand.Create(connection.DataDir),
+            DbCommand.Create(),
             CreateCommand.Create(connection),
             AddFileCommands.AddFile(connection),
             AddFileCommands.AddFileSet(connection),

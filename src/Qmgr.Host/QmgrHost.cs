@@ -59,19 +59,19 @@ public static class QmgrHost
     public static async Task<IHost> StartAsync(DataDirectory dataDir, CancellationToken cancellationToken)
     {
         var builder = Microsoft.Extensions.Hosting.Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
-        builder.Services.AddQmgrNode(dataDir, EnvironmentOverrides());
+        builder.Services.AddQmgrNode(new NodeArguments().Resolve(dataDir, EnvironmentOverrides()));
         var host = builder.Build();
         await host.StartAsync(cancellationToken);
         return host;
     }
 
-    /// <summary>Registers a Qmgr node on <paramref name="dataDir"/> with HOCON <paramref name="overrides"/> (the CLI passes
-    /// <see cref="EnvironmentOverrides"/>) and Serilog as the host's and Akka's logger: what every verb that runs a node,
-    /// and the service, share.</summary>
-    public static IServiceCollection AddQmgrNode(this IServiceCollection services, DataDirectory dataDir, Akka.Configuration.Config? overrides, Action<AkkaConfigurationBuilder>? configure = null)
+    /// <summary>Registers a Qmgr node with <paramref name="options"/> (from <see cref="NodeArguments.Resolve"/>: the data
+    /// directory, the store, the cluster and the HOCON overrides the CLI takes from <see cref="EnvironmentOverrides"/>) and
+    /// Serilog as the host's and Akka's logger: what every verb that runs a node, and the service, share.</summary>
+    public static IServiceCollection AddQmgrNode(this IServiceCollection services, QmgrOptions options, Action<AkkaConfigurationBuilder>? configure = null)
     {
         services.AddSerilog(dispose: false);
-        return services.AddQmgr(new QmgrOptions { DataDirectory = dataDir.Path, Overrides = overrides }, (akka, _) =>
+        return services.AddQmgr(options, (akka, _) =>
         {
             akka.ConfigureLoggers(setup =>
             {

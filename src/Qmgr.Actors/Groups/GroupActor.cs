@@ -31,6 +31,7 @@ public sealed class GroupActor : ReceivePersistentActor
         _transferRegion = transferRegion;
         _state = GroupState.Empty(groupId);
         PersistenceId = PersistenceIdFor(groupId);
+        if (settings.GroupPassivateAfter > TimeSpan.Zero) Context.SetReceiveTimeout(settings.GroupPassivateAfter);
 
         Recover<SnapshotOffer>(offer => { if (offer.Snapshot is GroupState s) _state = s; });
         Recover<IGroupEvent>(e => _state = _state.Apply(e));
@@ -51,6 +52,16 @@ public sealed class GroupActor : ReceivePersistentActor
             if (_state.PendingDeliveries.Exists(p => p.DeliveryId == d.DeliveryId))
                 PersistThenReply([new GroupEvents.WebhookDelivered(d.DeliveryId, d.Attempts, DateTimeOffset.UtcNow)], CommandResult.Ok, null);
         });
+        Command<ReceiveTimeout>(_ =>
+        {
+            // idle: nothing to transfer, retry or deliver; the shard stops it (a remembered entity must ask its shard)
+            if (!_state.Jobs.Any(j => j.State.IsActive()) && _state.PendingDeliveries.IsEmpty)
+            {
+                _log.Debug("Group [{GroupId}] idle for {Idle}: passivating", groupId, settings.GroupPassivateAfter);
+                Context.Parent.Tell(new Akka.Cluster.Sharding.Passivate(StopIdle.Instance));
+            }
+        });
+        Command<StopIdle>(_ => Context.Stop(Self));
         Command<GroupQueries.GetGroup>(q => Sender.Tell(q.Caller is null || q.Administrator || q.Caller == _state.Owner ? _state : GroupState.Empty(_state.Id)));
         Command<CompleteJob>(Complete);
         Command<AddFiles>(add =>
@@ -79,6 +90,12 @@ public sealed class GroupActor : ReceivePersistentActor
     }
 
     public override string PersistenceId { get; }
+
+    /// <summary>The message an idle group asks its shard to send back when passivating it.</summary>
+    private sealed class StopIdle
+    {
+        public static readonly StopIdle Instance = new();
+    }
 
     /// <summary><c>group-{id:N}</c>: frozen once shipped; queries find groups by this prefix.</summary>
     public static string PersistenceIdFor(Guid groupId) => $"{PersistencePrefix}-{groupId:N}";

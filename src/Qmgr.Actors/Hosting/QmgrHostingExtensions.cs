@@ -4,6 +4,7 @@ using Akka.Cluster.Hosting;
 using Akka.Cluster.Sharding;
 using Akka.Configuration;
 using Akka.DependencyInjection;
+using Akka.Event;
 using Akka.Hosting;
 using Akka.Persistence.Sql;
 using Microsoft.AspNetCore.DataProtection;
@@ -54,6 +55,7 @@ public static class QmgrHostingExtensions
             .SetApplicationName("qmgr")
             .PersistKeysToFileSystem(new DirectoryInfo(keys));
         services.AddSingleton<Jobs.SecretProtector>();
+        services.AddSingleton(options);
         services.AddSingleton<Api.IQueueManager>(sp => Api.QueueManager.Create(sp.GetRequiredService<ActorSystem>()));
         services.AddAkka("qmgr", (builder, sp) =>
         {
@@ -130,6 +132,12 @@ public static class QmgrHostingExtensions
 
         var settings = QmgrSettings.Create(config);
         var shardOptions = new ShardOptions { StateStoreMode = StateStoreMode.DData, RememberEntities = false };
+        // on a shared store groups are remembered (eventsourced store: the ddata one needs LightningDB, which fails here),
+        // so an unfinished group restarts by itself after a node's loss, a rebalance or a full restart; an idle group
+        // passivates and is forgotten. A single SQLite node wakes its groups itself at `serve`.
+        var groupShardOptions = options.Store == QmgrStore.Postgres
+            ? new ShardOptions { StateStoreMode = StateStoreMode.DData, RememberEntities = true, RememberEntitiesStore = RememberEntitiesStore.Eventsourced }
+            : shardOptions;
         builder.WithShardRegion<TransferRegion>("qmgr-transfer",
             (_, _, resolver) =>
             {
@@ -144,7 +152,7 @@ public static class QmgrHostingExtensions
                 var transfers = registry.Get<TransferRegion>();
                 return entityId => GroupActor.Props(Guid.ParseExact(entityId, "N"), settings, transfers);
             },
-            new GroupMessageExtractor(), shardOptions);
+            new GroupMessageExtractor(), groupShardOptions);
         // the cluster cap is divided among nodes by a singleton; each node reports its demand and applies its share
         builder.WithSingleton<BandwidthCoordinatorKey>("qmgr-bandwidth-coordinator",
             BandwidthCoordinator.Props(settings.MaxBytesPerSecond),
@@ -160,8 +168,27 @@ public static class QmgrHostingExtensions
         builder.AddStartup((system, _) =>
         {
             var cluster = Akka.Cluster.Cluster.Get(system);
-            if (options.SeedNodes.Count == 0) cluster.Join(cluster.SelfAddress);
-            else cluster.JoinSeedNodes(options.SeedNodes.Select(Address.Parse));
+            if (options.SeedNodes.Count == 0)
+            {
+                cluster.Join(cluster.SelfAddress);
+                return;
+            }
+            cluster.JoinSeedNodes(options.SeedNodes.Select(Address.Parse));
+            // a seed list that names no live node: Akka keeps trying (only the first seed may found a cluster); say so
+            var warnEvery = config.GetTimeSpan("qmgr.cluster.join-warning-interval");
+            var log = Logging.GetLogger(system, "qmgr-cluster");
+            var warning = system.Scheduler.Advanced.ScheduleRepeatedlyCancelable(warnEvery, warnEvery, () =>
+            {
+                if (cluster.SelfMember.Status == Akka.Cluster.MemberStatus.Removed || cluster.IsTerminated) return;
+                if (cluster.SelfMember.Status is not (Akka.Cluster.MemberStatus.Up or Akka.Cluster.MemberStatus.WeaklyUp))
+                    log.Warning("Not in a cluster yet: no seed node of [{0}] has let this node ({1}) join; still trying", string.Join(", ", options.SeedNodes), cluster.SelfAddress);
+            });
+            cluster.RegisterOnMemberUp(() =>
+            {
+                warning.Cancel();
+                log.Info("Joined the cluster as {0} ({1} members up)", cluster.SelfAddress, cluster.State.Members.Count(m => m.Status == Akka.Cluster.MemberStatus.Up));
+            });
+            cluster.RegisterOnMemberRemoved(warning.Cancel);
         });
         return builder;
     }

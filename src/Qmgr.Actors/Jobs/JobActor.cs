@@ -27,6 +27,8 @@ public sealed class JobActor : ReceiveActor, IWithTimers
     private Job _job;
     private long _groupMax;
     private (Guid TransferId, int FileIndex)? _active;
+    // the transfer entity that answered the active transfer (watched: its node may leave the cluster)
+    private IActorRef? _transferEntity;
     // a file whose outcome was reported and not yet seen persisted: a stale JobChanged must not restart it
     private int? _outcomePending;
     // on-demand: the plan stamp (owner's requests and position moves) the active transfer started under, and whether it
@@ -43,6 +45,9 @@ public sealed class JobActor : ReceiveActor, IWithTimers
     /// <summary>The journaled cause of T8 when a higher priority took the slot.</summary>
     public const string PreemptedByPriorityCause = "preempted by a higher priority";
 
+    /// <summary>The journaled cause of T8 when the transfer's entity stopped (its node left the cluster) mid-transfer.</summary>
+    public const string TransferLostCause = "the node running the transfer was lost";
+
     /// <summary>The journaled cause of T8 when the time slice ended while same-priority jobs wait.</summary>
     public const string TimeSliceEndedCause = "time slice ended";
 
@@ -55,7 +60,30 @@ public sealed class JobActor : ReceiveActor, IWithTimers
         _settings = settings;
 
         Receive<JobChanged>(c => { _job = c.Job; _groupMax = c.GroupMaxBytesPerSecond; React(); });
-        Receive<TransferConnecting>(m => IfCurrent(m.TransferId, a => Context.Parent.Tell(new TransferConnected(_job.Id))));
+        Receive<TransferConnecting>(m => IfCurrent(m.TransferId, a =>
+        {
+            // the transfer entity may run on another node: watch it, so losing that node re-queues the job (T8)
+            if (!Sender.IsNobody() && !Sender.Equals(_transferEntity))
+            {
+                if (_transferEntity is not null) Context.Unwatch(_transferEntity);
+                _transferEntity = Sender;
+                Context.Watch(Sender);
+            }
+            Context.Parent.Tell(new TransferConnected(_job.Id));
+        }));
+        Receive<Terminated>(t =>
+        {
+            if (!t.ActorRef.Equals(_transferEntity)) return;
+            _transferEntity = null;
+            if (CoordinatedShutdown.Get(Context.System).ShutdownReason is not null) return; // this node stops: recovery re-queues
+            if (_active is not { } a) return;
+            // its node left the cluster (or the entity stopped) mid-transfer: back to Queued from the last checkpoint,
+            // and the next start goes wherever the transfer region now places the entity
+            _log.Warning("Job [{JobId}] file {FileIndex}: the transfer stopped with its node ({Node}); queued again", _job.Id, a.FileIndex, t.ActorRef.Path.Address);
+            _active = null;
+            Context.Parent.Tell(new Preempted(_job.Id, a.FileIndex, TransferLostCause));
+            React();
+        });
         Receive<TransferResponded>(m => IfCurrent(m.TransferId, a => Context.Parent.Tell(new ResponseAccepted(_job.Id, a.FileIndex, m.Response))));
         Receive<TransferResponseHeaders>(m => IfCurrent(m.TransferId, a => Context.Parent.Tell(new ResponseHeadersReceived(_job.Id, a.FileIndex, m.Headers))));
         Receive<TransferCheckpointed>(m => IfCurrent(m.TransferId, a => Context.Parent.Tell(new Checkpointed(_job.Id, a.FileIndex, m.Offset))));

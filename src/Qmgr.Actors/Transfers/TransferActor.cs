@@ -111,7 +111,7 @@ public sealed class TransferActor : ReceiveActor
         var self = Self;
         using var slot = await _governor.AcquireSlotAsync(start.Request.Url, start.Priority,
             cause => self.Tell(new Preempt(start.TransferId, cause)), ct).ConfigureAwait(false);
-        start.ReplyTo.Tell(new TransferConnecting(start.TransferId));
+        start.ReplyTo.Tell(new TransferConnecting(start.TransferId), self); // from this entity: the job actor watches it
         var observer = new Observer(start.TransferId, start.ReplyTo);
         var request = start.Request with
         {

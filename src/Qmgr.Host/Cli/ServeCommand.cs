@@ -21,12 +21,23 @@ public static class ServeCommand
     {
         var exitWhenIdle = new Option<bool>("--exit-when-idle") { Description = "exit once recovery is over and no job is active" };
         var urls = new Option<string?>("--urls") { Description = "where the REST API listens, ';'-separated (default qmgr.api.urls: http://127.0.0.1:5580; port 0 picks a free one)" };
-        var command = new Command("serve", "Run the queue manager service on the data directory (REST API, CLI verbs reach it)") { dataDirOption, exitWhenIdle, urls };
-        command.SetAction((parse, ct) => RunAsync(parse.GetValue(dataDirOption), parse.GetValue(exitWhenIdle), parse.GetValue(urls), ct));
+        var store = new Option<string?>("--store") { Description = "sqlite (DATA_DIR/qmgr.db, one node; the default) or postgres (shared by a cluster; default when a connection string is given)" };
+        var connectionString = new Option<string?>("--connection-string") { Description = $"PostgreSQL connection string (default: ${NodeArguments.ConnectionStringVariable}, else qmgr.store.connection-string)" };
+        var clusterHost = new Option<string?>("--cluster-host") { Description = "address this node's cluster remoting binds to and advertises (default 127.0.0.1)" };
+        var clusterPort = new Option<int?>("--cluster-port") { Description = "this node's cluster remoting port (default: any free port)" };
+        var seedNodes = new Option<string?>("--seed-nodes") { Description = "comma-separated seed nodes to join, akka.tcp://qmgr@host:port (default qmgr.cluster.seed-nodes)" };
+        var foundCluster = new Option<bool>("--found-cluster") { Description = "on a shared store without seed nodes: this node founds a new cluster" };
+        var command = new Command("serve", "Run the queue manager service on the data directory (REST API, CLI verbs reach it)")
+        {
+            dataDirOption, exitWhenIdle, urls, store, connectionString, clusterHost, clusterPort, seedNodes, foundCluster,
+        };
+        command.SetAction((parse, ct) => RunAsync(parse.GetValue(dataDirOption), parse.GetValue(exitWhenIdle), parse.GetValue(urls),
+            new NodeArguments(parse.GetValue(store), parse.GetValue(connectionString), parse.GetValue(clusterHost), parse.GetValue(clusterPort),
+                parse.GetValue(seedNodes), parse.GetValue(foundCluster)), ct));
         return command;
     }
 
-    private static async Task<int> RunAsync(string? dataDirOption, bool exitWhenIdle, string? urls, CancellationToken invocation)
+    private static async Task<int> RunAsync(string? dataDirOption, bool exitWhenIdle, string? urls, NodeArguments node, CancellationToken invocation)
     {
         // SIGTERM (systemctl stop, docker stop) and SIGINT stop the service gracefully: unfinished jobs stay in the
         // journal and the next `serve` carries them on (Decision 10).
@@ -47,8 +58,14 @@ public static class ServeCommand
                     Serilog.Log.Information("Listening on {Addresses}; the administrator token is in {TokenFile}", string.Join(", ", app!.BoundAddresses()), ServiceEndpoint.TokenPath(dataDir));
                     // the process acts for every owner here: it wakes every group (recovery) and watches all jobs
                     var qm = host.Services.GetRequiredService<IQueueManager>().ForCaller(Environment.UserName, isAdministrator: true);
-                    var groups = await qm.EnumGroupsAsync(cancellationToken); // wakes and recovers every group
-                    Serilog.Log.Information("Recovered {Count} groups from {DataDirectory}", groups.Count, dataDir.Path);
+                    var options = host.Services.GetRequiredService<Qmgr.Hosting.QmgrOptions>();
+                    IReadOnlyList<IGroup> groups = [];
+                    if (options.Store == Qmgr.Hosting.QmgrStore.Sqlite || exitWhenIdle)
+                    {
+                        groups = await qm.EnumGroupsAsync(cancellationToken); // wakes and recovers every group
+                        Serilog.Log.Information("Recovered {Count} groups from {DataDirectory}", groups.Count, dataDir.Path);
+                    }
+                    else Serilog.Log.Information("On the shared store: unfinished groups restart by themselves wherever the cluster places them");
                     if (!exitWhenIdle)
                     {
                         await Task.Delay(Timeout.Infinite, cancellationToken).ContinueWith(_ => { }, CancellationToken.None);
@@ -78,7 +95,15 @@ public static class ServeCommand
                 {
                     ServiceEndpoint.Remove(dataDir);
                 }
-            }, async (dir, ct) => app = await ServiceHost.StartAsync(dir, urls, QmgrHost.EnvironmentOverrides(), ct));
+            }, async (dir, ct) => app = await ServiceHost.StartAsync(dir, urls, QmgrHost.EnvironmentOverrides(), ct, node));
+        }
+        catch (NodeConfigurationException ex)
+        {
+            return Program.Fail(ExitCodes.Usage, ex.Message);
+        }
+        catch (Npgsql.NpgsqlException ex)
+        {
+            return Program.Fail(ExitCodes.DataDirectory, $"cannot use the postgres store: {ex.Message}");
         }
         catch (IOException ex) when (ex.InnerException is System.Net.Sockets.SocketException || ex.Message.Contains("address already in use", StringComparison.OrdinalIgnoreCase))
         {

@@ -24,18 +24,23 @@ public static class ServiceHost
     /// Builds and starts the service on <paramref name="dataDir"/> (its lock already held) listening on
     /// <paramref name="urls"/> (null = <c>qmgr.api.urls</c>), with HOCON <paramref name="overrides"/> over the defaults
     /// (<c>qmgr serve</c> passes <c>QMGR_HOCON</c>). Creates DATA_DIR/api-token on first start. The addresses actually
-    /// bound (port 0 picks one) are in <see cref="BoundAddresses"/>. Throws what Kestrel throws when it cannot listen.
+    /// bound (port 0 picks one) are in <see cref="BoundAddresses"/>. <paramref name="node"/> chooses the store and the
+    /// cluster (null = the SQLite store, a cluster of one). Throws what Kestrel throws when it cannot listen, and
+    /// <see cref="NodeConfigurationException"/> for store or cluster settings that cannot work.
     /// </summary>
-    public static async Task<WebApplication> StartAsync(DataDirectory dataDir, string? urls, Akka.Configuration.Config? overrides, CancellationToken cancellationToken)
+    public static async Task<WebApplication> StartAsync(DataDirectory dataDir, string? urls, Akka.Configuration.Config? overrides, CancellationToken cancellationToken, NodeArguments? node = null)
     {
         // a service runs for other callers: their notify command lines would run as the service's user, so they stay off
         // unless the operator turns them on (qmgr.job.allow-notify-cmdline = on)
         overrides = (overrides ?? Akka.Configuration.Config.Empty).WithFallback(Akka.Configuration.ConfigurationFactory.ParseString("qmgr.job.allow-notify-cmdline = off"));
         var settings = ServiceSettings.Create(overrides);
+        var options = (node ?? new NodeArguments()).Resolve(dataDir, overrides);
+        // a shared store gets its schema before the node touches it; the advisory lock makes concurrent first starts safe
+        if (options.Store == QmgrStore.Postgres) await Qmgr.Persistence.PostgresSchema.EnsureAsync(options.EffectiveConnectionString, cancellationToken);
         var adminToken = ServiceEndpoint.EnsureToken(dataDir);
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = dataDir.Path, Args = [] });
         builder.Logging.ClearProviders();
-        builder.Services.AddQmgrNode(dataDir, overrides, akka => akka.WithQmgrHealthChecks());
+        builder.Services.AddQmgrNode(options, akka => akka.WithQmgrHealthChecks());
         builder.Services.AddSingleton(settings);
         builder.Services.AddSingleton(new TokenStore([new ApiToken(adminToken, Environment.UserName, true), .. settings.Tokens]));
 

@@ -44,7 +44,10 @@ public sealed class QmgrProcess : IDisposable
     public int Id => _process.Id;
 
     /// <summary>Starts <c>qmgr ARGS</c> with stdout and stderr captured (so progress is printed as plain lines).</summary>
-    public static QmgrProcess Start(params string[] args)
+    public static QmgrProcess Start(params string[] args) => Start(new Dictionary<string, string>(), args);
+
+    /// <summary>Starts <c>qmgr ARGS</c> with <paramref name="environment"/> added to the child's environment.</summary>
+    public static QmgrProcess Start(IReadOnlyDictionary<string, string> environment, params string[] args)
     {
         var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet";
         var info = new ProcessStartInfo(dotnet)
@@ -54,6 +57,7 @@ public sealed class QmgrProcess : IDisposable
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
+        foreach (var (name, value) in environment) info.Environment[name] = value;
         info.ArgumentList.Add(HostDll);
         foreach (var a in args) info.ArgumentList.Add(a);
         var process = new Process { StartInfo = info };
@@ -145,6 +149,22 @@ public sealed class QmgrProcess : IDisposable
                 throw new TimeoutException($"qmgr printed no expected line within {deadline}:\n{Output()}");
             }
         }
+    }
+
+    /// <summary>SIGSTOP: the child is frozen (threads, timers, sockets untouched) until <see cref="Continue"/>.</summary>
+    public void Pause() => Signal("STOP");
+
+    /// <summary>SIGCONT: a paused child runs again.</summary>
+    public void Continue() => Signal("CONT");
+
+    /// <summary>The child's output so far (stdout, then stderr).</summary>
+    public string OutputSoFar => Output();
+
+    private void Signal(string name)
+    {
+        if (_process.HasExited) return;
+        using var kill = Process.Start("kill", [$"-{name}", _process.Id.ToString()]);
+        kill.WaitForExit();
     }
 
     /// <summary>SIGKILL (Process.Kill sends SIGKILL on Unix): no shutdown code runs in the child.</summary>

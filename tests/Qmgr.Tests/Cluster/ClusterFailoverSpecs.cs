@@ -1,0 +1,149 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using Npgsql;
+using Qmgr.Api;
+using Qmgr.Hosting;
+using Qmgr.Jobs;
+using Qmgr.Tests.Support;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Qmgr.Tests.Cluster;
+
+/// <summary>
+/// Issue 8 on a real cluster: three <c>qmgr serve</c> processes on 127.0.0.1 sharing a real PostgreSQL database
+/// (a fresh one per test), a real loopback file server, SIGKILL and SIGSTOP on real processes.
+/// </summary>
+[Collection(ClusterCollection.Name)]
+public sealed class ClusterFailoverSpecs(ITestOutputHelper output) : IAsyncLifetime
+{
+    private static readonly TimeSpan Formation = TimeSpan.FromSeconds(90);
+    private readonly PostgresDatabase _db = new();
+    private readonly TempDirectory _dir = new();
+    private LoopbackFileServer _server = null!;
+
+    public async Task InitializeAsync()
+    {
+        await _db.InitializeAsync();
+        _server = await LoopbackFileServer.StartAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _server.DisposeAsync();
+        _dir.Dispose();
+        await _db.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Any_node_answers_for_a_group_that_runs_on_another_node()
+    {
+        // arrange
+        await using var cluster = await QmgrCluster.StartAsync(_db, 3, "", Formation);
+        var content = RandomNumberGenerator.GetBytes(64 * 1024);
+        var url = _server.Add("/small.bin", content);
+        var target = _dir.File("small.bin");
+        using var qm0 = await cluster.Nodes[0].ConnectAsync();
+
+        // act: created through node 0
+        var group = await qm0.CreateGroupAsync("spread");
+        var job = await group.CreateJobAsync("one file");
+        await job.AddFilesAsync([(url.ToString(), target)]);
+        await job.ResumeAsync();
+
+        // assert: every node sees the group and its job, lists it, and drives it to the end
+        foreach (var node in cluster.Nodes)
+        {
+            using var qm = await node.ConnectAsync();
+            var seen = await qm.GetGroupAsync(group.Id);
+            Assert.Equal("spread", (await seen.GetStateAsync()).DisplayName);
+            Assert.Contains(await qm.EnumGroupsAsync(), g => g.Id == group.Id);
+            Assert.Equal(job.Id, (await qm.GetJobAsync(job.Id)).Id);
+        }
+        using var qm2 = await cluster.Nodes[2].ConnectAsync();
+        var viaTwo = await qm2.GetJobAsync(job.Id);
+        using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await viaTwo.WaitAsync(j => j.State == JobState.Transferred, wait.Token);
+        await viaTwo.CompleteAsync();
+        Assert.Equal(content, await File.ReadAllBytesAsync(target));
+        var runsOn = await QmgrCluster.GroupNodeAsync(cluster.Nodes[1], group.Id, wait.Token);
+        Assert.Contains(runsOn, cluster.Nodes.Select(n => n.Address));
+    }
+
+    [Fact]
+    public async Task A_killed_nodes_download_resumes_on_a_survivor_from_its_last_checkpoint_and_finishes_byte_exact()
+    {
+        // arrange: a 4 MiB file at 256 KiB/s (a 16 s download), checkpoints every 128 KiB
+        await using var cluster = await QmgrCluster.StartAsync(_db, 3, "qmgr.transfer.checkpoint-bytes = 131072", Formation);
+        var content = RandomNumberGenerator.GetBytes(4 * 1024 * 1024);
+        var url = _server.Add("/big.bin", content);
+        var target = _dir.File("big.bin");
+        using var qm0 = await cluster.Nodes[0].ConnectAsync();
+        var group = await qm0.CreateGroupAsync("failover", maxBytesPerSecond: 256 * 1024);
+        var job = await group.CreateJobAsync("big file");
+        await job.AddFilesAsync([(url.ToString(), target)]);
+        await job.ResumeAsync();
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(150));
+        await job.WaitAsync(j => j.BytesTransferred >= 1024 * 1024, deadline.Token);
+
+        // act: SIGKILL the node whose shard lease holds the transfer (the process writing the bytes)
+        var victim = await TransferNodeAsync(cluster, job.Id, deadline.Token);
+        var requestsBefore = _server.RequestsFor("/big.bin").Count;
+        var killedAt = DateTimeOffset.UtcNow;
+        victim.Process.Kill();
+        output.WriteLine($"killed node {victim.Index} ({victim.Address}) at {killedAt:O}");
+
+        // assert: a survivor asks for the rest (Range from the last checkpoint, not from 0) and finishes byte-exact
+        var survivor = cluster.Nodes.First(n => n != victim);
+        using var qm = await survivor.ConnectAsync();
+        var resumed = await FirstRequestAfterAsync("/big.bin", requestsBefore, deadline.Token);
+        var takeover = resumed.Time - killedAt;
+        output.WriteLine($"takeover (kill → bytes flowing again): {takeover.TotalSeconds:F1} s; resumed with {resumed.Range}");
+        Assert.StartsWith("bytes=", resumed.Range);
+        Assert.NotEqual("bytes=0-", resumed.Range);
+        var done = await (await qm.GetJobAsync(job.Id)).WaitAsync(j => j.State is JobState.Transferred or JobState.Error, deadline.Token);
+        Assert.Equal(JobState.Transferred, done.State);
+        await (await qm.GetJobAsync(job.Id)).CompleteAsync(deadline.Token);
+        Assert.Equal(content, await File.ReadAllBytesAsync(target));
+        Assert.True(takeover < TimeSpan.FromSeconds(30), $"takeover took {takeover}");
+        await JournalIsLinearAsync(group.Id);
+    }
+
+    /// <summary>The node holding the lease of the transfer shard of <paramref name="jobId"/> (qmgr_leases, written by the shard).</summary>
+    private async Task<ClusterNode> TransferNodeAsync(QmgrCluster cluster, Guid jobId, CancellationToken ct)
+    {
+        var shard = new TransferMessageExtractor().ShardId(jobId.ToString("N"));
+        var owner = await _db.ScalarAsync($"SELECT owner FROM qmgr_leases WHERE name = 'qmgr-shard-qmgr-transfer-{shard}'") as string;
+        return cluster.Nodes.SingleOrDefault(n => n.HostPort == owner)
+               ?? throw new InvalidOperationException($"no node holds the lease of transfer shard {shard} (owner '{owner}')");
+    }
+
+    private async Task<LoggedRequest> FirstRequestAfterAsync(string path, int index, CancellationToken ct)
+    {
+        while (true)
+        {
+            if (_server.RequestsFor(path) is var all && all.Count > index) return all[index];
+            await Task.Delay(50, ct);
+        }
+    }
+
+    /// <summary>The group's events have sequence numbers 1..N without a gap or a repeat (one writer at a time).</summary>
+    private async Task JournalIsLinearAsync(Guid groupId)
+    {
+        await using var c = new NpgsqlConnection(_db.ConnectionString);
+        await c.OpenAsync();
+        await using var cmd = new NpgsqlCommand("SELECT sequence_number FROM journal WHERE persistence_id = @p ORDER BY ordering", c);
+        cmd.Parameters.AddWithValue("p", $"group-{groupId:N}");
+        var seqs = new List<long>();
+        await using (var r = await cmd.ExecuteReaderAsync()) while (await r.ReadAsync()) seqs.Add(r.GetInt64(0));
+        Assert.NotEmpty(seqs);
+        Assert.Equal(Enumerable.Range(1, seqs.Count).Select(i => (long)i), seqs);
+    }
+}
+
+/// <summary>Multi-process cluster specs run one at a time (each starts three nodes on a 2-core machine).</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class ClusterCollection
+{
+    public const string Name = "qmgr cluster processes";
+}
