@@ -3,7 +3,12 @@ using Akka.Actor;
 using Akka.Configuration;
 using Akka.Coordination;
 using Npgsql;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Qmgr.Cluster;
+using Qmgr.Groups;
+using Qmgr.Hosting;
+using Qmgr.Jobs;
 using Qmgr.Tests.Support;
 using Qmgr.Transport;
 using Xunit;
@@ -311,5 +316,46 @@ public sealed class PostgresLeaseSpecs : IClassFixture<PostgresDatabase>, IAsync
         Assert.Equal(BitsErrors.ShardLeaseNotHeld, Assert.IsType<DownloadOutcome.Failed>(outcome).Error.HResult);
         Assert.False(File.Exists(temp));
         Assert.Empty(server.RequestsFor("/g"));
+    }
+
+    [Fact]
+    public async Task A_node_on_the_postgres_store_starts_a_group_shard_only_under_its_PostgresLease_and_its_fence_holds()
+    {
+        // arrange: one node on this database through AddQmgr (Akka.Hosting ShardOptions leave the lease to
+        // akka.cluster.sharding.use-lease of hocon/postgres.conf); the journal tables made by the plugin for the test
+        var builder = Microsoft.Extensions.Hosting.Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Services.AddQmgr(new QmgrOptions
+        {
+            DataDirectory = _dir.Sub("node"),
+            Store = QmgrStore.Postgres,
+            ConnectionString = _db.ConnectionString,
+            Overrides = ConfigurationFactory.ParseString("""
+                akka.persistence.journal.sql.auto-initialize = on
+                akka.persistence.snapshot-store.sql.auto-initialize = on
+                """).WithFallback(HostedQmgr.TestTimings),
+        });
+        using var host = builder.Build();
+        await host.StartAsync().WaitAsync(Deadline);
+        try
+        {
+            var system = host.Services.GetRequiredService<ActorSystem>();
+            var group = Guid.NewGuid();
+            var shardId = new GroupMessageExtractor().ShardId(group.ToString("N"), messageHint: null);
+            var owner = Akka.Cluster.Cluster.Get(system).SelfAddress.HostPort();
+
+            // act
+            var created = await GroupClient.From(system).SendAsync(new GroupCommands.CreateGroup(group, "alice", "leased", JobPriority.Normal, 0))
+                .WaitAsync(Deadline);
+
+            // assert: the shard's lease row is this node's, and the entity's fence is that very lease
+            Assert.True(created.IsSuccess, created.Message);
+            var row = await _db.ScalarAsync($"SELECT owner FROM qmgr_leases WHERE name = 'qmgr-shard-{QmgrHostingExtensions.GroupRegionName}-{shardId}'");
+            Assert.Equal(owner, row);
+            Assert.True(ShardFence.For(system, QmgrHostingExtensions.GroupRegionName, shardId).IsHeld());
+        }
+        finally
+        {
+            await host.StopAsync(Deadline);
+        }
     }
 }
