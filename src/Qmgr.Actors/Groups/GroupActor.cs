@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using Akka.Actor;
 using Akka.Event;
 using Akka.Persistence;
+using Qmgr.Cluster;
 using Qmgr.Jobs;
 using Qmgr.Transport;
 using static Qmgr.Groups.GroupCommands;
@@ -23,12 +24,14 @@ public sealed class GroupActor : ReceivePersistentActor
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly QmgrSettings _settings;
     private readonly IActorRef _transferRegion;
+    private readonly ShardFence _fence;
     private GroupState _state;
 
-    public GroupActor(Guid groupId, QmgrSettings settings, IActorRef transferRegion)
+    public GroupActor(Guid groupId, QmgrSettings settings, IActorRef transferRegion, ShardFence? fence = null)
     {
         _settings = settings;
         _transferRegion = transferRegion;
+        _fence = fence ?? ShardFence.None;
         _state = GroupState.Empty(groupId);
         PersistenceId = PersistenceIdFor(groupId);
         if (settings.GroupPassivateAfter > TimeSpan.Zero) Context.SetReceiveTimeout(settings.GroupPassivateAfter);
@@ -100,9 +103,11 @@ public sealed class GroupActor : ReceivePersistentActor
     /// <summary><c>group-{id:N}</c>: frozen once shipped; queries find groups by this prefix.</summary>
     public static string PersistenceIdFor(Guid groupId) => $"{PersistencePrefix}-{groupId:N}";
 
-    /// <summary>Props for the entity of <paramref name="groupId"/>; transfers go to <paramref name="transferRegion"/>.</summary>
-    public static Props Props(Guid groupId, QmgrSettings settings, IActorRef transferRegion) =>
-        Akka.Actor.Props.Create(() => new GroupActor(groupId, settings, transferRegion));
+    /// <summary>Props for the entity of <paramref name="groupId"/>; transfers go to <paramref name="transferRegion"/>.
+    /// <paramref name="fence"/> is the lease of the entity's shard: transfer facts are journaled and files renamed only
+    /// while it is held (null: always held).</summary>
+    public static Props Props(Guid groupId, QmgrSettings settings, IActorRef transferRegion, ShardFence? fence = null) =>
+        Akka.Actor.Props.Create(() => new GroupActor(groupId, settings, transferRegion, fence));
 
     // A JobActor that throws is stopped and re-created from the persisted job, never restarted with a stale one.
     protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(_ => Directive.Stop);
@@ -140,6 +145,12 @@ public sealed class GroupActor : ReceivePersistentActor
 
     private void OnFact(IJobFact fact)
     {
+        if (IsTransferFact(fact) && !_fence.IsHeld())
+        {
+            // another node may own this group now: it redoes the transfer from the last journaled checkpoint
+            _log.Warning("Job [{JobId}] {Fact} dropped: the shard lease is not held by this node", fact.JobId, fact.GetType().Name);
+            return;
+        }
         var events = _state.DecideFact(fact, DateTimeOffset.UtcNow);
         if (events.Length == 0)
         {
@@ -148,6 +159,10 @@ public sealed class GroupActor : ReceivePersistentActor
         }
         PersistThenReply(events, CommandResult.Ok, null, fact is FileFailed failed ? () => DropEmptyTempFile(failed) : null);
     }
+
+    /// <summary>Facts about bytes on disk (progress, restarts, files and jobs transferred): journaled only under the fence.</summary>
+    private static bool IsTransferFact(IJobFact fact) =>
+        fact is Checkpointed or RangesFilled or RequestedRangesFilled or Restarted or FileDone or ReplyProgressed;
 
     /// <summary>
     /// After a failure that put the job in Error, deletes the failed file's temp file when it holds no journaled byte (a
@@ -233,6 +248,12 @@ public sealed class GroupActor : ReceivePersistentActor
     /// </summary>
     private (CommandResult, IGroupEvent[]) CompleteFiles(Job job, bool autoComplete, DateTimeOffset now)
     {
+        if (!_fence.IsHeld())
+        {
+            // renames are writes: a node that may have lost the group to another one leaves the files alone
+            _log.Warning("Job [{JobId}] not completed: the shard lease is not held by this node", job.Id);
+            return (CommandResult.Rejected(Transport.BitsErrors.ShardLeaseNotHeld, $"the shard lease of group {_state.Id:D} is not held by this node; try again"), []);
+        }
         if (job.Type != JobType.Download) return CompleteUpload(job, autoComplete, now);
         var completed = ImmutableList.CreateBuilder<int>();
         for (var i = 0; i < job.Files.Count; i++)

@@ -9,6 +9,7 @@ using Akka.Hosting;
 using Akka.Persistence.Sql;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.Extensions.DependencyInjection;
+using Qmgr.Cluster;
 using Qmgr.Groups;
 using Qmgr.Serialization;
 using Qmgr.Transfers;
@@ -30,6 +31,12 @@ public static class QmgrHostingExtensions
 {
     /// <summary>Name of the <see cref="System.Net.Http.HttpClient"/> the transfer pool uses (from IHttpClientFactory).</summary>
     public const string HttpClientName = "qmgr-transfer";
+
+    /// <summary>Type name of the group shard region (also part of its shards' lease names).</summary>
+    public const string GroupRegionName = "qmgr-group";
+
+    /// <summary>Type name of the transfer shard region (also part of its shards' lease names).</summary>
+    public const string TransferRegionName = "qmgr-transfer";
 
 
     /// <summary>
@@ -131,6 +138,7 @@ public static class QmgrHostingExtensions
         builder.WithCustomSerializer("qmgr", [typeof(IQmgrMessage)], system => new QmgrJsonSerializer(system));
 
         var settings = QmgrSettings.Create(config);
+        // no LeaseImplementation: sharding then reads akka.cluster.sharding.use-lease (hocon/postgres.conf sets it)
         var shardOptions = new ShardOptions { StateStoreMode = StateStoreMode.DData, RememberEntities = false };
         // on a shared store groups are remembered (eventsourced store: the ddata one needs LightningDB, which fails here),
         // so an unfinished group restarts by itself after a node's loss, a rebalance or a full restart; an idle group
@@ -138,21 +146,25 @@ public static class QmgrHostingExtensions
         var groupShardOptions = options.Store == QmgrStore.Postgres
             ? new ShardOptions { StateStoreMode = StateStoreMode.DData, RememberEntities = true, RememberEntitiesStore = RememberEntitiesStore.Eventsourced }
             : shardOptions;
-        builder.WithShardRegion<TransferRegion>("qmgr-transfer",
-            (_, _, resolver) =>
+        var transferExtractor = new TransferMessageExtractor();
+        builder.WithShardRegion<TransferRegion>(TransferRegionName,
+            (system, _, resolver) =>
             {
                 var downloader = new ProxyRoutingDownloader(resolver.GetService<IHttpClientFactory>().CreateClient(HttpClientName), CreateTransferHandler);
                 var secrets = resolver.GetService<Jobs.SecretProtector>();
-                return _ => TransferActor.Props(downloader, settings.TransferPassivateAfter, secrets);
+                return entityId => TransferActor.Props(downloader, settings.TransferPassivateAfter, secrets,
+                    ShardFence.For(system, TransferRegionName, transferExtractor.ShardId(entityId, messageHint: null)));
             },
-            new TransferMessageExtractor(), shardOptions);
-        builder.WithShardRegion<GroupRegion>("qmgr-group",
-            (_, registry, _) =>
+            transferExtractor, shardOptions);
+        var groupExtractor = new GroupMessageExtractor();
+        builder.WithShardRegion<GroupRegion>(GroupRegionName,
+            (system, registry, _) =>
             {
                 var transfers = registry.Get<TransferRegion>();
-                return entityId => GroupActor.Props(Guid.ParseExact(entityId, "N"), settings, transfers);
+                return entityId => GroupActor.Props(Guid.ParseExact(entityId, "N"), settings, transfers,
+                    ShardFence.For(system, GroupRegionName, groupExtractor.ShardId(entityId, messageHint: null)));
             },
-            new GroupMessageExtractor(), groupShardOptions);
+            groupExtractor, groupShardOptions);
         // the cluster cap is divided among nodes by a singleton; each node reports its demand and applies its share
         builder.WithSingleton<BandwidthCoordinatorKey>("qmgr-bandwidth-coordinator",
             BandwidthCoordinator.Props(settings.MaxBytesPerSecond),

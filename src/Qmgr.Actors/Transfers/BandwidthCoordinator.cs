@@ -52,10 +52,10 @@ public sealed class BandwidthCoordinator : ReceiveActor
     public static Props Props(long capBytesPerSecond) => Akka.Actor.Props.Create(() => new BandwidthCoordinator(capBytesPerSecond));
 
     protected override void PreStart() =>
-        Cluster.Get(Context.System).Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
+        Akka.Cluster.Cluster.Get(Context.System).Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
             typeof(ClusterEvent.MemberRemoved), typeof(ClusterEvent.UnreachableMember));
 
-    protected override void PostStop() => Cluster.Get(Context.System).Unsubscribe(Self);
+    protected override void PostStop() => Akka.Cluster.Cluster.Get(Context.System).Unsubscribe(Self);
 
     private void Forget(Address node)
     {
@@ -99,7 +99,7 @@ public sealed class BandwidthShareReporter : ReceiveActor, IWithTimers
         _coordinator = coordinatorProxy;
         _interval = reportInterval;
         _governor = BandwidthGovernor.Get(Context.System);
-        _node = Cluster.Get(Context.System).SelfAddress.ToString();
+        _node = Akka.Cluster.Cluster.Get(Context.System).SelfAddress.ToString();
         Receive<DemandChanged>(_ => Report(_governor.Demand)); // read now: handlers may race from several threads
         Receive<Tick>(_ => Report(_governor.Demand));
         Receive<BandwidthProtocol.NodeShareAssigned>(s => _governor.SetNodeShare(s.BytesPerSecond));

@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Cluster.Sharding;
 using Akka.Event;
+using Qmgr.Cluster;
 using Qmgr.Jobs;
 using Qmgr.Transport;
 using static Qmgr.Transfers.TransferProtocol;
@@ -25,11 +26,13 @@ public sealed class TransferActor : ReceiveActor
 
     private readonly SecretProtector? _secrets;
     private readonly Api.ServerCertificateCallbacks _certificateCallbacks;
+    private readonly ShardFence _fence;
 
-    public TransferActor(IFileDownloader downloader, TimeSpan passivateAfter, SecretProtector? secrets)
+    public TransferActor(IFileDownloader downloader, TimeSpan passivateAfter, SecretProtector? secrets, ShardFence? fence = null)
     {
         _downloader = downloader;
         _secrets = secrets;
+        _fence = fence ?? ShardFence.None;
         _governor = BandwidthGovernor.Get(Context.System);
         _certificateCallbacks = Api.ServerCertificateCallbacks.For(Context.System);
         Context.SetReceiveTimeout(passivateAfter);
@@ -90,8 +93,9 @@ public sealed class TransferActor : ReceiveActor
     /// <param name="downloader">runs each transfer (HTTP over the route of its proxy settings).</param>
     /// <param name="passivateAfter">idle time before the entity stops (<c>qmgr.transfer.passivate-after</c>).</param>
     /// <param name="secrets">decrypts job credentials and custom headers; null when the node has no key ring (then jobs with secrets fail).</param>
-    public static Props Props(IFileDownloader downloader, TimeSpan passivateAfter, SecretProtector? secrets) =>
-        Akka.Actor.Props.Create(() => new TransferActor(downloader, passivateAfter, secrets));
+    /// <param name="fence">the lease of this entity's shard: no byte is written while it is not held (null: always held).</param>
+    public static Props Props(IFileDownloader downloader, TimeSpan passivateAfter, SecretProtector? secrets, ShardFence? fence = null) =>
+        Akka.Actor.Props.Create(() => new TransferActor(downloader, passivateAfter, secrets, fence));
 
     private void Start(StartTransfer start)
     {
@@ -119,6 +123,8 @@ public sealed class TransferActor : ReceiveActor
             Credentials = RequestHeaders.CredentialsFrom(start.Credentials, _secrets),
             // node-local, as BITS keeps the callback only while the program that set it runs
             ServerCertificateValidator = start.Request.ValidateServerCertificate ? _certificateCallbacks.ValidatorFor(start.JobId, start.FileIndex) : null,
+            // a node that lost its shard's lease writes no further byte (another node may own this job now)
+            WriteFence = _fence.IsHeld,
         };
         return await _downloader.DownloadAsync(request, observer, throttle, ct).ConfigureAwait(false);
     }

@@ -113,6 +113,19 @@ public static class BitsErrors
     /// </summary>
     public const int ContentVerificationFailed = unchecked((int)0x80070017);
 
+    /// <summary>
+    /// <c>HRESULT_FROM_WIN32(ERROR_NOT_OWNER)</c> (0x80070120): this node no longer certainly holds the lease of the
+    /// transfer's shard (another node may own the job now), so it stopped writing. Transient, no quick retry, context
+    /// <see cref="ErrorContext.GeneralQueueManager"/>: a queue-manager condition, not a fault of the file or the network.
+    /// </summary>
+    public const int ShardLeaseNotHeld = unchecked((int)0x80070120);
+
+    /// <summary>The transient <see cref="ShardLeaseNotHeld"/> error for a transfer to <paramref name="tempPath"/>.</summary>
+    public static TransferError LeaseNotHeld(string tempPath) =>
+        new(ErrorContext.GeneralQueueManager, ShardLeaseNotHeld, null,
+            $"The shard lease is not held by this node: stopped writing {tempPath}; the job is retried (another node may own it now)",
+            IsTransient: true, RetryAfter: null);
+
     /// <summary>The <c>BG_E_HTTP_ERROR_xxx</c> HRESULT for an HTTP status code (0x80190000 + <paramref name="status"/>).</summary>
     public static int ForHttpStatus(int status) => HttpErrorBase + status;
 

@@ -188,6 +188,12 @@ public sealed partial class HttpFileDownloader
                     }
 
                     await throttle(fresh, ct).ConfigureAwait(false);
+                    // fenced after the throttle's wait, right before the bytes reach the file
+                    if (!MayWrite(request))
+                    {
+                        return (received, Step.Fault(BitsErrors.LeaseNotHeld(request.TempPath)));
+                    }
+
                     await file.WriteAsync(buffer.AsMemory(verdict.Skip, fresh), ct).ConfigureAwait(false);
                     wrote(fresh);
                 }

@@ -115,6 +115,10 @@ public sealed partial class HttpFileDownloader : IFileDownloader
         ArgumentNullException.ThrowIfNull(throttle);
         ArgumentOutOfRangeException.ThrowIfNegative(request.Offset);
         cancellationToken.ThrowIfCancellationRequested();
+        if (!MayWrite(request))
+        {
+            return new DownloadOutcome.Failed(BitsErrors.LeaseNotHeld(request.TempPath), request.Offset);
+        }
 
         FileStream file;
         try
@@ -156,7 +160,10 @@ public sealed partial class HttpFileDownloader : IFileDownloader
     /// <summary>A transient fault worth a quick retry: not a validation callback's refusal (the job's retry delay applies,
     /// as BITS moves the job to TRANSIENT_ERROR). A job with a custom HTTP method is given no quick retry delays at all.</summary>
     private static bool QuickRetryable(TransferError error) =>
-        error.IsTransient && error.Context != ErrorContext.ServerCertificateCallback;
+        error.IsTransient && error.Context != ErrorContext.ServerCertificateCallback && error.HResult != BitsErrors.ShardLeaseNotHeld;
+
+    /// <summary>The fencing check (<see cref="DownloadRequest.WriteFence"/>): true when no fence is set or it holds.</summary>
+    private static bool MayWrite(DownloadRequest request) => request.WriteFence?.Invoke() ?? true;
 
     /// <summary>The response's header block as WinHTTP's raw headers give it: the status line, then every response and
     /// content header as <c>Name: value</c>, each line CRLF-terminated.</summary>

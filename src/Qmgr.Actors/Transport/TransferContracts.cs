@@ -123,6 +123,13 @@ public sealed record DownloadRequest(
     [JsonIgnore]
     public Func<System.Security.Cryptography.X509Certificates.X509Certificate2, System.Security.Cryptography.X509Certificates.X509Chain?, int>? ServerCertificateValidator { get; init; }
 
+    /// <summary>The fencing check, set in the transferring process only (never serialized): asked before the temp file is
+    /// opened and before every write into it; once it answers false the transfer writes no further byte and fails with
+    /// the transient <see cref="BitsErrors.ShardLeaseNotHeld"/> (no quick retry: the job goes to TransientError). Null:
+    /// always allowed (one node, no lease).</summary>
+    [JsonIgnore]
+    public Func<bool>? WriteFence { get; init; }
+
     /// <summary>BITS ON_DEMAND_MODE: the file is fetched by random access into a temp file of the remote file's full size,
     /// following this plan (<see cref="Offset"/> is ignored); null for every other file.</summary>
     public OnDemandPlan? OnDemand { get; init; }

@@ -109,6 +109,66 @@ public sealed class ClusterFailoverSpecs(ITestOutputHelper output) : IAsyncLifet
         await JournalIsLinearAsync(group.Id);
     }
 
+    [Fact]
+    public async Task A_node_killed_among_thirty_groups_of_small_files_loses_no_file_and_duplicates_none()
+    {
+        // arrange: 30 groups of one job of 10 files of 16 KiB, each group capped at 64 KiB/s so the run lasts a while
+        await using var cluster = await QmgrCluster.StartAsync(_db, 3, "", Formation);
+        var contents = new Dictionary<string, byte[]>();
+        using var qm0 = await cluster.Nodes[0].ConnectAsync();
+        var jobs = new List<Guid>();
+        for (var g = 0; g < 30; g++)
+        {
+            var group = await qm0.CreateGroupAsync($"g{g}", maxBytesPerSecond: 64 * 1024);
+            var job = await group.CreateJobAsync("ten files");
+            var files = new List<(string, string)>();
+            for (var f = 0; f < 10; f++)
+            {
+                var content = RandomNumberGenerator.GetBytes(16 * 1024);
+                var target = _dir.File($"out/g{g}-f{f}.bin");
+                contents[target] = content;
+                files.Add((_server.Add($"/g{g}/f{f}.bin", content).ToString(), target));
+            }
+            await job.AddFilesAsync(files);
+            await job.ResumeAsync();
+            jobs.Add(job.Id);
+        }
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(240));
+
+        // act: once a third of the files are in, SIGKILL node 2 (node 0's API carries on)
+        while (contents.Keys.Count(t => File.Exists(t)) + await TransferredFilesAsync(qm0, jobs, deadline.Token) < 100)
+            await Task.Delay(200, deadline.Token);
+        cluster.Nodes[2].Process.Kill();
+
+        // assert: every job reaches Transferred, completes, and every file is there once, byte-exact, with no stray file
+        foreach (var id in jobs)
+        {
+            var job = await qm0.GetJobAsync(id, deadline.Token);
+            var done = await job.WaitAsync(j => j.State is JobState.Transferred or JobState.Error, deadline.Token);
+            Assert.Equal(JobState.Transferred, done.State);
+            await job.CompleteAsync(deadline.Token);
+        }
+        foreach (var (target, content) in contents) Assert.Equal(content, await File.ReadAllBytesAsync(target));
+        Assert.Equal(contents.Keys.Order(), Directory.GetFiles(Path.GetDirectoryName(contents.Keys.First())!).Order());
+        // each file journaled as transferred exactly once per group stream, and each stream linear
+        await using var c = new NpgsqlConnection(_db.ConnectionString);
+        await c.OpenAsync();
+        await using var cmd = new NpgsqlCommand("""
+            SELECT persistence_id, convert_from(message, 'UTF8')::json->>'fileIndex', count(*) FROM journal
+            WHERE manifest = 'file-transferred' AND persistence_id LIKE 'group-%' GROUP BY 1, 2 HAVING count(*) > 1
+            """, c);
+        await using (var r = await cmd.ExecuteReaderAsync())
+            Assert.False(await r.ReadAsync(), "a file was journaled as transferred twice");
+        foreach (var g in await qm0.EnumGroupsAsync(deadline.Token)) await JournalIsLinearAsync(g.Id);
+    }
+
+    private static async Task<int> TransferredFilesAsync(IQueueManager qm, IEnumerable<Guid> jobs, CancellationToken ct)
+    {
+        var n = 0;
+        foreach (var id in jobs) n += (await (await qm.GetJobAsync(id, ct)).GetAsync(ct)).Files.Count(f => f.Transferred);
+        return n;
+    }
+
     /// <summary>The node holding the lease of the transfer shard of <paramref name="jobId"/> (qmgr_leases, written by the shard).</summary>
     private async Task<ClusterNode> TransferNodeAsync(QmgrCluster cluster, Guid jobId, CancellationToken ct)
     {

@@ -1,0 +1,254 @@
+using Akka.Actor;
+using Akka.Coordination;
+using Akka.Event;
+using Npgsql;
+
+namespace Qmgr.Cluster;
+
+/// <summary>
+/// An Akka.Coordination <see cref="Lease"/> kept in PostgreSQL: one row of <c>qmgr_leases</c> per lease name, holding
+/// its owner, its expiry (database clock) and a fencing token that grows by one each time the owner changes. Shards
+/// hold one each (<c>akka.cluster.sharding.use-lease = "qmgr.cluster.lease"</c>), so a shard has one writer in the
+/// cluster; <see cref="ShardFence"/> asks <see cref="CheckLease"/> before a write.
+/// </summary>
+/// <remarks>
+/// Contract (Akka.Coordination <see cref="Lease"/>): <see cref="Acquire()"/> completes with true when this owner now
+/// holds the lease, false when another owner holds it, and fails with <see cref="LeaseTimeoutException"/> or
+/// <see cref="LeaseException"/> when the database could not answer within <c>lease-operation-timeout</c>. While held,
+/// the row is renewed every <c>heartbeat-interval</c> for <c>heartbeat-timeout</c> more. A renewal that finds another
+/// owner (or no row) calls the lease-lost callback once. A renewal that cannot reach the database calls nothing: nobody
+/// else can take the lease without the database either, but <see cref="CheckLease"/> turns false once the row may have
+/// expired, and true again when a later renewal finds the row still ours. Validity is measured on a monotonic clock
+/// from the start of the last successful acquire or renewal request, so a process paused (SIGSTOP) for longer than
+/// <c>heartbeat-timeout</c> sees the lease as not held the instant it resumes, before any renewal runs.
+/// </remarks>
+public sealed class PostgresLease : Lease, IDisposable
+{
+    /// <summary>
+    /// DDL of the lease table, idempotent (<c>CREATE TABLE IF NOT EXISTS</c>). Run once per database under an advisory
+    /// lock at node start (concurrent first runs must not race); the lease never creates it itself.
+    /// </summary>
+    public const string Schema = """
+        CREATE TABLE IF NOT EXISTS qmgr_leases (
+            name text PRIMARY KEY,
+            owner text NOT NULL,
+            expires_at timestamptz NOT NULL,
+            fencing_token bigint NOT NULL
+        )
+        """;
+
+    // one statement, database clock: take the row when it is free, expired or already ours; a new owner bumps the token
+    private const string AcquireSql = """
+        INSERT INTO qmgr_leases AS l (name, owner, expires_at, fencing_token)
+        VALUES (@name, @owner, now() + @ttl, 1)
+        ON CONFLICT (name) DO UPDATE
+        SET owner = EXCLUDED.owner,
+            expires_at = EXCLUDED.expires_at,
+            fencing_token = CASE WHEN l.owner = EXCLUDED.owner THEN l.fencing_token ELSE l.fencing_token + 1 END
+        WHERE l.owner = EXCLUDED.owner OR l.expires_at <= now()
+        RETURNING fencing_token
+        """;
+
+    private const string RenewSql = "UPDATE qmgr_leases SET expires_at = now() + @ttl WHERE name = @name AND owner = @owner RETURNING fencing_token";
+
+    // expired rather than deleted: the fencing token must keep growing across owners
+    private const string ReleaseSql = "UPDATE qmgr_leases SET expires_at = now() WHERE name = @name AND owner = @owner RETURNING fencing_token";
+
+    private readonly string _connectionString;
+    private readonly TimeProvider _time;
+    private readonly ILoggingAdapter _log;
+    private readonly TimeSpan _ttl;
+    private readonly Lock _gate = new();
+    private bool _held;
+    private long _validFrom;
+    private long _fencingToken;
+    private Action<Exception>? _leaseLost;
+    private CancellationTokenSource? _heartbeat;
+    private bool _disposed;
+
+    /// <summary>
+    /// The constructor Akka.Coordination's <c>LeaseProvider</c> calls by reflection (<c>lease-class</c>): settings from
+    /// the lease's HOCON block, whose <c>connection-string</c> key names the database; when it is empty,
+    /// <c>akka.persistence.journal.sql.connection-string</c> of <paramref name="system"/> does. Renewals stop when the
+    /// actor system terminates (the row then expires after <c>heartbeat-timeout</c>, unless released first).
+    /// </summary>
+    public PostgresLease(LeaseSettings settings, ExtendedActorSystem system)
+        : this(settings, ConnectionStringFor(settings, system), TimeProvider.System, Logging.GetLogger(system, typeof(PostgresLease)))
+    {
+        system.RegisterOnTermination(Dispose);
+    }
+
+    /// <summary>
+    /// A lease on the database of <paramref name="connectionString"/>, timing validity and heartbeats with
+    /// <paramref name="timeProvider"/> (its monotonic timestamp, never its wall clock). For tests and embedding.
+    /// </summary>
+    public PostgresLease(LeaseSettings settings, string connectionString, TimeProvider timeProvider, ILoggingAdapter? log = null)
+        : base(settings)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(connectionString);
+        ArgumentNullException.ThrowIfNull(timeProvider);
+        _connectionString = connectionString;
+        _time = timeProvider;
+        _log = log ?? NoLogger.Instance;
+        _ttl = settings.TimeoutSettings.HeartbeatTimeout;
+    }
+
+    /// <summary>The fencing token of the last successful acquire or renewal (0 before the first): it grows by one each
+    /// time the lease changes owner, so a write stamped with an older token came from a former owner.</summary>
+    public long FencingToken
+    {
+        get { lock (_gate) return _fencingToken; }
+    }
+
+    /// <inheritdoc />
+    public override Task<bool> Acquire() => Acquire(null);
+
+    /// <inheritdoc cref="Lease.Acquire(Action{Exception})" />
+    public override async Task<bool> Acquire(Action<Exception>? leaseLostCallback)
+    {
+        var started = _time.GetTimestamp();
+        var token = await RunAsync(AcquireSql, "acquire").ConfigureAwait(false);
+        if (token is null) return false;
+        lock (_gate)
+        {
+            _held = true;
+            _validFrom = started;
+            _fencingToken = token.Value;
+            if (leaseLostCallback is not null) _leaseLost = leaseLostCallback;
+            if (_heartbeat is null && !_disposed)
+            {
+                _heartbeat = new CancellationTokenSource();
+                _ = HeartbeatAsync(_heartbeat.Token);
+            }
+        }
+        _log.Debug("Lease [{LeaseName}] acquired by [{Owner}] with fencing token {FencingToken}", Settings.LeaseName, Settings.OwnerName, token.Value);
+        return true;
+    }
+
+    /// <summary>Releases the lease when this owner holds it (its row expires at once, so another owner may take it);
+    /// false when the row was not ours. Renewals stop either way; the lease-lost callback is not called.</summary>
+    public override async Task<bool> Release()
+    {
+        StopHeartbeat(clearHeld: true);
+        var released = await RunAsync(ReleaseSql, "release").ConfigureAwait(false) is not null;
+        _log.Debug("Lease [{LeaseName}] released by [{Owner}]: {Released}", Settings.LeaseName, Settings.OwnerName, released);
+        return released;
+    }
+
+    /// <summary>True only while this owner certainly holds the lease: acquired, not lost or released, and less than
+    /// <c>heartbeat-timeout</c> since the start of the last successful acquire or renewal request (monotonic clock).</summary>
+    public override bool CheckLease()
+    {
+        lock (_gate) return _held && _time.GetElapsedTime(_validFrom) < _ttl;
+    }
+
+    /// <summary>Stops renewing without releasing (as a crash would: the row expires after <c>heartbeat-timeout</c>).</summary>
+    public void Dispose()
+    {
+        lock (_gate) _disposed = true;
+        StopHeartbeat(clearHeld: true);
+    }
+
+    private static string ConnectionStringFor(LeaseSettings settings, ActorSystem system)
+    {
+        var own = settings.LeaseConfig.GetString("connection-string", "");
+        var connectionString = string.IsNullOrEmpty(own) ? system.Settings.Config.GetString("akka.persistence.journal.sql.connection-string", "") : own;
+        if (string.IsNullOrEmpty(connectionString))
+            throw new ArgumentException($"lease [{settings.LeaseName}]: no connection-string in its block, nor akka.persistence.journal.sql.connection-string");
+        return connectionString;
+    }
+
+    private async Task HeartbeatAsync(CancellationToken ct)
+    {
+        using var timer = new PeriodicTimer(Settings.TimeoutSettings.HeartbeatInterval, _time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(ct).ConfigureAwait(false))
+            {
+                if (!await RenewAsync().ConfigureAwait(false)) return;
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // released or disposed
+        }
+    }
+
+    /// <summary>One renewal; false once the lease is lost (the heartbeat then ends).</summary>
+    private async Task<bool> RenewAsync()
+    {
+        var started = _time.GetTimestamp();
+        long? token;
+        try
+        {
+            token = await RunAsync(RenewSql, "renew").ConfigureAwait(false);
+        }
+        catch (LeaseException ex)
+        {
+            // the database is unreachable: nobody can take the lease meanwhile; CheckLease turns false by the clock
+            _log.Warning("Lease [{LeaseName}] not renewed, retrying: {Reason}", Settings.LeaseName, ex.Message);
+            return true;
+        }
+
+        Action<Exception>? lost;
+        lock (_gate)
+        {
+            if (!_held) return false;
+            if (token is { } t)
+            {
+                _validFrom = started;
+                _fencingToken = t;
+                return true;
+            }
+            _held = false;
+            lost = _leaseLost;
+            _leaseLost = null;
+        }
+        StopHeartbeat(clearHeld: false);
+        _log.Warning("Lease [{LeaseName}] lost by [{Owner}]: another owner holds it", Settings.LeaseName, Settings.OwnerName);
+        lost?.Invoke(new LeaseException($"Lease {Settings.LeaseName} was taken by another owner"));
+        return false;
+    }
+
+    private void StopHeartbeat(bool clearHeld)
+    {
+        CancellationTokenSource? heartbeat;
+        lock (_gate)
+        {
+            if (clearHeld)
+            {
+                _held = false;
+                _leaseLost = null;
+            }
+            heartbeat = _heartbeat;
+            _heartbeat = null;
+        }
+        heartbeat?.Cancel();
+        heartbeat?.Dispose();
+    }
+
+    /// <summary>Runs one lease statement under <c>lease-operation-timeout</c>; the fencing token it returned, or null
+    /// when it matched no row. Database faults become <see cref="LeaseTimeoutException"/> / <see cref="LeaseException"/>.</summary>
+    private async Task<long?> RunAsync(string sql, string operation)
+    {
+        using var timeout = new CancellationTokenSource(Settings.TimeoutSettings.OperationTimeout);
+        try
+        {
+            await using var connection = new NpgsqlConnection(_connectionString);
+            await connection.OpenAsync(timeout.Token).ConfigureAwait(false);
+            await using var command = new NpgsqlCommand(sql, connection);
+            command.Parameters.AddWithValue("name", Settings.LeaseName);
+            command.Parameters.AddWithValue("owner", Settings.OwnerName);
+            command.Parameters.AddWithValue("ttl", _ttl);
+            return await command.ExecuteScalarAsync(timeout.Token).ConfigureAwait(false) as long?;
+        }
+        catch (OperationCanceledException ex) when (timeout.IsCancellationRequested)
+        {
+            throw new LeaseTimeoutException($"Lease {Settings.LeaseName}: {operation} timed out after {Settings.TimeoutSettings.OperationTimeout}", ex);
+        }
+        catch (Exception ex) when (ex is NpgsqlException or System.Net.Sockets.SocketException or TimeoutException)
+        {
+            throw new LeaseException($"Lease {Settings.LeaseName}: {operation} failed: {ex.Message}", ex);
+        }
+    }
+}

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# tests/bench/cluster.sh -- many small files on one Qmgr node vs three, side by side with curl and aria2c.
+#
+#     tests/bench/cluster.sh                     # 30 groups x 10 files of 64 KiB, 1 run each
+#     GROUPS_N=30 FILES=10 SIZE_KIB=64 RUNS=3 tests/bench/cluster.sh
+#
+# Not part of CI's test run. Needs PostgreSQL (tests/postgres.sh starts it), nginx-light and aria2
+# (`apt-get install -y nginx-light aria2`). For each of 1 and 3 nodes it makes a fresh database, starts
+# `qmgr serve --store postgres` processes on 127.0.0.1 (one data directory each, every node a seed), submits
+# GROUPS_N groups of one job of FILES files through the REST API of node 0 (one group = one job here, as one
+# `qmgr transfer` makes), and times from the first submission to the last job Transferred (read through node 0).
+# curl (one process, all URLs, sequential) and aria2c (-j 16) fetch the same files from the same nginx.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+GROUPS_N=${GROUPS_N:-30}; FILES=${FILES:-10}; SIZE_KIB=${SIZE_KIB:-64}; RUNS=${RUNS:-1}; PORT=${PORT:-18480}
+WORK=$(mktemp -d /tmp/qmgr-cluster-bench.XXXXXX)
+PIDS=()
+cleanup() { for p in "${PIDS[@]:-}"; do kill -9 "$p" 2>/dev/null || true; done; [ -f "$WORK/ng/nginx.pid" ] && kill "$(cat "$WORK/ng/nginx.pid")" 2>/dev/null || true; }
+trap cleanup EXIT
+for tool in nginx aria2c curl jq psql; do command -v $tool >/dev/null || { echo "missing $tool (apt-get install -y nginx-light aria2 curl jq postgresql-client)"; exit 1; }; done
+bash tests/postgres.sh >/dev/null
+dotnet build src/Qmgr.Host -c Release -v q -nologo >/dev/null
+QMGR="dotnet src/Qmgr.Host/bin/Release/net10.0/qmgr.dll"
+
+# corpus + nginx
+mkdir -p "$WORK/www" "$WORK/ng/logs" "$WORK/ng/tmp"
+total=$((GROUPS_N * FILES))
+for i in $(seq 1 $total); do head -c $((SIZE_KIB * 1024)) /dev/urandom > "$WORK/www/f$i.bin"; done
+source tests/bench/nginx-conf.sh
+nginx_conf "$WORK/ng" "$PORT" "$WORK/www" "access_log off;" > "$WORK/ng/nginx.conf"
+timeout 3600 nginx -c "$WORK/ng/nginx.conf" -p "$WORK/ng" & PIDS+=($!)
+for _ in $(seq 1 50); do curl -fs -o /dev/null "http://127.0.0.1:$PORT/f1.bin" && break; sleep 0.1; done
+
+now() { date +%s.%N; }
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+
+run_qmgr() { # nodes -> seconds
+  local n=$1 db="qmgr_bench_$$_$RANDOM" token="bench-token-0123456789"
+  PGPASSWORD=qmgr psql -q -h 127.0.0.1 -U qmgr -d postgres -c "CREATE DATABASE $db" >/dev/null
+  local cs="Host=127.0.0.1;Port=5432;Database=$db;Username=qmgr;Password=qmgr" seeds="" ports=() pids=()
+  for i in $(seq 0 $((n - 1))); do ports+=($((PORT + 100 + i))); done
+  for p in "${ports[@]}"; do seeds+="${seeds:+,}akka.tcp://qmgr@127.0.0.1:$p"; done
+  for i in $(seq 0 $((n - 1))); do
+    QMGR_CONNECTION_STRING="$cs" QMGR_HOCON="qmgr.api.tokens = [ { token = \"$token\", owner = bench } ]
+      qmgr.api.requests-per-second = 0" \
+      $QMGR serve --data-dir "$WORK/node$n-$i" --urls "http://127.0.0.1:$((PORT + 200 + i))" --cluster-port "${ports[$i]}" --seed-nodes "$seeds" \
+      >"$WORK/node$n-$i.log" 2>&1 & pids+=($!); PIDS+=($!)
+  done
+  local api="http://127.0.0.1:$((PORT + 200))/api/v1" auth="Authorization: Bearer $token"
+  for i in $(seq 0 $((n - 1))); do
+    for _ in $(seq 1 300); do curl -fs "http://127.0.0.1:$((PORT + 200 + i))/health/ready" >/dev/null && break; sleep 0.2; done
+  done
+  # every node Up in the leaders' view before timing
+  for _ in $(seq 1 300); do
+    [ "$(cat "$WORK"/node$n-*/logs/*.log 2>/dev/null | grep -o 'Leader is moving node \[[^]]*\] to \["\?Up' | sort -u | wc -l)" -ge "$n" ] && break; sleep 0.2
+  done
+  local out="$WORK/out$n" start; rm -rf "$out"; mkdir -p "$out"
+  start=$(now)
+  local f=1
+  for g in $(seq 1 $GROUPS_N); do
+    gid=$(curl -fs -H "$auth" -H 'Content-Type: application/json' -d "{\"displayName\":\"g$g\"}" "$api/groups" | jq -r .id)
+    jid=$(curl -fs -H "$auth" -H 'Content-Type: application/json' -d '{"displayName":"j"}' "$api/groups/$gid/jobs" | jq -r .id)
+    files=""
+    for _ in $(seq 1 $FILES); do files+="${files:+,}{\"remoteName\":\"http://127.0.0.1:$PORT/f$f.bin\",\"localName\":\"$out/f$f.bin\"}"; f=$((f + 1)); done
+    curl -fs -H "$auth" -H 'Content-Type: application/json' -d "{\"files\":[$files]}" "$api/jobs/$jid/files" >/dev/null
+    curl -fs -X POST -H "$auth" "$api/jobs/$jid/resume" >/dev/null
+  done
+  while [ "$(curl -fs -H "$auth" "$api/jobs?includeFinal=true" | jq '[.[] | select(.state == "Transferred")] | length')" -lt "$GROUPS_N" ]; do sleep 0.1; done
+  local end; end=$(now)
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  wait "${pids[@]}" 2>/dev/null || true
+  PGPASSWORD=qmgr psql -q -h 127.0.0.1 -U qmgr -d postgres -c "DROP DATABASE $db WITH (FORCE)" >/dev/null
+  echo "$end - $start" | bc -l
+}
+
+run_curl() { local out="$WORK/curl" args=(); rm -rf "$out"; mkdir -p "$out"
+  for i in $(seq 1 $total); do args+=(-o "$out/f$i.bin" "http://127.0.0.1:$PORT/f$i.bin"); done
+  local s; s=$(now); curl -fs "${args[@]}"; echo "$(now) - $s" | bc -l; }
+run_aria2() { local out="$WORK/aria2"; rm -rf "$out"; mkdir -p "$out"
+  for i in $(seq 1 $total); do printf 'http://127.0.0.1:%s/f%s.bin\n  out=f%s.bin\n' "$PORT" "$i" "$i"; done > "$WORK/aria2.list"
+  local s; s=$(now); aria2c -q -j 16 -d "$out" -i "$WORK/aria2.list" --allow-overwrite=true --auto-file-renaming=false; echo "$(now) - $s" | bc -l; }
+
+declare -A T
+for tool in curl aria2 qmgr1 qmgr3; do
+  for r in $(seq 1 $RUNS); do
+    case $tool in curl) run_curl;; aria2) run_aria2;; qmgr1) run_qmgr 1;; qmgr3) run_qmgr 3;; esac
+  done | median > "$WORK/$tool.t"
+  T[$tool]=$(cat "$WORK/$tool.t")
+done
+cmp -s "$WORK/www/f$total.bin" "$WORK/out3/f$total.bin" || { echo "qmgr's last file differs from the source"; exit 1; }
+printf '%s groups x %s files of %s KiB (%s files), median of %s run(s), one machine (%s cores)\n' "$GROUPS_N" "$FILES" "$SIZE_KIB" "$total" "$RUNS" "$(nproc)"
+printf '%-22s %8s %10s %14s\n' tool seconds files/s "vs 1 qmgr node"
+for tool in curl aria2 qmgr1 qmgr3; do
+  t=${T[$tool]}
+  printf '%-22s %8.2f %10.1f %14.2f\n' "$(case $tool in curl) echo 'curl (sequential)';; aria2) echo 'aria2c -j 16';; qmgr1) echo 'qmgr, 1 node';; qmgr3) echo 'qmgr, 3 nodes';; esac)" \
+    "$t" "$(echo "$total / $t" | bc -l)" "$(echo "${T[qmgr1]} / $t" | bc -l)"
+done
