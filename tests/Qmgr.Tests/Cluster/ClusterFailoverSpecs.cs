@@ -110,6 +110,52 @@ public sealed class ClusterFailoverSpecs(ITestOutputHelper output) : IAsyncLifet
     }
 
     [Fact]
+    public async Task A_paused_node_that_lost_its_lease_writes_nothing_after_it_runs_again()
+    {
+        // arrange: version 1 of a 4 MiB file downloading at 256 KiB/s on one node
+        await using var cluster = await QmgrCluster.StartAsync(_db, 3, "qmgr.transfer.checkpoint-bytes = 131072", Formation);
+        var (v1, v2) = (RandomNumberGenerator.GetBytes(4 * 1024 * 1024), RandomNumberGenerator.GetBytes(4 * 1024 * 1024));
+        var url = _server.Add("/paused.bin", v1, new LoopbackFileOptions { ETag = "\"v1\"" });
+        var target = _dir.File("paused.bin");
+        using var qm0 = await cluster.Nodes[0].ConnectAsync();
+        var group = await qm0.CreateGroupAsync("pause", maxBytesPerSecond: 256 * 1024);
+        var job = await group.CreateJobAsync("big file");
+        await job.AddFilesAsync([(url.ToString(), target)]);
+        await job.ResumeAsync();
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(180));
+        await job.WaitAsync(j => j.BytesTransferred >= 1024 * 1024, deadline.Token);
+
+        // act: the server moves to version 2 and the transfer's node is frozen (SIGSTOP) while it holds version 1 bytes
+        // in its socket buffers; the survivors take over, restart on version 2 (If-Range no longer matches) and finish
+        var victim = await TransferNodeAsync(cluster, job.Id, deadline.Token);
+        _server.Add("/paused.bin", v2, new LoopbackFileOptions { ETag = "\"v2\"" });
+        victim.Process.Pause();
+        var survivor = cluster.Nodes.First(n => n != victim);
+        using var qm = await survivor.ConnectAsync();
+        try
+        {
+            var done = await (await qm.GetJobAsync(job.Id)).WaitAsync(j => j.State is JobState.Transferred or JobState.Error, deadline.Token);
+            Assert.Equal(JobState.Transferred, done.State);
+        }
+        finally
+        {
+            // ...then the frozen node runs again, its lease long gone: whatever it still holds must not reach the file
+            victim.Process.Continue();
+        }
+        while (!victim.Process.HasExited && !LeaseLossLogged(victim.LogText())) await Task.Delay(100, deadline.Token);
+
+        // assert: the completed file is version 2 byte for byte (a stale write of version 1 would show), and the group's
+        // journal is one linear history
+        await (await qm.GetJobAsync(job.Id)).CompleteAsync(deadline.Token);
+        Assert.Equal(v2, await File.ReadAllBytesAsync(target));
+        await JournalIsLinearAsync(group.Id);
+        output.WriteLine($"paused node {victim.Index}: exited={victim.Process.HasExited}");
+    }
+
+    private static bool LeaseLossLogged(string log) =>
+        log.Contains("lease lost", StringComparison.OrdinalIgnoreCase) || log.Contains("lease is not held", StringComparison.OrdinalIgnoreCase);
+
+    [Fact]
     public async Task A_node_killed_among_thirty_groups_of_small_files_loses_no_file_and_duplicates_none()
     {
         // arrange: 30 groups of one job of 10 files of 16 KiB, each group capped at 64 KiB/s so the run lasts a while
@@ -169,11 +215,13 @@ public sealed class ClusterFailoverSpecs(ITestOutputHelper output) : IAsyncLifet
         return n;
     }
 
+    private Task<ClusterNode> TransferNodeAsync(QmgrCluster cluster, Guid jobId, CancellationToken ct) => TransferNodeAsync(_db, cluster, jobId);
+
     /// <summary>The node holding the lease of the transfer shard of <paramref name="jobId"/> (qmgr_leases, written by the shard).</summary>
-    private async Task<ClusterNode> TransferNodeAsync(QmgrCluster cluster, Guid jobId, CancellationToken ct)
+    internal static async Task<ClusterNode> TransferNodeAsync(PostgresDatabase db, QmgrCluster cluster, Guid jobId)
     {
         var shard = new TransferMessageExtractor().ShardId(jobId.ToString("N"));
-        var owner = await _db.ScalarAsync($"SELECT owner FROM qmgr_leases WHERE name = 'qmgr-shard-qmgr-transfer-{shard}'") as string;
+        var owner = await db.ScalarAsync($"SELECT owner FROM qmgr_leases WHERE name = 'qmgr-shard-qmgr-transfer-{shard}'") as string;
         return cluster.Nodes.SingleOrDefault(n => n.HostPort == owner)
                ?? throw new InvalidOperationException($"no node holds the lease of transfer shard {shard} (owner '{owner}')");
     }

@@ -204,6 +204,11 @@ public sealed class LoopbackFileServer : IAsyncDisposable
     /// <summary>Connection cap: a request arriving while this many are being answered gets 429 with <c>Retry-After: 1</c>.</summary>
     public int? MaxConcurrentRequests { get; set; }
 
+    private long _bodyBytesSent;
+
+    /// <summary>Body bytes written to clients so far, every file and request together (for rate measurements).</summary>
+    public long BodyBytesSent => Interlocked.Read(ref _bodyBytesSent);
+
     /// <summary>Requests in arrival order (a snapshot).</summary>
     public IReadOnlyList<LoggedRequest> Requests => _log.ToArray();
 
@@ -585,6 +590,7 @@ public sealed class LoopbackFileServer : IAsyncDisposable
                 await response.Body.WriteAsync(buffer.AsMemory(0, n), ct).ConfigureAwait(false);
                 await response.Body.FlushAsync(ct).ConfigureAwait(false);
                 sent += n;
+                Interlocked.Add(ref _bodyBytesSent, n);
                 if (options.TrickleBytesPerSecond is not null && sent < limit)
                 {
                     await Task.Delay(TimeSpan.FromMilliseconds(50), ct).ConfigureAwait(false);

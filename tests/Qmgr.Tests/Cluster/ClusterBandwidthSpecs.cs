@@ -1,0 +1,81 @@
+using System.Diagnostics;
+using Qmgr.Api;
+using Qmgr.Hosting;
+using Qmgr.Jobs;
+using Qmgr.Tests.Support;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Qmgr.Tests.Cluster;
+
+/// <summary>
+/// Decision 4 on a real cluster: <c>qmgr.bandwidth.max-bytes-per-second</c> caps the sum of every node's transfers,
+/// measured at the (real, loopback) server while one, two and three nodes transfer.
+/// </summary>
+[Collection(ClusterCollection.Name)]
+public sealed class ClusterBandwidthSpecs(ITestOutputHelper output) : IAsyncLifetime
+{
+    private const long Cap = 1024 * 1024;
+    private readonly PostgresDatabase _db = new();
+    private readonly TempDirectory _dir = new();
+    private LoopbackFileServer _server = null!;
+
+    public async Task InitializeAsync()
+    {
+        await _db.InitializeAsync();
+        _server = await LoopbackFileServer.StartAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _server.DisposeAsync();
+        _dir.Dispose();
+        await _db.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task The_cluster_cap_holds_within_three_percent_with_one_two_and_three_nodes_transferring()
+    {
+        // arrange: a 1 MiB/s cluster cap; jobs created until each node runs the transfer of one of them
+        await using var cluster = await QmgrCluster.StartAsync(_db, 3, $"""
+            qmgr.bandwidth.max-bytes-per-second = {Cap}
+            qmgr.bandwidth.share-report-interval = 200ms
+            """, TimeSpan.FromSeconds(90));
+        using var qm = await cluster.Nodes[0].ConnectAsync();
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(240));
+        var byNode = new Dictionary<string, IJob>();
+        for (var i = 0; i < 12 && byNode.Count < 3; i++)
+        {
+            var group = await qm.CreateGroupAsync($"capped {i}");
+            var job = await group.CreateJobAsync("endless");
+            await job.AddFilesAsync([(_server.AddGenerated($"/big{i}.bin", 1L << 32, seed: i).ToString(), _dir.File($"big{i}.bin"))]);
+            await job.ResumeAsync();
+            await job.WaitAsync(j => j.State == JobState.Transferring, deadline.Token);
+            var node = await ClusterFailoverSpecs.TransferNodeAsync(_db, cluster, job.Id);
+            if (byNode.ContainsKey(node.HostPort)) await job.SuspendAsync();
+            else byNode[node.HostPort] = job;
+        }
+        Assert.True(byNode.Count == 3, $"transfers landed on {byNode.Count} nodes only");
+        var jobs = byNode.Values.ToList();
+        await jobs[1].SuspendAsync();
+        await jobs[2].SuspendAsync();
+
+        // act + assert: one, then two, then three nodes transfer; the server sees at most the cap (+3 %) and most of it
+        for (var nodes = 1; nodes <= 3; nodes++)
+        {
+            if (nodes > 1) await jobs[nodes - 1].ResumeAsync();
+            var rate = await ServerRateAsync(settle: TimeSpan.FromSeconds(4), window: TimeSpan.FromSeconds(8));
+            output.WriteLine($"{nodes} node(s) transferring: {rate / 1024:F0} KiB/s = {rate / Cap:P1} of the cap");
+            Assert.InRange(rate, 0.85 * Cap, 1.03 * Cap);
+        }
+    }
+
+    // the rate the server sends at over `window`, after `settle` for the shares to follow the change (a measurement, not a wait for an event)
+    private async Task<double> ServerRateAsync(TimeSpan settle, TimeSpan window)
+    {
+        await Task.Delay(settle);
+        var (bytes0, clock) = (_server.BodyBytesSent, Stopwatch.StartNew());
+        await Task.Delay(window);
+        return (_server.BodyBytesSent - bytes0) / clock.Elapsed.TotalSeconds;
+    }
+}
