@@ -96,7 +96,7 @@ public static class QmgrHost
     /// <summary>
     /// The life of every CLI verb that runs a node: takes the data-directory lock (else exit 3 naming the holder),
     /// logs to stderr from <paramref name="consoleLevel"/>, starts the node, runs <paramref name="body"/> on it and returns
-    /// its exit code; a store error (SQLite, or an ask that timed out) is exit 3. The node is always stopped and the logs
+    /// its exit code; a store error (SQLite or PostgreSQL, or an ask that timed out) is exit 3. The node is always stopped and the logs
     /// flushed before this returns.
     /// </summary>
     public static async Task<int> RunLockedAsync(DataDirectory dataDir, LogEventLevel consoleLevel, Func<IHost, Task<int>> body,
@@ -111,7 +111,7 @@ public static class QmgrHost
             host = await (start ?? StartAsync)(dataDir, CancellationToken.None);
             return await body(host);
         }
-        catch (Exception ex) when (ex is AskTimeoutException or Microsoft.Data.Sqlite.SqliteException)
+        catch (Exception ex) when (ex is AskTimeoutException or System.Data.Common.DbException)
         {
             return Program.Fail(Cli.ExitCodes.DataDirectory, $"store error: {ex.Message}");
         }

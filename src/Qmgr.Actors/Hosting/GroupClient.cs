@@ -30,14 +30,27 @@ public sealed class GroupClient(ActorSystem system, IActorRef groupRegion)
     public Task<GroupState> GetGroupAsync(Guid groupId, CancellationToken cancellationToken = default, string? caller = null, bool administrator = false) =>
         groupRegion.Ask<GroupState>(new GroupQueries.GetGroup(groupId, caller, administrator), AskTimeout, cancellationToken);
 
-    /// <summary>Ids of every group in the journal (persistence ids <c>group-{id:N}</c>), via the SQL read journal.</summary>
+    /// <summary>
+    /// Ids of every group ever created, in creation order (cancelled ones too: their state says so): the persistence
+    /// ids of the <see cref="Persistence.GroupTagger.Tag"/> events, via the SQL read journal's tag table — not a scan of
+    /// the journal's persistence ids. Eventually consistent: the read journal returns once its view of the journal has
+    /// caught up with the newest row at the call (about <c>journal-sequence-retrieval.query-delay</c>).
+    /// </summary>
     public async Task<IReadOnlyList<Guid>> GetGroupIdsAsync(CancellationToken cancellationToken = default)
     {
         var journal = PersistenceQuery.Get(system).ReadJournalFor<SqlReadJournal>(SqlReadJournal.Identifier);
-        var ids = await journal.CurrentPersistenceIds()
-            .Where(id => id.StartsWith(GroupActor.PersistencePrefix + "-", StringComparison.Ordinal))
+        var ids = await journal.CurrentEventsByTag(Persistence.GroupTagger.Tag, Offset.NoOffset())
+            .Select(e => e.PersistenceId)
             .RunWith(Sink.Seq<string>(), system.Materializer())
             .WaitAsync(cancellationToken).ConfigureAwait(false);
-        return ids.Select(id => Guid.ParseExact(id[(GroupActor.PersistencePrefix.Length + 1)..], "N")).ToList();
+        return GroupIdsOf(ids);
     }
+
+    /// <summary>Group ids of <paramref name="persistenceIds"/> (<c>group-{id:N}</c>), first occurrence order; other ids are skipped.</summary>
+    public static IReadOnlyList<Guid> GroupIdsOf(IEnumerable<string> persistenceIds) => persistenceIds
+        .Where(id => id.StartsWith(GroupActor.PersistencePrefix + "-", StringComparison.Ordinal))
+        .Select(id => Guid.TryParseExact(id.AsSpan(GroupActor.PersistencePrefix.Length + 1), "N", out var g) ? g : (Guid?)null)
+        .OfType<Guid>()
+        .Distinct()
+        .ToList();
 }

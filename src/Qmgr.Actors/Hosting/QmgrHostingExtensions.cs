@@ -7,7 +7,6 @@ using Akka.DependencyInjection;
 using Akka.Event;
 using Akka.Hosting;
 using Akka.Persistence.Sql;
-using Microsoft.AspNetCore.DataProtection;
 using Microsoft.Extensions.DependencyInjection;
 using Qmgr.Cluster;
 using Qmgr.Groups;
@@ -47,21 +46,8 @@ public static class QmgrHostingExtensions
     public static IServiceCollection AddQmgr(this IServiceCollection services, QmgrOptions options, Action<AkkaConfigurationBuilder, IServiceProvider>? configure = null)
     {
         services.AddQmgrHttpClient();
-        // job secrets (credentials, custom headers) are encrypted at rest with a key ring in the data directory
-        // the key ring itself is plain XML (no certificate or DPAPI on Linux): it lives in a directory only the
-        // process user can read, beside the journal it protects
-        var keys = Path.Combine(options.DataDirectory, "keys");
-        if (OperatingSystem.IsWindows()) Directory.CreateDirectory(keys);
-        else
-        {
-            Directory.CreateDirectory(keys, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-            // CreateDirectory leaves an existing directory's mode alone: tighten one made by an older version or by hand
-            File.SetUnixFileMode(keys, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        }
-        services.AddDataProtection()
-            .SetApplicationName("qmgr")
-            .PersistKeysToFileSystem(new DirectoryInfo(keys));
-        services.AddSingleton<Jobs.SecretProtector>();
+        // job secrets (credentials, custom headers) are encrypted at rest with a key ring in the data directory or the shared store
+        services.AddQmgrKeyRing(options);
         services.AddSingleton(options);
         services.AddSingleton<Api.IQueueManager>(sp => Api.QueueManager.Create(sp.GetRequiredService<ActorSystem>()));
         services.AddAkka("qmgr", (builder, sp) =>
@@ -119,6 +105,8 @@ public static class QmgrHostingExtensions
     {
         UseManagedNtlm();
         Directory.CreateDirectory(options.DataDirectory);
+        // stores written before the group registry get their GroupCreated tag rows once, before the journal starts
+        if (options.Store == QmgrStore.Sqlite) Persistence.SqliteStore.FromConnectionString(options.EffectiveConnectionString).TagGroups();
         var remote = (options.ClusterHost is null ? "" : $"akka.remote.dot-netty.tcp.hostname = \"{options.ClusterHost}\"\n")
                      + (options.ClusterPort is null ? "" : $"akka.remote.dot-netty.tcp.port = {options.ClusterPort}\n");
         var connection = $"\"{options.EffectiveConnectionString.Replace("\\", "\\\\").Replace("\"", "\\\"")}\"";

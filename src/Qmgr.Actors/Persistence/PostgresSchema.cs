@@ -50,7 +50,7 @@ public static class PostgresSchema
         """;
 
     /// <summary>Every statement <see cref="EnsureAsync"/> runs, in order.</summary>
-    public static IReadOnlyList<string> Statements { get; } = [Journal, Cluster.PostgresLease.Schema];
+    public static IReadOnlyList<string> Statements { get; } = [Journal, Cluster.PostgresLease.Schema, PostgresXmlRepository.Schema];
 
     /// <summary>
     /// Creates whatever part of the schema is missing, in one transaction holding <see cref="AdvisoryLockKey"/>.

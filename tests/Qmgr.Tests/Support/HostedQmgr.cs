@@ -55,6 +55,28 @@ public sealed class HostedQmgr : IAsyncDisposable
         return new HostedQmgr(host, dataDirectory);
     }
 
+    /// <summary>
+    /// Builds and starts a host on <paramref name="options"/> (any store), with <see cref="TestTimings"/> under the
+    /// options' own overrides (blocking: usable from a test constructor).
+    /// </summary>
+    public static HostedQmgr StartWith(QmgrOptions options)
+    {
+        var builder = Microsoft.Extensions.Hosting.Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Services.AddQmgr(new QmgrOptions
+        {
+            DataDirectory = options.DataDirectory,
+            Store = options.Store,
+            ConnectionString = options.ConnectionString,
+            Overrides = (options.Overrides ?? Config.Empty).WithFallback(TestTimings),
+            SeedNodes = options.SeedNodes,
+            ClusterHost = options.ClusterHost,
+            ClusterPort = options.ClusterPort,
+        });
+        var host = builder.Build();
+        host.StartAsync().WaitAsync(TimeSpan.FromSeconds(60)).GetAwaiter().GetResult();
+        return new HostedQmgr(host, options.DataDirectory);
+    }
+
     private int _disposed;
 
     /// <summary>Stops the node (leaving its cluster); a second call does nothing.</summary>

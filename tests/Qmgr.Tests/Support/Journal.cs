@@ -3,10 +3,10 @@ using Qmgr.Persistence;
 
 namespace Qmgr.Tests.Support;
 
-/// <summary>Reads a data directory's journal (via <see cref="StoreReader"/>) and waits on it with a deadline, never sleeping blind.</summary>
+/// <summary>Reads a data directory's journal (via <see cref="SqliteStore"/>) and waits on it with a deadline, never sleeping blind.</summary>
 public sealed class Journal(string dataDirectory)
 {
-    private readonly StoreReader _reader = new(Path.Combine(dataDirectory, "qmgr.db"));
+    private readonly SqliteStore _reader = new(Path.Combine(dataDirectory, "qmgr.db"));
 
     /// <summary>Every journaled group event, in order.</summary>
     public IReadOnlyList<IGroupEvent> Events() => _reader.ReadEvents().Select(e => e.Event).ToList();
@@ -27,7 +27,7 @@ public sealed class Journal(string dataDirectory)
             {
                 if (condition(Events()) is { } found) return found;
             }
-            catch (Microsoft.Data.Sqlite.SqliteException)
+            catch (System.Data.Common.DbException)
             {
                 // the writer may hold the database for a moment; read again
             }

@@ -46,10 +46,10 @@ public static class ListCommand
     {
         try
         {
-            return new StoreReader(dataDir.DatabasePath).ReadGroups()
+            return StoreReader.For(new Qmgr.Hosting.QmgrOptions { DataDirectory = dataDir.Path }).ReadGroups()
                 .Where(g => !g.Cancelled && (everyone || g.Owner == Environment.UserName)).ToList();
         }
-        catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or JsonException or IOException)
+        catch (Exception ex) when (ex is System.Data.Common.DbException or JsonException or IOException)
         {
             throw new CliError(ExitCodes.DataDirectory, $"store error: {ex.Message}");
         }
