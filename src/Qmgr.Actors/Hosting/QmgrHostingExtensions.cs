@@ -47,6 +47,8 @@ public static class QmgrHostingExtensions
     {
         services.AddQmgrHttpClient();
         // job secrets (credentials, custom headers) are encrypted at rest with a key ring in the data directory or the shared store
+        // a shared store gets its schema before the actor system touches it (hosted services start in order)
+        if (options.Store == QmgrStore.Postgres) services.AddHostedService(_ => new Persistence.PostgresSchemaInitializer(options.EffectiveConnectionString));
         services.AddQmgrKeyRing(options);
         services.AddSingleton(options);
         services.AddSingleton<Api.IQueueManager>(sp => Api.QueueManager.Create(sp.GetRequiredService<ActorSystem>()));

@@ -76,3 +76,15 @@ public static class PostgresSchema
         return !existed;
     }
 }
+
+/// <summary>
+/// Runs <see cref="PostgresSchema.EnsureAsync"/> when the host starts, before the actor system (registered ahead of
+/// Akka.Hosting's service by <c>AddQmgr</c> on a postgres store): every node, embedded or <c>qmgr serve</c>, finds its
+/// tables. A failure (unreachable server, refused login) fails the host's start with Npgsql's exception.
+/// </summary>
+public sealed class PostgresSchemaInitializer(string connectionString) : Microsoft.Extensions.Hosting.IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken) => PostgresSchema.EnsureAsync(connectionString, cancellationToken);
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}

@@ -35,8 +35,6 @@ public static class ServiceHost
         overrides = (overrides ?? Akka.Configuration.Config.Empty).WithFallback(Akka.Configuration.ConfigurationFactory.ParseString("qmgr.job.allow-notify-cmdline = off"));
         var settings = ServiceSettings.Create(overrides);
         var options = (node ?? new NodeArguments()).Resolve(dataDir, overrides);
-        // a shared store gets its schema before the node touches it; the advisory lock makes concurrent first starts safe
-        if (options.Store == QmgrStore.Postgres) await Qmgr.Persistence.PostgresSchema.EnsureAsync(options.EffectiveConnectionString, cancellationToken);
         var adminToken = ServiceEndpoint.EnsureToken(dataDir);
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = dataDir.Path, Args = [] });
         builder.Logging.ClearProviders();
