@@ -23,12 +23,14 @@ public sealed class GroupActor : ReceivePersistentActor
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly QmgrSettings _settings;
     private readonly IActorRef _transferRegion;
+    private readonly IActorRef _notifications;
     private GroupState _state;
 
-    public GroupActor(Guid groupId, QmgrSettings settings, IActorRef transferRegion)
+    public GroupActor(Guid groupId, QmgrSettings settings, IActorRef transferRegion, IActorRef notifications)
     {
         _settings = settings;
         _transferRegion = transferRegion;
+        _notifications = notifications;
         _state = GroupState.Empty(groupId);
         PersistenceId = PersistenceIdFor(groupId);
 
@@ -83,9 +85,13 @@ public sealed class GroupActor : ReceivePersistentActor
     /// <summary><c>group-{id:N}</c>: frozen once shipped; queries find groups by this prefix.</summary>
     public static string PersistenceIdFor(Guid groupId) => $"{PersistencePrefix}-{groupId:N}";
 
-    /// <summary>Props for the entity of <paramref name="groupId"/>; transfers go to <paramref name="transferRegion"/>.</summary>
-    public static Props Props(Guid groupId, QmgrSettings settings, IActorRef transferRegion) =>
-        Akka.Actor.Props.Create(() => new GroupActor(groupId, settings, transferRegion));
+    /// <summary>
+    /// Props for the entity of <paramref name="groupId"/>; transfers go to <paramref name="transferRegion"/>;
+    /// notifications are published through <paramref name="notifications"/>, the node's DistributedPubSub mediator
+    /// (<see cref="Api.NotificationRelay"/>).
+    /// </summary>
+    public static Props Props(Guid groupId, QmgrSettings settings, IActorRef transferRegion, IActorRef notifications) =>
+        Akka.Actor.Props.Create(() => new GroupActor(groupId, settings, transferRegion, notifications));
 
     // A JobActor that throws is stopped and re-created from the persisted job, never restarted with a stale one.
     protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(_ => Directive.Stop);
@@ -331,7 +337,11 @@ public sealed class GroupActor : ReceivePersistentActor
         }
     }
 
-    /// <summary>Publishes what subscribers of <see cref="Api.IQueueManager.Notifications"/> see, once persisted.</summary>
+    /// <summary>
+    /// Publishes what subscribers of <see cref="Api.IQueueManager.Notifications"/> see, once persisted: cluster-wide on
+    /// the notification topic (every node's <see cref="Api.NotificationRelay"/> puts it on that node's event stream), and
+    /// node-locally as <see cref="Telemetry.GroupNotified"/> for this node's metrics.
+    /// </summary>
     private void Notify(IGroupEvent[] events, GroupState before)
     {
         foreach (var e in events)
@@ -347,11 +357,17 @@ public sealed class GroupActor : ReceivePersistentActor
                 JobPropertyChanged p => new Api.QmgrNotification.Modified(_state.Id, _state.Owner, job, p.Property),
                 _ => null,
             };
-            if (n is not null && !Throttled(n, job)) Context.System.EventStream.Publish(n);
-            if (RangesTransferred(e, before, job) is { } ranges) Context.System.EventStream.Publish(ranges);
+            if (n is not null && !Throttled(n, job)) Publish(n);
+            if (RangesTransferred(e, before, job) is { } ranges) Publish(ranges);
             if (e is JobStateChanged { To: JobState.Transferred or JobState.Error } changed && _settings.AllowNotifyCmdLine)
                 NotifyCommandLineRunner.RunIfSelected(job, changed.To, _log);
         }
+    }
+
+    private void Publish(Api.QmgrNotification n)
+    {
+        _notifications.Tell(Api.NotificationRelay.Publication(n));
+        Context.System.EventStream.Publish(new Telemetry.GroupNotified(n));
     }
 
     /// <summary>

@@ -2,6 +2,7 @@ using System.Net;
 using Akka.Actor;
 using Akka.Cluster.Hosting;
 using Akka.Cluster.Sharding;
+using Akka.Cluster.Tools.PublishSubscribe;
 using Akka.Configuration;
 using Akka.DependencyInjection;
 using Akka.Hosting;
@@ -129,6 +130,9 @@ public static class QmgrHostingExtensions
         builder.WithCustomSerializer("qmgr", [typeof(IQmgrMessage)], system => new QmgrJsonSerializer(system));
 
         var settings = QmgrSettings.Create(config);
+        // notifications travel cluster-wide through the pub-sub mediator (registry key DistributedPubSub); each node
+        // relays them onto its event stream (NotificationRelay). Started before the regions: groups publish through it.
+        builder.WithDistributedPubSub(role: "");
         var shardOptions = new ShardOptions { StateStoreMode = StateStoreMode.DData, RememberEntities = false };
         builder.WithShardRegion<TransferRegion>("qmgr-transfer",
             (_, _, resolver) =>
@@ -142,7 +146,8 @@ public static class QmgrHostingExtensions
             (_, registry, _) =>
             {
                 var transfers = registry.Get<TransferRegion>();
-                return entityId => GroupActor.Props(Guid.ParseExact(entityId, "N"), settings, transfers);
+                var mediator = registry.Get<DistributedPubSub>();
+                return entityId => GroupActor.Props(Guid.ParseExact(entityId, "N"), settings, transfers, mediator);
             },
             new GroupMessageExtractor(), shardOptions);
         // the cluster cap is divided among nodes by a singleton; each node reports its demand and applies its share
@@ -154,6 +159,10 @@ public static class QmgrHostingExtensions
             createProxyToo: true);
         builder.WithActors((system, registry, _) =>
         {
+            // subscribed from here, not from the relay's PreStart: the subscription is queued at the mediator before
+            // start-up ends, so even a single node's first notification finds the relay subscribed
+            var relay = system.ActorOf(Props.Create(() => new Api.NotificationRelay()), Api.NotificationRelay.Name);
+            registry.Get<DistributedPubSub>().Tell(Api.NotificationRelay.Subscription(relay), relay);
             system.ActorOf(BandwidthShareReporter.Props(registry.Get<BandwidthCoordinatorKey>(), settings.ShareReportInterval), "qmgr-bandwidth-reporter");
             Telemetry.QmgrMetrics.For(system);
         });
