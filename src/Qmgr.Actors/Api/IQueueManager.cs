@@ -47,6 +47,14 @@ public interface IGroup
     /// <summary>The group and its jobs as persisted now.</summary>
     Task<GroupState> GetStateAsync(CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// The cluster node running the group now, as its Akka.NET address (<c>akka.tcp://qmgr@host:port</c>; a single
+    /// node answers its own), or null when no node runs it at this moment (not started since the cluster came up, or
+    /// passivated: any read or command starts it again). Embedded: the group region's entity-location query, which does
+    /// not start the group. Over HTTP: the <c>node</c> of <c>GET /api/v1/groups/{id}</c>, which reads the group first.
+    /// </summary>
+    Task<string?> GetNodeAsync(CancellationToken cancellationToken = default);
+
     /// <summary>Sets a property (<see cref="GroupProperty"/>; value as invariant text). A priority applies to unfinished jobs too.</summary>
     Task SetPropertyAsync(GroupProperty property, string value, CancellationToken cancellationToken = default);
 
