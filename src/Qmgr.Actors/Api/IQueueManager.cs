@@ -35,7 +35,10 @@ public interface IQueueManager
     /// </summary>
     Task<IJob> GetJobAsync(Guid jobId, CancellationToken cancellationToken = default);
 
-    /// <summary>Status and progress of the caller's jobs on this node, as they are persisted (hot: no replay).</summary>
+    /// <summary>
+    /// Status and progress of the caller's jobs, as they are persisted (hot: no replay), whichever cluster node runs their
+    /// group (<see cref="NotificationRelay"/>); one group's notifications arrive in the order they were persisted.
+    /// </summary>
     IObservable<QmgrNotification> Notifications { get; }
 }
 
