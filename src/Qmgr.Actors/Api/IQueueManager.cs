@@ -35,7 +35,10 @@ public interface IQueueManager
     /// </summary>
     Task<IJob> GetJobAsync(Guid jobId, CancellationToken cancellationToken = default);
 
-    /// <summary>Status and progress of the caller's jobs on this node, as they are persisted (hot: no replay).</summary>
+    /// <summary>
+    /// Status and progress of the caller's jobs, as they are persisted (hot: no replay), whichever cluster node runs their
+    /// group (<see cref="NotificationRelay"/>); one group's notifications arrive in the order they were persisted.
+    /// </summary>
     IObservable<QmgrNotification> Notifications { get; }
 }
 
@@ -46,6 +49,14 @@ public interface IGroup
 
     /// <summary>The group and its jobs as persisted now.</summary>
     Task<GroupState> GetStateAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// The cluster node running the group now, as its Akka.NET address (<c>akka.tcp://qmgr@host:port</c>; a single
+    /// node answers its own), or null when no node runs it at this moment (not started since the cluster came up, or
+    /// passivated: any read or command starts it again). Embedded: the group region's entity-location query, which does
+    /// not start the group. Over HTTP: the <c>node</c> of <c>GET /api/v1/groups/{id}</c>, which reads the group first.
+    /// </summary>
+    Task<string?> GetNodeAsync(CancellationToken cancellationToken = default);
 
     /// <summary>Sets a property (<see cref="GroupProperty"/>; value as invariant text). A priority applies to unfinished jobs too.</summary>
     Task SetPropertyAsync(GroupProperty property, string value, CancellationToken cancellationToken = default);

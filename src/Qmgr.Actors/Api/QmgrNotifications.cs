@@ -3,11 +3,15 @@ using Qmgr.Jobs;
 namespace Qmgr.Api;
 
 /// <summary>
-/// A status or progress event of a job, published on the node's event stream by its <see cref="Groups.GroupActor"/>
-/// after the change is persisted (BITS notifications: JobTransferred, JobError, JobModification, FileTransferred).
-/// <see cref="Job"/> is the job as persisted at that moment.
+/// A status or progress event of a job, published by its <see cref="Groups.GroupActor"/> after the change is persisted
+/// (BITS notifications: JobTransferred, JobError, JobModification, FileTransferred, FileRangesTransferred).
+/// <see cref="Job"/> is the job as persisted at that moment. The group publishes it cluster-wide on the
+/// <see cref="NotificationRelay.Topic"/> pub-sub topic, and every node's <see cref="NotificationRelay"/> republishes it
+/// on that node's event stream, where <see cref="IQueueManager.Notifications"/>, callbacks, the legacy facade and the
+/// service's event feed read it: whichever node runs the group, every node hears its jobs, in the order one group
+/// persisted them. Serialized with <see cref="Serialization.QmgrJsonSerializer"/> (manifests <c>notification-*</c>).
 /// </summary>
-public abstract record QmgrNotification(Guid GroupId, string Owner, Job Job)
+public abstract record QmgrNotification(Guid GroupId, string Owner, Job Job) : IQmgrMessage
 {
     /// <summary>The job's state changed (any transition; BITS raises JobModification for most of them).</summary>
     public sealed record StateChanged(Guid GroupId, string Owner, Job Job, JobState From, JobState To, string Cause) : QmgrNotification(GroupId, Owner, Job);

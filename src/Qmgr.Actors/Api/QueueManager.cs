@@ -117,6 +117,8 @@ public sealed class QueueManager : IQueueManager
 
         public Task<GroupState> GetStateAsync(CancellationToken cancellationToken = default) => qm.ReadAsync(id, cancellationToken);
 
+        public Task<string?> GetNodeAsync(CancellationToken cancellationToken = default) => qm._client.GetNodeAsync(id, cancellationToken);
+
         public async Task SetPropertyAsync(GroupProperty property, string value, CancellationToken cancellationToken = default) =>
             QmgrException.ThrowIfRejected(await qm._client.SendAsync(new SetGroupProperty(id, owner, property, value), cancellationToken));
 

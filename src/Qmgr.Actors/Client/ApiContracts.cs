@@ -13,7 +13,8 @@ namespace Qmgr.Client;
 /// <summary>A group (BITS 1.0 <c>IBackgroundCopyGroup</c>) with its jobs. <see cref="State"/> is the most active state of
 /// its jobs (Transferring > Connecting > Queued > TransientError > Error > Suspended > Transferred > Acknowledged >
 /// Cancelled), or <c>Empty</c>. <see cref="BytesTotal"/> null while any size is unknown. <see cref="PendingDeliveries"/>:
-/// webhook deliveries not yet answered with a 2xx.</summary>
+/// webhook deliveries not yet answered with a 2xx. <see cref="Node"/>: the address of the cluster node running the group
+/// when it was read (<c>akka.tcp://qmgr@host:port</c>), null when none did (<see cref="Api.IGroup.GetNodeAsync"/>).</summary>
 public sealed record GroupResource(
     Guid Id,
     string DisplayName,
@@ -29,7 +30,8 @@ public sealed record GroupResource(
     bool HasCredentials,
     string? WebhookUrl,
     int PendingDeliveries,
-    IReadOnlyList<JobResource> Jobs);
+    IReadOnlyList<JobResource> Jobs,
+    string? Node = null);
 
 /// <summary>
 /// A job (BITS <c>IBackgroundCopyJob</c>): state, priority, progress (bytes; <see cref="BytesTotal"/> null =

@@ -238,6 +238,9 @@ public sealed class HttpQueueManager : IQueueManager, IDisposable
         public async Task<GroupState> GetStateAsync(CancellationToken cancellationToken = default) =>
             (await qm.SendAsync<GroupResource>(HttpMethod.Get, Path, null, cancellationToken)).ToState();
 
+        public async Task<string?> GetNodeAsync(CancellationToken cancellationToken = default) =>
+            (await qm.SendAsync<GroupResource>(HttpMethod.Get, Path, null, cancellationToken)).Node;
+
         public Task SetPropertyAsync(GroupProperty property, string value, CancellationToken cancellationToken = default) =>
             qm.SendAsync(HttpMethod.Put, $"{Path}/properties/{property}", new SetPropertyRequest(value), cancellationToken);
 

@@ -25,12 +25,14 @@ public sealed class GroupActor : ReceivePersistentActor
     private readonly QmgrSettings _settings;
     private readonly IActorRef _transferRegion;
     private readonly ShardFence _fence;
+    private readonly IActorRef _notifications;
     private GroupState _state;
 
-    public GroupActor(Guid groupId, QmgrSettings settings, IActorRef transferRegion, ShardFence? fence = null)
+    public GroupActor(Guid groupId, QmgrSettings settings, IActorRef transferRegion, IActorRef notifications, ShardFence? fence = null)
     {
         _settings = settings;
         _transferRegion = transferRegion;
+        _notifications = notifications;
         _fence = fence ?? ShardFence.None;
         _state = GroupState.Empty(groupId);
         PersistenceId = PersistenceIdFor(groupId);
@@ -103,11 +105,14 @@ public sealed class GroupActor : ReceivePersistentActor
     /// <summary><c>group-{id:N}</c>: frozen once shipped; queries find groups by this prefix.</summary>
     public static string PersistenceIdFor(Guid groupId) => $"{PersistencePrefix}-{groupId:N}";
 
-    /// <summary>Props for the entity of <paramref name="groupId"/>; transfers go to <paramref name="transferRegion"/>.
-    /// <paramref name="fence"/> is the lease of the entity's shard: transfer facts are journaled and files renamed only
-    /// while it is held (null: always held).</summary>
-    public static Props Props(Guid groupId, QmgrSettings settings, IActorRef transferRegion, ShardFence? fence = null) =>
-        Akka.Actor.Props.Create(() => new GroupActor(groupId, settings, transferRegion, fence));
+    /// <summary>
+    /// Props for the entity of <paramref name="groupId"/>; transfers go to <paramref name="transferRegion"/>;
+    /// notifications are published through <paramref name="notifications"/>, the node's DistributedPubSub mediator
+    /// (<see cref="Api.NotificationRelay"/>). <paramref name="fence"/> is the lease of the entity's shard: transfer facts
+    /// are journaled and files renamed only while it is held (null: always held).
+    /// </summary>
+    public static Props Props(Guid groupId, QmgrSettings settings, IActorRef transferRegion, IActorRef notifications, ShardFence? fence = null) =>
+        Akka.Actor.Props.Create(() => new GroupActor(groupId, settings, transferRegion, notifications, fence));
 
     // A JobActor that throws is stopped and re-created from the persisted job, never restarted with a stale one.
     protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(_ => Directive.Stop);
@@ -369,7 +374,11 @@ public sealed class GroupActor : ReceivePersistentActor
         }
     }
 
-    /// <summary>Publishes what subscribers of <see cref="Api.IQueueManager.Notifications"/> see, once persisted.</summary>
+    /// <summary>
+    /// Publishes what subscribers of <see cref="Api.IQueueManager.Notifications"/> see, once persisted: cluster-wide on
+    /// the notification topic (every node's <see cref="Api.NotificationRelay"/> puts it on that node's event stream), and
+    /// node-locally as <see cref="Telemetry.GroupNotified"/> for this node's metrics.
+    /// </summary>
     private void Notify(IGroupEvent[] events, GroupState before)
     {
         foreach (var e in events)
@@ -385,11 +394,17 @@ public sealed class GroupActor : ReceivePersistentActor
                 JobPropertyChanged p => new Api.QmgrNotification.Modified(_state.Id, _state.Owner, job, p.Property),
                 _ => null,
             };
-            if (n is not null && !Throttled(n, job)) Context.System.EventStream.Publish(n);
-            if (RangesTransferred(e, before, job) is { } ranges) Context.System.EventStream.Publish(ranges);
+            if (n is not null && !Throttled(n, job)) Publish(n);
+            if (RangesTransferred(e, before, job) is { } ranges) Publish(ranges);
             if (e is JobStateChanged { To: JobState.Transferred or JobState.Error } changed && _settings.AllowNotifyCmdLine)
                 NotifyCommandLineRunner.RunIfSelected(job, changed.To, _log);
         }
+    }
+
+    private void Publish(Api.QmgrNotification n)
+    {
+        _notifications.Tell(Api.NotificationRelay.Publication(n));
+        Context.System.EventStream.Publish(new Telemetry.GroupNotified(n));
     }
 
     /// <summary>

@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Akka.Cluster.Sharding;
 using Akka.Hosting;
 using Akka.Persistence.Query;
 using Akka.Persistence.Sql.Query;
@@ -29,6 +30,22 @@ public sealed class GroupClient(ActorSystem system, IActorRef groupRegion)
     /// an <paramref name="administrator"/>; null = the node itself). Starts and recovers the group if it was not running.</summary>
     public Task<GroupState> GetGroupAsync(Guid groupId, CancellationToken cancellationToken = default, string? caller = null, bool administrator = false) =>
         groupRegion.Ask<GroupState>(new GroupQueries.GetGroup(groupId, caller, administrator), AskTimeout, cancellationToken);
+
+    /// <summary>
+    /// The address of the node running the group now (<c>akka.tcp://qmgr@host:port</c>, this node's own address when it
+    /// runs here), from the group region's entity-location query; null when no node runs it (never started since the
+    /// cluster came up, passivated, or its shard not yet allocated). Does not start the group. Throws
+    /// <see cref="AskTimeoutException"/> after <see cref="AskTimeout"/>.
+    /// </summary>
+    public async Task<string?> GetNodeAsync(Guid groupId, CancellationToken cancellationToken = default)
+    {
+        var location = await groupRegion.Ask<EntityLocation>(new GetEntityLocation(groupId.ToString("N"), LocationTimeout), AskTimeout, cancellationToken)
+            .ConfigureAwait(false);
+        return location.EntityRef.HasValue && location.ShardRegion.HasGlobalScope ? location.ShardRegion.ToString() : null;
+    }
+
+    // how long the region waits for the entity's node to confirm the entity is alive
+    private static readonly TimeSpan LocationTimeout = TimeSpan.FromSeconds(5);
 
     /// <summary>
     /// Ids of every group ever created, in creation order (cancelled ones too: their state says so): the persistence

@@ -2,6 +2,7 @@ using System.Net;
 using Akka.Actor;
 using Akka.Cluster.Hosting;
 using Akka.Cluster.Sharding;
+using Akka.Cluster.Tools.PublishSubscribe;
 using Akka.Configuration;
 using Akka.DependencyInjection;
 using Akka.Event;
@@ -129,6 +130,9 @@ public static class QmgrHostingExtensions
 
         var settings = QmgrSettings.Create(config);
         // no LeaseImplementation: sharding then reads akka.cluster.sharding.use-lease (hocon/postgres.conf sets it)
+        // notifications travel cluster-wide through the pub-sub mediator (registry key DistributedPubSub); each node
+        // relays them onto its event stream (NotificationRelay). Started before the regions: groups publish through it.
+        builder.WithDistributedPubSub(role: "");
         var shardOptions = new ShardOptions { StateStoreMode = StateStoreMode.DData, RememberEntities = false };
         // on a shared store groups are remembered (eventsourced store: the ddata one needs LightningDB, which fails here),
         // so an unfinished group restarts by itself after a node's loss, a rebalance or a full restart; an idle group
@@ -151,7 +155,8 @@ public static class QmgrHostingExtensions
             (system, registry, _) =>
             {
                 var transfers = registry.Get<TransferRegion>();
-                return entityId => GroupActor.Props(Guid.ParseExact(entityId, "N"), settings, transfers,
+                var mediator = registry.Get<DistributedPubSub>();
+                return entityId => GroupActor.Props(Guid.ParseExact(entityId, "N"), settings, transfers, mediator,
                     ShardFence.For(system, GroupRegionName, groupExtractor.ShardId(entityId, messageHint: null)));
             },
             groupExtractor, groupShardOptions);
@@ -164,6 +169,10 @@ public static class QmgrHostingExtensions
             createProxyToo: true);
         builder.WithActors((system, registry, _) =>
         {
+            // subscribed from here, not from the relay's PreStart: the subscription is queued at the mediator before
+            // start-up ends, so even a single node's first notification finds the relay subscribed
+            var relay = system.ActorOf(Props.Create(() => new Api.NotificationRelay()), Api.NotificationRelay.Name);
+            registry.Get<DistributedPubSub>().Tell(Api.NotificationRelay.Subscription(relay), relay);
             system.ActorOf(BandwidthShareReporter.Props(registry.Get<BandwidthCoordinatorKey>(), settings.ShareReportInterval), "qmgr-bandwidth-reporter");
             Telemetry.QmgrMetrics.For(system);
         });

@@ -95,6 +95,12 @@ public static class QmgrManifests
         ["transfer-upload-session-created"] = typeof(TransferProtocol.TransferUploadSessionCreated),
         ["transfer-reply-progressed"] = typeof(TransferProtocol.TransferReplyProgressed),
         ["cancel-upload-session"] = typeof(TransferProtocol.CancelUploadSession),
+        // notifications published cluster-wide by a group (Api.NotificationRelay.Topic)
+        ["notification-state-changed"] = typeof(Api.QmgrNotification.StateChanged),
+        ["notification-progress"] = typeof(Api.QmgrNotification.Progress),
+        ["notification-modified"] = typeof(Api.QmgrNotification.Modified),
+        ["notification-file-transferred"] = typeof(Api.QmgrNotification.FileTransferred),
+        ["notification-file-ranges-transferred"] = typeof(Api.QmgrNotification.FileRangesTransferred),
     }.ToFrozenDictionary();
 
     private static readonly FrozenDictionary<Type, string> Manifests = Types.ToFrozenDictionary(kv => kv.Value, kv => kv.Key);

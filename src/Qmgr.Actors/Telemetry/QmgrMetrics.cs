@@ -13,7 +13,9 @@ namespace Qmgr.Telemetry;
 /// (jobs Connecting or Transferring), <c>qmgr.queue.length</c> (Queued jobs, tag <c>priority</c>), <c>qmgr.jobs</c> (unfinished
 /// jobs, tag <c>state</c>), <c>qmgr.job.errors</c> (counter, tags <c>error.context</c> and <c>state</c>: Error or
 /// TransientError) and <c>qmgr.journal.write.duration</c> (histogram, seconds from a group's persist call to its last
-/// event being journaled). Gauges cover the jobs of groups this node has loaded.
+/// event being journaled). Everything covers the groups this node runs: the metrics read the node-local
+/// <see cref="GroupNotified"/> and <see cref="GroupLoaded"/>, not the cluster-wide notifications every node hears, so
+/// summing a metric over the nodes counts each job once.
 /// </summary>
 public sealed class QmgrMetrics : IExtension
 {
@@ -40,7 +42,7 @@ public sealed class QmgrMetrics : IExtension
             new Measurement<int>(_jobs.Values.Count(j => j.State == s), new KeyValuePair<string, object?>("state", s.ToString()))),
             "{job}", "Unfinished jobs by state");
         var subscriber = system.ActorOf(Props.Create(() => new Subscriber(this)), "qmgr-metrics");
-        system.EventStream.Subscribe(subscriber, typeof(QmgrNotification));
+        system.EventStream.Subscribe(subscriber, typeof(GroupNotified));
         system.EventStream.Subscribe(subscriber, typeof(GroupLoaded));
     }
 
@@ -70,7 +72,7 @@ public sealed class QmgrMetrics : IExtension
     {
         public Subscriber(QmgrMetrics metrics)
         {
-            Receive<QmgrNotification>(metrics.OnNotification);
+            Receive<GroupNotified>(n => metrics.OnNotification(n.Notification));
             Receive<GroupLoaded>(g => { foreach (var job in g.State.Jobs) metrics.Track(job); });
         }
     }
@@ -81,5 +83,15 @@ public sealed class QmgrMetrics : IExtension
     }
 }
 
-/// <summary>Published on the event stream by a group once it is recovered (not persisted, node-local).</summary>
+/// <summary>
+/// Published on the event stream by a group once it is recovered (not persisted, node-local: it seeds this node's
+/// gauges with the jobs of the groups it runs, so it never crosses to other nodes).
+/// </summary>
 public sealed record GroupLoaded(GroupState State);
+
+/// <summary>
+/// Published on the node's event stream by a group, beside each <see cref="QmgrNotification"/> it sends cluster-wide:
+/// what this node's <see cref="QmgrMetrics"/> count (node-local, never serialized; every node hears every notification,
+/// only the group's own node sees this).
+/// </summary>
+public sealed record GroupNotified(QmgrNotification Notification);

@@ -15,22 +15,21 @@ public static class GroupEndpoints
         groups.MapGet("/", async (HttpContext http, bool? includeFinal, CancellationToken ct) =>
         {
             var qm = http.QueueManager();
-            var states = await Task.WhenAll((await qm.EnumGroupsAsync(ct)).Select(g => g.GetStateAsync(ct)));
-            return TypedResults.Ok(states.Select(s => s.ToResource(includeFinal ?? false)).ToList());
-        }).WithSummary("The caller's groups with their unfinished jobs (all jobs with includeFinal=true)");
+            var resources = await Task.WhenAll((await qm.EnumGroupsAsync(ct)).Select(g => ResourceAsync(g, includeFinal ?? false, ct)));
+            return TypedResults.Ok(resources.ToList());
+        }).WithSummary("The caller's groups with their unfinished jobs (all jobs with includeFinal=true) and the node running each");
 
         groups.MapPost("/", async (HttpContext http, CreateGroupRequest request, CancellationToken ct) =>
         {
             if (request.DisplayName is null) return Problems.BadRequest("displayName is required (BITS CreateGroup takes a display name)");
             var group = await http.QueueManager().CreateGroupAsync(request.DisplayName, request.Priority ?? JobPriority.Normal,
                 request.MaxBytesPerSecond ?? 0, request.Id, ct);
-            var state = await group.GetStateAsync(ct);
-            return (IResult)TypedResults.Created($"/api/v1/groups/{group.Id:D}", state.ToResource());
+            return (IResult)TypedResults.Created($"/api/v1/groups/{group.Id:D}", await ResourceAsync(group, includeFinalJobs: true, ct));
         }).WithSummary("Creates a group owned by the caller");
 
         groups.MapGet("/{groupId}", async (HttpContext http, string groupId, CancellationToken ct) =>
-            TypedResults.Ok((await OpenAsync(http, groupId, ct).ConfigureAwait(false)).ToResource()))
-            .WithSummary("A group and all its jobs");
+            TypedResults.Ok(await ResourceAsync(await http.QueueManager().GetGroupAsync(CallerContext.ParseId(groupId, "group"), ct), includeFinalJobs: true, ct)))
+            .WithSummary("A group, all its jobs and the node running it");
 
         groups.MapDelete("/{groupId}", async (HttpContext http, string groupId, CancellationToken ct) =>
         {
@@ -95,6 +94,13 @@ public static class GroupEndpoints
         }).WithSummary("Creates a job in Suspended (BITS CreateJob)");
 
         return api;
+    }
+
+    /// <summary>The group as a resource with <c>node</c>: read first (which starts the group), then located.</summary>
+    private static async Task<GroupResource> ResourceAsync(IGroup group, bool includeFinalJobs, CancellationToken ct)
+    {
+        var state = await group.GetStateAsync(ct);
+        return state.ToResource(includeFinalJobs) with { Node = await group.GetNodeAsync(ct) };
     }
 
     private static async Task<GroupState> OpenAsync(HttpContext http, string groupId, CancellationToken ct) =>

@@ -36,6 +36,7 @@ public sealed class GroupAndMonitorCliSpecs() : CliSpecs(TimeSpan.FromSeconds(90
 
         // assert
         Assert.Equal("High", created.GetProperty("priority").GetString());
+        Assert.StartsWith("akka.tcp://qmgr@127.0.0.1:", created.GetProperty("node").GetString()); // the CLI's own node runs it
         Assert.Equal(1024 * 1024, created.GetProperty("maxBytesPerSecond").GetInt64());
         Assert.Equal("High", JobOf(created, withFile).GetProperty("priority").GetString()); // the group's priority is its jobs' default
         Assert.True(badProperty.ExitCode == 2, badProperty.ToString());

@@ -205,4 +205,52 @@ public sealed class SerializationSpecs : Akka.TestKit.Xunit2.TestKit
         var serializer = new QmgrJsonSerializer((ExtendedActorSystem)Sys);
         Assert.Throws<System.Runtime.Serialization.SerializationException>(() => serializer.FromBinary("{}"u8.ToArray(), "no-such-event"));
     }
+
+    /// <summary>A job with files, progress, an error record and on-demand ranges: what a notification carries.</summary>
+    private static Job NotifiedJob() => new IGroupEvent[]
+    {
+        new GroupCreated(G, "alice", "g", JobPriority.Normal, 0, T0),
+        new JobCreated(J, "j", JobPriority.High, new JobOptions(AutoComplete: true), TimeSpan.FromSeconds(600), TimeSpan.FromDays(14), TimeSpan.FromDays(90), T0),
+        new JobPropertyChanged(J, JobProperty.OnDemandMode, "true", T0),
+        new FilesAdded(J, [new NewFile("http://h/a", "/t/a", "/t/.a.qmgr-0011aabb.tmp")], T0),
+        new FileMetadataReceived(J, 0, 1000, new Validators("\"e\"", T0), T0),
+        new FileRangesRequested(J, 0, [new FileRange(0, 10), new FileRange(900, FileRange.LengthToEof)], T0),
+        new FileRangesFilled(J, 0, [new FileRange(0, 10)], T0),
+        new JobErrorRecorded(J, new JobError(ErrorContext.RemoteFile, unchecked((int)0x80190194), 404, "not found", 0), T0),
+    }.Aggregate(GroupState.Empty(G), (s, e) => s.Apply(e)).Jobs.Single();
+
+    public static TheoryData<Qmgr.Api.QmgrNotification> Notifications() => new(
+        new Qmgr.Api.QmgrNotification.StateChanged(G, "alice", NotifiedJob(), JobState.Transferring, JobState.Error, "error"),
+        new Qmgr.Api.QmgrNotification.Progress(G, "alice", NotifiedJob()),
+        new Qmgr.Api.QmgrNotification.Modified(G, "alice", NotifiedJob(), JobProperty.OnDemandMode),
+        new Qmgr.Api.QmgrNotification.FileTransferred(G, "alice", NotifiedJob(), 0),
+        new Qmgr.Api.QmgrNotification.FileRangesTransferred(G, "alice", NotifiedJob(), 0, [new FileRange(0, 10), new FileRange(900, 100)]));
+
+    [Theory]
+    [MemberData(nameof(Notifications))]
+    public void Every_notification_crosses_the_wire_with_its_manifest_and_job(Qmgr.Api.QmgrNotification notification)
+    {
+        // arrange: the serializer the actor system picks, as remoting does for a pub-sub publication
+        var serializer = (QmgrJsonSerializer)Sys.Serialization.FindSerializerFor(notification);
+
+        // act
+        var manifest = serializer.Manifest(notification);
+        var back = (Qmgr.Api.QmgrNotification)serializer.FromBinary(serializer.ToBinary(notification), manifest);
+
+        // assert: same type and fields, the job whole (files, error, on-demand map)
+        Assert.StartsWith("notification-", manifest);
+        Assert.Equal(notification.GetType(), back.GetType());
+        Assert.Equal(System.Text.Json.JsonSerializer.Serialize(notification, notification.GetType()), System.Text.Json.JsonSerializer.Serialize(back, back.GetType()));
+        Assert.Equal((notification.GroupId, notification.Owner, notification.Job.Id), (back.GroupId, back.Owner, back.Job.Id));
+        Assert.Equal(notification.Job.Files.Single().RandomAccess.Filled, back.Job.Files.Single().RandomAccess.Filled);
+        Assert.Equal(notification.Job.Error, back.Job.Error);
+    }
+
+    [Fact]
+    public void Every_kind_of_notification_has_a_manifest()
+    {
+        var kinds = typeof(Qmgr.Api.QmgrNotification).GetNestedTypes().Where(t => t.IsSubclassOf(typeof(Qmgr.Api.QmgrNotification)));
+        Assert.All(kinds, t => Assert.StartsWith("notification-", QmgrManifests.ManifestOf(t)));
+        Assert.Equal(kinds.Count(), Notifications().Count);
+    }
 }

@@ -24,6 +24,9 @@ public abstract class QueueManagerScenarios : IAsyncLifetime, IDisposable
     protected abstract Task StartNodeAsync(string dataDir);
     protected abstract Task StopNodeAsync();
 
+    /// <summary>The cluster address of the (single) node behind the queue manager.</summary>
+    protected abstract string NodeAddress { get; }
+
     public async Task InitializeAsync()
     {
         Server = await LoopbackFileServer.StartAsync();
@@ -233,6 +236,22 @@ public abstract class QueueManagerScenarios : IAsyncLifetime, IDisposable
         public Task FileTransferredAsync(IJob job, Job state, int fileIndex) => Task.CompletedTask;
     }
 
+    [Fact]
+    public async Task A_group_names_the_node_that_runs_it()
+    {
+        // arrange
+        var alice = await QueueManagerForAsync("alice");
+        var group = await alice.CreateGroupAsync("located");
+
+        // act: read (which runs the group), then ask where it runs
+        await group.GetStateAsync(Soon);
+        var node = await group.GetNodeAsync(Soon);
+
+        // assert: the node of a cluster of one, by its akka.tcp address
+        Assert.Equal(NodeAddress, node);
+        Assert.StartsWith("akka.tcp://qmgr@127.0.0.1:", node);
+    }
+
     private static async Task<List<string>> NamesAsync(IQueueManager qm) =>
         (await Task.WhenAll((await qm.EnumGroupsAsync()).Select(g => g.GetStateAsync()))).Select(s => s.DisplayName).Order().ToList();
 
@@ -257,6 +276,8 @@ public sealed class InProcessQueueManagerScenarios : QueueManagerScenarios
 
     protected override async Task StopNodeAsync() => await _node.DisposeAsync();
 
+    protected override string NodeAddress => Akka.Cluster.Cluster.Get(_node.System).SelfAddress.ToString();
+
     protected override Task<IQueueManager> QueueManagerForAsync(string owner, bool administrator = false) =>
         Task.FromResult(QueueManager.Create(_node.System, owner, administrator));
 }
@@ -268,6 +289,8 @@ public sealed class HttpQueueManagerScenarios : QueueManagerScenarios
     private readonly List<HttpQueueManager> _clients = [];
 
     protected override async Task StartNodeAsync(string dataDir) => _service = await ServiceNode.StartAsync(dataDir);
+
+    protected override string NodeAddress => Akka.Cluster.Cluster.Get(_service.System).SelfAddress.ToString();
 
     protected override async Task StopNodeAsync()
     {

@@ -55,6 +55,24 @@ public sealed class RestApiSpecs : IAsyncLifetime, IDisposable
         Assert.True(response.StatusCode == HttpStatusCode.NoContent, $"{(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
     }
 
+    [Fact]
+    public async Task A_group_resource_names_the_node_running_the_group()
+    {
+        // arrange
+        var (group, _) = await NewJobAsync(_alice, "located");
+        var node = Akka.Cluster.Cluster.Get(_service.System).SelfAddress.ToString();
+
+        // act
+        using var read = JsonDocument.Parse(await _alice.GetStringAsync($"api/v1/groups/{group.Id}"));
+        var listed = await ReadAsync<List<GroupResource>>(await _alice.GetAsync("api/v1/groups"));
+
+        // assert: the service's own node (a cluster of one), in the created, read and listed resource
+        Assert.StartsWith("akka.tcp://qmgr@127.0.0.1:", node);
+        Assert.Equal(node, group.Node);
+        Assert.Equal(node, read.RootElement.GetProperty("node").GetString());
+        Assert.Equal(node, listed.Single().Node);
+    }
+
     /// <summary>Asserts a problem answer: status, the BITS code extension, and a detail containing <paramref name="detailPart"/>.</summary>
     private static async Task<JsonElement> ProblemAsync(HttpResponseMessage response, HttpStatusCode status, int hresult, string? detailPart = null)
     {

@@ -1,6 +1,7 @@
 using System.Net.Http.Headers;
 using Akka.Configuration;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
 using Qmgr.Client;
 using Qmgr.Host;
 using Qmgr.Host.Service;
@@ -53,6 +54,9 @@ public sealed class ServiceNode : IAsyncDisposable
         if (token is not null) http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
         return http;
     }
+
+    /// <summary>The service's actor system (a cluster of one).</summary>
+    public Akka.Actor.ActorSystem System => _app.Services.GetRequiredService<Akka.Actor.ActorSystem>();
 
     /// <summary>The HTTP implementation of IQueueManager acting with <paramref name="token"/>.</summary>
     public Task<HttpQueueManager> ConnectAsync(string token) => HttpQueueManager.ConnectAsync(BaseAddress, token);

@@ -61,10 +61,14 @@ public sealed record JobView(
         j.Files.Select(FileView.From).ToList(), JobPropertiesView.From(j));
 }
 
-/// <summary>A group as <c>list --json</c> and the group verbs print it; <see cref="Jobs"/> as the verb selected them.</summary>
+/// <summary>
+/// A group as <c>list --json</c> and the group verbs print it; <see cref="Jobs"/> as the verb selected them.
+/// <see cref="Node"/>: the cluster node running the group (<c>akka.tcp://qmgr@host:port</c>), given by <c>group info</c>
+/// only (null elsewhere, and when no node runs it).
+/// </summary>
 public sealed record GroupView(
     Guid Group, string Owner, string DisplayName, string Description, JobPriority Priority, long MaxBytesPerSecond, string State,
-    DateTimeOffset CreationTime, long BytesTransferred, long? BytesTotal, IReadOnlyList<JobView> Jobs)
+    DateTimeOffset CreationTime, long BytesTransferred, long? BytesTotal, IReadOnlyList<JobView> Jobs, string? Node = null)
 {
     public static GroupView From(GroupState g, IEnumerable<Job> jobs)
     {

@@ -75,8 +75,8 @@ public static class GroupCommand
         return Verb.Create(connection, "info", "Show a group: properties and every job", id)
             .WithAction(connection, async (parse, qm, ct) =>
             {
-                var (_, g) = await Resolve.GroupAsync(qm, parse.GetValue(id)!, ct);
-                var view = GroupView.From(g, g.Jobs);
+                var (group, g) = await Resolve.GroupAsync(qm, parse.GetValue(id)!, ct);
+                var view = GroupView.From(g, g.Jobs) with { Node = await group.GetNodeAsync(ct) };
                 if (parse.GetValue(connection.Json))
                 {
                     Verb.WriteJson(view);
@@ -90,6 +90,7 @@ public static class GroupCommand
                 Console.WriteLine($"priority     {g.Priority}");
                 Console.WriteLine($"max bytes/s  {(g.MaxBytesPerSecond == 0 ? "0 (no cap)" : $"{g.MaxBytesPerSecond} ({Format.Bytes(g.MaxBytesPerSecond)}/s)")}");
                 Console.WriteLine($"created      {g.CreationTime.ToLocalTime():yyyy-MM-dd HH:mm:ss zzz}");
+                Console.WriteLine($"node         {view.Node ?? "-"}");
                 Console.WriteLine($"progress     {Format.Progress(view.BytesTransferred, view.BytesTotal)}");
                 Console.WriteLine($"jobs         {g.Jobs.Count}");
                 foreach (var j in view.Jobs) Console.WriteLine($"  job {j.Job:D}  {j.State,-14} {ListCommand.JobSummary(j)}");
