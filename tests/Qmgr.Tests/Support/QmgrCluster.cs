@@ -24,8 +24,8 @@ public sealed class ClusterNode(int index, QmgrProcess process, string dataDir, 
     /// <summary>The node's cluster address, <c>akka.tcp://qmgr@127.0.0.1:PORT</c>.</summary>
     public string Address { get; } = address;
 
-    /// <summary><c>127.0.0.1:PORT</c>: how leases name their owner.</summary>
-    public string HostPort => Address["akka.tcp://qmgr@".Length..];
+    /// <summary><c>qmgr@127.0.0.1:PORT</c>: how leases name their owner (Address.HostPort).</summary>
+    public string HostPort => Address["akka.tcp://".Length..];
 
     /// <summary>The node's log file text so far (Serilog's rolling file in DATA_DIR/logs).</summary>
     public string LogText() => string.Join("\n", Directory.Exists(Path.Combine(DataDir, "logs"))
