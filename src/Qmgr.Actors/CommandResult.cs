@@ -55,6 +55,9 @@ public static class HResults
     public const int BG_E_TOO_MANY_FILES_IN_JOB = unchecked((int)0x80200051);
     /// <summary>BG_E_MAXDOWNLOAD_TIMEOUT (bitsmsg.h 0x80200054): Connecting + Transferring time exceeded MaximumDownloadTime (T23).</summary>
     public const int BG_E_MAXDOWNLOAD_TIMEOUT = unchecked((int)0x80200054);
+    /// <summary>HRESULT_FROM_WIN32(ERROR_TIMEOUT) (0x800705B4): the node running a group did not answer in time (it may be
+    /// failing over to another node); a query may be repeated, a command may or may not have been applied.</summary>
+    public const int ERROR_TIMEOUT = unchecked((int)0x800705B4);
     /// <summary>E_FAIL (0x80004005): an unspecified failure (an empty or unreadable answer from a service).</summary>
     public const int E_FAIL = unchecked((int)0x80004005);
     /// <summary>E_NOTIMPL: an undefined enum value (priority, notify bits), as BITS answers it.</summary>

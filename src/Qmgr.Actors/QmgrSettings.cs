@@ -49,6 +49,10 @@ public sealed record QmgrSettings(
     /// </summary>
     public TimeSpan GroupPassivateAfter { get; init; } = TimeSpan.FromMinutes(2);
 
+    /// <summary><c>qmgr.transfer.accept-timeout</c>: how long a job waits for its transfer entity to accept a start before
+    /// it sends the start again (a start lost on its way to a node that is leaving the cluster).</summary>
+    public TimeSpan TransferAcceptTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
     /// <summary><c>qmgr.bandwidth.schedules</c>: windows whose per-priority limits override the background cap (Decision 4).</summary>
     public IReadOnlyList<Transfers.BandwidthWindow> BandwidthSchedules { get; init; } = [];
 
@@ -109,6 +113,7 @@ public sealed record QmgrSettings(
         {
             TimeSlice = c.GetTimeSpan("transfer.time-slice"),
             GroupPassivateAfter = c.GetTimeSpan("persistence.passivate-idle-group-after"),
+            TransferAcceptTimeout = c.GetTimeSpan("transfer.accept-timeout"),
             ShareReportInterval = c.GetTimeSpan("bandwidth.share-report-interval"),
             MaxRangesPerFile = c.GetInt("limits.max-ranges-per-file"),
             BandwidthSchedules = Transfers.BandwidthSchedule.Parse(c, "bandwidth.schedules"),

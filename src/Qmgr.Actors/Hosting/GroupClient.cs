@@ -22,14 +22,51 @@ public sealed class GroupClient(ActorSystem system, IActorRef groupRegion)
     /// <summary>The queue manager of a hosted system (group region from the <see cref="ActorRegistry"/>).</summary>
     public static GroupClient From(ActorSystem system) => new(system, ActorRegistry.For(system).Get<GroupRegion>());
 
-    /// <summary>Sends a group or job command; throws <see cref="AskTimeoutException"/> after <see cref="AskTimeout"/>.</summary>
-    public Task<CommandResult> SendAsync(IGroupCommand command, CancellationToken cancellationToken = default) =>
-        groupRegion.Ask<CommandResult>(command, AskTimeout, cancellationToken);
+    /// <summary>Sends a group or job command; throws <see cref="Api.QmgrException"/> with <see cref="HResults.ERROR_TIMEOUT"/>
+    /// after <see cref="AskTimeout"/> without an answer.</summary>
+    public async Task<CommandResult> SendAsync(IGroupCommand command, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            return await groupRegion.Ask<CommandResult>(command, AskTimeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (AskTimeoutException)
+        {
+            throw new Api.QmgrException(HResults.ERROR_TIMEOUT,
+                $"group {command.GroupId:D} did not answer within {AskTimeout.TotalSeconds:F0} s (its node may be failing over): the change may or may not have been made; read the group and try again");
+        }
+    }
 
     /// <summary>The group's state (<c>Exists</c> false when unknown, or when <paramref name="caller"/> is neither its owner nor
-    /// an <paramref name="administrator"/>; null = the node itself). Starts and recovers the group if it was not running.</summary>
-    public Task<GroupState> GetGroupAsync(Guid groupId, CancellationToken cancellationToken = default, string? caller = null, bool administrator = false) =>
-        groupRegion.Ask<GroupState>(new GroupQueries.GetGroup(groupId, caller, administrator), AskTimeout, cancellationToken);
+    /// an <paramref name="administrator"/>; null = the node itself). Starts and recovers the group if it was not running.
+    /// Throws <see cref="Api.QmgrException"/> with <see cref="HResults.ERROR_TIMEOUT"/> after <see cref="AskTimeout"/>.
+    /// A query is idempotent, so it is asked again every <see cref="QueryAttemptTimeout"/> until <see cref="AskTimeout"/>:
+    /// while a dead node is being downed (about 13 s), its region still looks alive and a message to it is lost; the
+    /// next attempt after the hand-over reaches the group on its new node.</summary>
+    public async Task<GroupState> GetGroupAsync(Guid groupId, CancellationToken cancellationToken = default, string? caller = null, bool administrator = false)
+    {
+        var query = new GroupQueries.GetGroup(groupId, caller, administrator);
+        var deadline = DateTime.UtcNow + AskTimeout;
+        while (true)
+        {
+            var attempt = DateTime.UtcNow + QueryAttemptTimeout < deadline ? QueryAttemptTimeout : deadline - DateTime.UtcNow;
+            try
+            {
+                return await groupRegion.Ask<GroupState>(query, attempt, cancellationToken).ConfigureAwait(false);
+            }
+            catch (AskTimeoutException) when (DateTime.UtcNow + TimeSpan.FromMilliseconds(100) < deadline)
+            {
+                // lost on the way to a node that is going away: ask again
+            }
+            catch (AskTimeoutException)
+            {
+                throw new Api.QmgrException(HResults.ERROR_TIMEOUT, $"group {groupId:D} did not answer within {AskTimeout.TotalSeconds:F0} s (its node may be failing over); try again");
+            }
+        }
+    }
+
+    /// <summary>How long one attempt of a query waits before it is asked again (<see cref="GetGroupAsync"/>).</summary>
+    public static readonly TimeSpan QueryAttemptTimeout = TimeSpan.FromSeconds(5);
 
     /// <summary>
     /// The address of the node running the group now (<c>akka.tcp://qmgr@host:port</c>, this node's own address when it

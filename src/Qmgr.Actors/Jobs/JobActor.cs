@@ -16,6 +16,7 @@ namespace Qmgr.Jobs;
 public sealed class JobActor : ReceiveActor, IWithTimers
 {
     private const string RetryTimer = "retry";
+    private const string AcceptTimer = "accept";
     private const string MaxDownloadTimer = "max-download-time";
     private const string InactivityTimer = "inactivity";
     // Long timers are armed in steps of at most a day and re-checked when they fire.
@@ -29,6 +30,8 @@ public sealed class JobActor : ReceiveActor, IWithTimers
     private (Guid TransferId, int FileIndex)? _active;
     // the transfer entity that answered the active transfer (watched: its node may leave the cluster)
     private IActorRef? _transferEntity;
+    // the start sent for the active transfer until its entity accepts it (sent again after TransferAcceptTimeout)
+    private StartTransfer? _pendingStart;
     // a file whose outcome was reported and not yet seen persisted: a stale JobChanged must not restart it
     private int? _outcomePending;
     // on-demand: the plan stamp (owner's requests and position moves) the active transfer started under, and whether it
@@ -60,15 +63,15 @@ public sealed class JobActor : ReceiveActor, IWithTimers
         _settings = settings;
 
         Receive<JobChanged>(c => { _job = c.Job; _groupMax = c.GroupMaxBytesPerSecond; React(); });
+        Receive<TransferAccepted>(m => IfCurrent(m.TransferId, _ =>
+        {
+            _pendingStart = null;
+            Timers.Cancel(AcceptTimer);
+            WatchTransferEntity(Sender);
+        }));
         Receive<TransferConnecting>(m => IfCurrent(m.TransferId, a =>
         {
-            // the transfer entity may run on another node: watch it, so losing that node re-queues the job (T8)
-            if (!Sender.IsNobody() && !Sender.Equals(_transferEntity))
-            {
-                if (_transferEntity is not null) Context.Unwatch(_transferEntity);
-                _transferEntity = Sender;
-                Context.Watch(Sender);
-            }
+            WatchTransferEntity(Sender);
             Context.Parent.Tell(new TransferConnected(_job.Id));
         }));
         Receive<Terminated>(t =>
@@ -121,6 +124,14 @@ public sealed class JobActor : ReceiveActor, IWithTimers
                 ? PreemptedByPriorityCause : TimeSliceEndedCause));
             React();
         }));
+        Receive<Tick>(t => t.Key == AcceptTimer, _ =>
+        {
+            // no entity answered the start: it was lost (its node is leaving the cluster) — send it again
+            if (_pendingStart is not { } start || _active?.TransferId != start.TransferId) return;
+            _log.Warning("Job [{JobId}] file {FileIndex}: no transfer entity accepted the start within {Timeout}; sending it again", _job.Id, start.FileIndex, _settings.TransferAcceptTimeout);
+            _transferRegion.Tell(start);
+            Timers.StartSingleTimer(AcceptTimer, new Tick(AcceptTimer), _settings.TransferAcceptTimeout);
+        });
         Receive<Tick>(t =>
         {
             var now = DateTimeOffset.UtcNow;
@@ -236,11 +247,13 @@ public sealed class JobActor : ReceiveActor, IWithTimers
         // the URL without user info or query: no credential or signed token in the log
         _log.Info("Job [{JobId}] file {FileIndex} {Url} -> {LocalName} from byte {Offset}", _job.Id, index,
             HttpFileDownloader.Redacted(new Uri(file.RemoteName)), file.LocalName, file.BytesTransferred);
-        _transferRegion.Tell(new StartTransfer(_active.Value.TransferId, _groupId, _job.Id, index, request, _job.Priority, _groupMax, Self)
+        _pendingStart = new StartTransfer(_active.Value.TransferId, _groupId, _job.Id, index, request, _job.Priority, _groupMax, Self)
         {
             Credentials = _job.Credentials,
             ProtectedCustomHeaders = _job.ProtectedCustomHeaders,
-        });
+        };
+        _transferRegion.Tell(_pendingStart);
+        Timers.StartSingleTimer(AcceptTimer, new Tick(AcceptTimer), _settings.TransferAcceptTimeout);
     }
 
     /// <summary>BITS MAX_DOWNLOAD_SIZE left for file <paramref name="index"/>: the job's cap less the other files' bytes, or null (no cap).</summary>
@@ -287,6 +300,15 @@ public sealed class JobActor : ReceiveActor, IWithTimers
     private void IfCurrent(Guid transferId, Action<(Guid TransferId, int FileIndex)> handle)
     {
         if (_active is { } a && a.TransferId == transferId) handle(a);
+    }
+
+    // the transfer entity may run on another node: watch it, so losing that node re-queues the job (T8)
+    private void WatchTransferEntity(IActorRef entity)
+    {
+        if (entity.IsNobody() || entity.Equals(_transferEntity)) return;
+        if (_transferEntity is not null) Context.Unwatch(_transferEntity);
+        _transferEntity = entity;
+        Context.Watch(entity);
     }
 
     private sealed record Tick(string Key) : INoSerializationVerificationNeeded, IDeadLetterSuppression;

@@ -82,6 +82,7 @@ public static class QmgrManifests
         ["start-transfer"] = typeof(TransferProtocol.StartTransfer),
         ["cancel-transfer"] = typeof(TransferProtocol.CancelTransfer),
         ["transfer-connecting"] = typeof(TransferProtocol.TransferConnecting),
+        ["transfer-accepted"] = typeof(TransferProtocol.TransferAccepted),
         ["transfer-responded"] = typeof(TransferProtocol.TransferResponded),
         ["transfer-checkpointed"] = typeof(TransferProtocol.TransferCheckpointed),
         ["transfer-restarted"] = typeof(TransferProtocol.TransferRestarted),

@@ -23,6 +23,8 @@ public sealed class TransferActor : ReceiveActor
     private (Guid Id, CancellationTokenSource Cts)? _running;
     // transfers the governor asked back, by id, until their run ends
     private readonly Dictionary<Guid, PreemptionCause> _preempted = new();
+    // the last transfers that ended here: a start sent again for one of them is not run twice
+    private readonly Queue<Guid> _ended = new();
 
     private readonly SecretProtector? _secrets;
     private readonly Api.ServerCertificateCallbacks _certificateCallbacks;
@@ -77,6 +79,8 @@ public sealed class TransferActor : ReceiveActor
         Receive<Ended>(e =>
         {
             if (_running?.Id == e.TransferId) { _running.Value.Cts.Dispose(); _running = null; }
+            _ended.Enqueue(e.TransferId);
+            if (_ended.Count > 16) _ended.Dequeue();
             var preempted = _preempted.Remove(e.TransferId, out var cause);
             // a transfer that finished anyway reports its outcome; one stopped by preemption reports T8 (its slot is free now)
             if (e.Outcome is not null) e.ReplyTo.Tell(new TransferFinished(e.TransferId, e.Outcome));
@@ -99,6 +103,9 @@ public sealed class TransferActor : ReceiveActor
 
     private void Start(StartTransfer start)
     {
+        start.ReplyTo.Tell(new TransferAccepted(start.TransferId), Self);
+        // the job actor sent it again (no accept had reached it yet): already running, or already over
+        if (_running?.Id == start.TransferId || _ended.Contains(start.TransferId)) return;
         if (_running is not null) StopRunning();
         var cts = new CancellationTokenSource();
         _running = (start.TransferId, cts);

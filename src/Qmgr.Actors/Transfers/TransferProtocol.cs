@@ -34,6 +34,11 @@ public static class TransferProtocol
     /// <summary>A slot was granted and the request is about to be sent (the job goes Queued → Connecting).</summary>
     public sealed record TransferConnecting(Guid TransferId) : IQmgrMessage;
 
+    /// <summary>The transfer entity received <see cref="StartTransfer"/> (sent at once, before it waits for a slot; from
+    /// the entity, which the job actor watches). A job actor that hears nothing sends the same start again: a start lost
+    /// on its way to a node that is leaving the cluster is not lost for good.</summary>
+    public sealed record TransferAccepted(Guid TransferId) : IQmgrMessage;
+
     /// <summary>A 200/206 was accepted (Connecting → Transferring).</summary>
     public sealed record TransferResponded(Guid TransferId, ResponseInfo Response) : IQmgrMessage;
 

@@ -63,7 +63,7 @@ public sealed class CliConnection
         }
         catch (QmgrException ex)
         {
-            return Program.Fail(ex.HResult == Client.HttpQueueManager.ServiceUnavailable ? ExitCodes.DataDirectory : ExitCodes.Usage, $"{ex.Message} (code 0x{ex.HResult:X8})");
+            return Program.Fail(ex.HResult is Client.HttpQueueManager.ServiceUnavailable or HResults.ERROR_TIMEOUT ? ExitCodes.DataDirectory : ExitCodes.Usage, $"{ex.Message} (code 0x{ex.HResult:X8})");
         }
     }
 

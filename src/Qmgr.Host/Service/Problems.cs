@@ -22,7 +22,7 @@ public static class Problems
             or HResults.BG_E_READ_ONLY_PROPERTY or HResults.BG_E_READ_ONLY_WHEN_JOB_ACTIVE or HResults.BG_E_TOO_MANY_JOBS_PER_USER
             or HResults.BG_E_TOO_MANY_FILES_IN_JOB or HResults.BG_E_TOO_MANY_FILES or HResults.E_FILE_EXISTS or HResults.BG_E_EMPTY
             => StatusCodes.Status409Conflict,
-        Client.HttpQueueManager.ServiceUnavailable => StatusCodes.Status503ServiceUnavailable,
+        Client.HttpQueueManager.ServiceUnavailable or HResults.ERROR_TIMEOUT => StatusCodes.Status503ServiceUnavailable,
         _ => StatusCodes.Status400BadRequest,
     };
 

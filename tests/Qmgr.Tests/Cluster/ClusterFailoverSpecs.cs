@@ -163,6 +163,7 @@ public sealed class ClusterFailoverSpecs(ITestOutputHelper output) : IAsyncLifet
         var contents = new Dictionary<string, byte[]>();
         using var qm0 = await cluster.Nodes[0].ConnectAsync();
         var jobs = new List<Guid>();
+        var outDir = _dir.Sub("out");
         for (var g = 0; g < 30; g++)
         {
             var group = await qm0.CreateGroupAsync($"g{g}", maxBytesPerSecond: 64 * 1024);
@@ -171,7 +172,7 @@ public sealed class ClusterFailoverSpecs(ITestOutputHelper output) : IAsyncLifet
             for (var f = 0; f < 10; f++)
             {
                 var content = RandomNumberGenerator.GetBytes(16 * 1024);
-                var target = _dir.File($"out/g{g}-f{f}.bin");
+                var target = Path.Combine(outDir, $"g{g}-f{f}.bin");
                 contents[target] = content;
                 files.Add((_server.Add($"/g{g}/f{f}.bin", content).ToString(), target));
             }
@@ -187,15 +188,23 @@ public sealed class ClusterFailoverSpecs(ITestOutputHelper output) : IAsyncLifet
         cluster.Nodes[2].Process.Kill();
 
         // assert: every job reaches Transferred, completes, and every file is there once, byte-exact, with no stray file
-        foreach (var id in jobs)
+        try
         {
-            var job = await qm0.GetJobAsync(id, deadline.Token);
-            var done = await job.WaitAsync(j => j.State is JobState.Transferred or JobState.Error, deadline.Token);
-            Assert.Equal(JobState.Transferred, done.State);
-            await job.CompleteAsync(deadline.Token);
+            foreach (var id in jobs)
+            {
+                var job = await qm0.GetJobAsync(id, deadline.Token);
+                var done = await job.WaitAsync(j => j.State is JobState.Transferred or JobState.Error, deadline.Token);
+                Assert.Equal(JobState.Transferred, done.State);
+                await job.CompleteAsync(deadline.Token);
+            }
+        }
+        catch (Exception)
+        {
+            output.WriteLine(cluster.WarningsAndErrors());
+            throw;
         }
         foreach (var (target, content) in contents) Assert.Equal(content, await File.ReadAllBytesAsync(target));
-        Assert.Equal(contents.Keys.Order(), Directory.GetFiles(Path.GetDirectoryName(contents.Keys.First())!).Order());
+        Assert.Equal(contents.Keys.Order(), Directory.GetFiles(outDir).Order());
         // each file journaled as transferred exactly once per group stream, and each stream linear
         await using var c = new NpgsqlConnection(_db.ConnectionString);
         await c.OpenAsync();

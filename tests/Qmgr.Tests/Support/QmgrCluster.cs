@@ -165,6 +165,13 @@ public sealed class QmgrCluster : IAsyncDisposable
         return doc.RootElement.TryGetProperty("node", out var n) && n.ValueKind == JsonValueKind.String ? n.GetString() : null;
     }
 
+    /// <summary>Every node's warnings and errors from its log, for a failed test's output.</summary>
+    public string WarningsAndErrors() => string.Join("\n", Nodes.Select(n =>
+        $"--- node {n.Index} ({n.Address})\n" + string.Join("\n", n.LogText().Split('\n')
+            .Where(l => l.Contains("[WRN]", StringComparison.Ordinal) || l.Contains("[ERR]", StringComparison.Ordinal) || l.StartsWith("   at ", StringComparison.Ordinal) || l.Contains("Exception", StringComparison.Ordinal))
+            .Where(l => !l.Contains("Requested shard homes", StringComparison.Ordinal) && !l.Contains("Trying to register to coordinator", StringComparison.Ordinal))
+            .TakeLast(60))));
+
     /// <summary>A free TCP port on 127.0.0.1 (bound and released).</summary>
     public static int FreePort()
     {
