@@ -68,7 +68,12 @@ public static class ServeCommand
                     else Serilog.Log.Information("On the shared store: unfinished groups restart by themselves wherever the cluster places them");
                     if (!exitWhenIdle)
                     {
-                        await Task.Delay(Timeout.Infinite, cancellationToken).ContinueWith(_ => { }, CancellationToken.None);
+                        // the actor system also ends when the cluster downs this node (a pause or a partition longer than the
+                        // failover time): its groups run elsewhere now, and the process exits so a supervisor restarts it
+                        var system = host.Services.GetRequiredService<Akka.Actor.ActorSystem>();
+                        await Task.WhenAny(Task.Delay(Timeout.Infinite, cancellationToken), system.WhenTerminated).ContinueWith(_ => { }, CancellationToken.None);
+                        if (!cancellationToken.IsCancellationRequested && system.WhenTerminated.IsCompleted)
+                            return Program.Fail(ExitCodes.Failed, "this node was removed from the cluster (downed after it could not be reached); its groups run on the other nodes. Start it again to rejoin");
                         Serilog.Log.Information("Stopping: unfinished jobs stay in {DataDirectory} for the next serve", dataDir.Path);
                         return ExitCodes.Done;
                     }
