@@ -8,14 +8,15 @@
 # (`apt-get install -y nginx-light aria2`). For each of 1 and 3 nodes it makes a fresh database, starts
 # `qmgr serve --store postgres` processes on 127.0.0.1 (one data directory each, every node a seed), submits
 # GROUPS_N groups of one job of FILES files through the REST API of node 0 (one group = one job here, as one
-# `qmgr transfer` makes), and times from the first submission to the last job Transferred (read through node 0).
+# `qmgr transfer` makes, with AutoComplete), and times from the first submission to the last job Acknowledged (every
+# file renamed to its name; read through node 0).
 # curl (one process, all URLs, sequential) and aria2c (-j 16) fetch the same files from the same nginx.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 GROUPS_N=${GROUPS_N:-30}; FILES=${FILES:-10}; SIZE_KIB=${SIZE_KIB:-64}; RUNS=${RUNS:-1}; PORT=${PORT:-18480}
-WORK=$(mktemp -d /tmp/qmgr-cluster-bench.XXXXXX)
+WORK=$(mktemp -d /tmp/qmgr-cluster-bench.XXXXXX); chmod 755 "$WORK" # nginx workers run as nobody
 PIDS=()
-cleanup() { for p in "${PIDS[@]:-}"; do kill -9 "$p" 2>/dev/null || true; done; [ -f "$WORK/ng/nginx.pid" ] && kill "$(cat "$WORK/ng/nginx.pid")" 2>/dev/null || true; }
+cleanup() { disown -a 2>/dev/null || true; for p in "${PIDS[@]:-}"; do kill -9 "$p" 2>/dev/null || true; done; [ -f "$WORK/ng/nginx.pid" ] && kill "$(cat "$WORK/ng/nginx.pid")" 2>/dev/null || true; }
 trap cleanup EXIT
 for tool in nginx aria2c curl jq psql; do command -v $tool >/dev/null || { echo "missing $tool (apt-get install -y nginx-light aria2 curl jq postgresql-client)"; exit 1; }; done
 bash tests/postgres.sh >/dev/null
@@ -59,13 +60,13 @@ run_qmgr() { # nodes -> seconds
   local f=1
   for g in $(seq 1 $GROUPS_N); do
     gid=$(curl -fs -H "$auth" -H 'Content-Type: application/json' -d "{\"displayName\":\"g$g\"}" "$api/groups" | jq -r .id)
-    jid=$(curl -fs -H "$auth" -H 'Content-Type: application/json' -d '{"displayName":"j"}' "$api/groups/$gid/jobs" | jq -r .id)
+    jid=$(curl -fs -H "$auth" -H 'Content-Type: application/json' -d '{"displayName":"j","autoComplete":true}' "$api/groups/$gid/jobs" | jq -r .id)
     files=""
     for _ in $(seq 1 $FILES); do files+="${files:+,}{\"remoteName\":\"http://127.0.0.1:$PORT/f$f.bin\",\"localName\":\"$out/f$f.bin\"}"; f=$((f + 1)); done
     curl -fs -H "$auth" -H 'Content-Type: application/json' -d "{\"files\":[$files]}" "$api/jobs/$jid/files" >/dev/null
     curl -fs -X POST -H "$auth" "$api/jobs/$jid/resume" >/dev/null
   done
-  while [ "$(curl -fs -H "$auth" "$api/jobs?includeFinal=true" | jq '[.[] | select(.state == "Transferred")] | length')" -lt "$GROUPS_N" ]; do sleep 0.1; done
+  while [ "$(curl -fs -H "$auth" "$api/jobs?includeFinal=true" | jq '[.[] | select(.state == "Acknowledged")] | length')" -lt "$GROUPS_N" ]; do sleep 0.1; done
   local end; end=$(now)
   for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
   wait "${pids[@]}" 2>/dev/null || true
