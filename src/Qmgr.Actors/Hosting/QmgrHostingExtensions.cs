@@ -46,6 +46,9 @@ public static class QmgrHostingExtensions
     /// </summary>
     public static IServiceCollection AddQmgr(this IServiceCollection services, QmgrOptions options, Action<AkkaConfigurationBuilder, IServiceProvider>? configure = null)
     {
+        // before anything can touch System.Net.Security's Negotiate support: Npgsql's GSS encryption probe (on by
+        // default) reads the switch on its first connection, and .NET reads it only once per process
+        UseManagedNtlm();
         services.AddQmgrHttpClient();
         // job secrets (credentials, custom headers) are encrypted at rest with a key ring in the data directory or the shared store
         // a shared store gets its schema before the actor system touches it (hosted services start in order)

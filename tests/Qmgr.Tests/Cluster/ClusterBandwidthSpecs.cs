@@ -14,46 +14,30 @@ namespace Qmgr.Tests.Cluster;
 /// include what loopback socket buffers, several MiB and growing, hold) while one, two and three nodes transfer.
 /// </summary>
 [Collection(ClusterCollection.Name)]
-public sealed class ClusterBandwidthSpecs(ITestOutputHelper output) : IAsyncLifetime
+public sealed class ClusterBandwidthSpecs(ITestOutputHelper output) : ClusterSpecs
 {
     private const long Cap = 1024 * 1024;
-    private readonly PostgresDatabase _db = new();
-    private readonly TempDirectory _dir = new();
-    private LoopbackFileServer _server = null!;
-
-    public async Task InitializeAsync()
-    {
-        await _db.InitializeAsync();
-        _server = await LoopbackFileServer.StartAsync();
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _server.DisposeAsync();
-        _dir.Dispose();
-        await _db.DisposeAsync();
-    }
 
     [Fact]
     public async Task The_cluster_cap_holds_within_three_percent_with_one_two_and_three_nodes_transferring()
     {
         // arrange: a 1 MiB/s cluster cap; jobs created until each node runs the transfer of one of them
-        await using var cluster = await QmgrCluster.StartAsync(_db, 3, $"""
+        await using var cluster = await QmgrCluster.StartAsync(Db, 3, $"""
             qmgr.bandwidth.max-bytes-per-second = {Cap}
             qmgr.bandwidth.share-report-interval = 200ms
             """, TimeSpan.FromSeconds(90));
         using var qm = await cluster.Nodes[0].ConnectAsync();
         using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(240));
         var byNode = new Dictionary<string, IJob>();
-        var outDir = _dir.Sub("out");
+        var outDir = Dir.Sub("out");
         for (var i = 0; i < 12 && byNode.Count < 3; i++)
         {
             var group = await qm.CreateGroupAsync($"capped {i}");
             var job = await group.CreateJobAsync("endless");
-            await job.AddFilesAsync([(_server.AddGenerated($"/big{i}.bin", 1L << 32, seed: i).ToString(), Path.Combine(outDir, $"big{i}.bin"))]);
+            await job.AddFilesAsync([(Server.AddGenerated($"/big{i}.bin", 1L << 32, seed: i).ToString(), Path.Combine(outDir, $"big{i}.bin"))]);
             await job.ResumeAsync();
             await job.WaitAsync(j => j.State == JobState.Transferring, deadline.Token);
-            var node = await ClusterFailoverSpecs.TransferNodeAsync(_db, cluster, job.Id);
+            var node = await ClusterFailoverSpecs.TransferNodeAsync(Db, cluster, job.Id);
             if (byNode.ContainsKey(node.HostPort)) await job.SuspendAsync();
             else byNode[node.HostPort] = job;
         }

@@ -15,34 +15,16 @@ namespace Qmgr.Tests.Cluster;
 /// (a fresh one per test), a real loopback file server, SIGKILL and SIGSTOP on real processes.
 /// </summary>
 [Collection(ClusterCollection.Name)]
-public sealed class ClusterFailoverSpecs(ITestOutputHelper output) : IAsyncLifetime
+public sealed class ClusterFailoverSpecs(ITestOutputHelper output) : ClusterSpecs
 {
-    private static readonly TimeSpan Formation = TimeSpan.FromSeconds(90);
-    private readonly PostgresDatabase _db = new();
-    private readonly TempDirectory _dir = new();
-    private LoopbackFileServer _server = null!;
-
-    public async Task InitializeAsync()
-    {
-        await _db.InitializeAsync();
-        _server = await LoopbackFileServer.StartAsync();
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _server.DisposeAsync();
-        _dir.Dispose();
-        await _db.DisposeAsync();
-    }
-
     [Fact]
     public async Task Any_node_answers_for_a_group_that_runs_on_another_node()
     {
         // arrange
-        await using var cluster = await QmgrCluster.StartAsync(_db, 3, "", Formation);
+        await using var cluster = await QmgrCluster.StartAsync(Db, 3, "", Formation);
         var content = RandomNumberGenerator.GetBytes(64 * 1024);
-        var url = _server.Add("/small.bin", content);
-        var target = _dir.File("small.bin");
+        var url = Server.Add("/small.bin", content);
+        var target = Dir.File("small.bin");
         using var qm0 = await cluster.Nodes[0].ConnectAsync();
 
         // act: created through node 0
@@ -74,21 +56,15 @@ public sealed class ClusterFailoverSpecs(ITestOutputHelper output) : IAsyncLifet
     public async Task A_killed_nodes_download_resumes_on_a_survivor_from_its_last_checkpoint_and_finishes_byte_exact()
     {
         // arrange: a 4 MiB file at 256 KiB/s (a 16 s download), checkpoints every 128 KiB
-        await using var cluster = await QmgrCluster.StartAsync(_db, 3, "qmgr.transfer.checkpoint-bytes = 131072", Formation);
+        await using var cluster = await QmgrCluster.StartAsync(Db, 3, "qmgr.transfer.checkpoint-bytes = 131072", Formation);
         var content = RandomNumberGenerator.GetBytes(4 * 1024 * 1024);
-        var url = _server.Add("/big.bin", content);
-        var target = _dir.File("big.bin");
-        using var qm0 = await cluster.Nodes[0].ConnectAsync();
-        var group = await qm0.CreateGroupAsync("failover", maxBytesPerSecond: 256 * 1024);
-        var job = await group.CreateJobAsync("big file");
-        await job.AddFilesAsync([(url.ToString(), target)]);
-        await job.ResumeAsync();
+        var url = Server.Add("/big.bin", content);
         using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(150));
-        await job.WaitAsync(j => j.BytesTransferred >= 1024 * 1024, deadline.Token);
+        var (groupId, jobId, target) = await ThrottledDownloadPastOneMiBAsync(cluster, url, "big.bin", deadline.Token);
 
         // act: SIGKILL the node whose shard lease holds the transfer (the process writing the bytes)
-        var victim = await TransferNodeAsync(cluster, job.Id, deadline.Token);
-        var requestsBefore = _server.RequestsFor("/big.bin").Count;
+        var victim = await TransferNodeAsync(cluster, jobId, deadline.Token);
+        var requestsBefore = Server.RequestsFor("/big.bin").Count;
         var killedAt = DateTimeOffset.UtcNow;
         victim.Process.Kill();
         output.WriteLine($"killed node {victim.Index} ({victim.Address}) at {killedAt:O}");
@@ -101,40 +77,34 @@ public sealed class ClusterFailoverSpecs(ITestOutputHelper output) : IAsyncLifet
         output.WriteLine($"takeover (kill → bytes flowing again): {takeover.TotalSeconds:F1} s; resumed with {resumed.Range}");
         Assert.StartsWith("bytes=", resumed.Range);
         Assert.NotEqual("bytes=0-", resumed.Range);
-        var done = await (await qm.GetJobAsync(job.Id)).WaitAsync(j => j.State is JobState.Transferred or JobState.Error, deadline.Token);
+        var done = await (await qm.GetJobAsync(jobId)).WaitAsync(j => j.State is JobState.Transferred or JobState.Error, deadline.Token);
         Assert.Equal(JobState.Transferred, done.State);
-        await (await qm.GetJobAsync(job.Id)).CompleteAsync(deadline.Token);
+        await (await qm.GetJobAsync(jobId)).CompleteAsync(deadline.Token);
         Assert.Equal(content, await File.ReadAllBytesAsync(target));
         Assert.True(takeover < TimeSpan.FromSeconds(30), $"takeover took {takeover}");
-        await JournalIsLinearAsync(group.Id);
+        await JournalIsLinearAsync(groupId);
     }
 
     [Fact]
     public async Task A_paused_node_that_lost_its_lease_writes_nothing_after_it_runs_again()
     {
         // arrange: version 1 of a 4 MiB file downloading at 256 KiB/s on one node
-        await using var cluster = await QmgrCluster.StartAsync(_db, 3, "qmgr.transfer.checkpoint-bytes = 131072", Formation);
+        await using var cluster = await QmgrCluster.StartAsync(Db, 3, "qmgr.transfer.checkpoint-bytes = 131072", Formation);
         var (v1, v2) = (RandomNumberGenerator.GetBytes(4 * 1024 * 1024), RandomNumberGenerator.GetBytes(4 * 1024 * 1024));
-        var url = _server.Add("/paused.bin", v1, new LoopbackFileOptions { ETag = "\"v1\"" });
-        var target = _dir.File("paused.bin");
-        using var qm0 = await cluster.Nodes[0].ConnectAsync();
-        var group = await qm0.CreateGroupAsync("pause", maxBytesPerSecond: 256 * 1024);
-        var job = await group.CreateJobAsync("big file");
-        await job.AddFilesAsync([(url.ToString(), target)]);
-        await job.ResumeAsync();
+        var url = Server.Add("/paused.bin", v1, new LoopbackFileOptions { ETag = "\"v1\"" });
         using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(180));
-        await job.WaitAsync(j => j.BytesTransferred >= 1024 * 1024, deadline.Token);
+        var (groupId, jobId, target) = await ThrottledDownloadPastOneMiBAsync(cluster, url, "paused.bin", deadline.Token);
 
         // act: the server moves to version 2 and the transfer's node is frozen (SIGSTOP) while it holds version 1 bytes
         // in its socket buffers; the survivors take over, restart on version 2 (If-Range no longer matches) and finish
-        var victim = await TransferNodeAsync(cluster, job.Id, deadline.Token);
-        _server.Add("/paused.bin", v2, new LoopbackFileOptions { ETag = "\"v2\"" });
+        var victim = await TransferNodeAsync(cluster, jobId, deadline.Token);
+        Server.Add("/paused.bin", v2, new LoopbackFileOptions { ETag = "\"v2\"" });
         victim.Process.Pause();
         var survivor = cluster.Nodes.First(n => n != victim);
         using var qm = await survivor.ConnectAsync();
         try
         {
-            var done = await (await qm.GetJobAsync(job.Id)).WaitAsync(j => j.State is JobState.Transferred or JobState.Error, deadline.Token);
+            var done = await (await qm.GetJobAsync(jobId)).WaitAsync(j => j.State is JobState.Transferred or JobState.Error, deadline.Token);
             Assert.Equal(JobState.Transferred, done.State);
         }
         finally
@@ -149,20 +119,20 @@ public sealed class ClusterFailoverSpecs(ITestOutputHelper output) : IAsyncLifet
 
         // assert: the completed file is version 2 byte for byte (a stale write of version 1 would show), and the group's
         // journal is one linear history
-        await (await qm.GetJobAsync(job.Id)).CompleteAsync(deadline.Token);
+        await (await qm.GetJobAsync(jobId)).CompleteAsync(deadline.Token);
         Assert.Equal(v2, await File.ReadAllBytesAsync(target));
-        await JournalIsLinearAsync(group.Id);
+        await JournalIsLinearAsync(groupId);
     }
 
     [Fact]
     public async Task A_node_killed_among_thirty_groups_of_small_files_loses_no_file_and_duplicates_none()
     {
         // arrange: 30 groups of one job of 10 files of 16 KiB, each group capped at 64 KiB/s so the run lasts a while
-        await using var cluster = await QmgrCluster.StartAsync(_db, 3, "", Formation);
+        await using var cluster = await QmgrCluster.StartAsync(Db, 3, "", Formation);
         var contents = new Dictionary<string, byte[]>();
         using var qm0 = await cluster.Nodes[0].ConnectAsync();
         var jobs = new List<Guid>();
-        var outDir = _dir.Sub("out");
+        var outDir = Dir.Sub("out");
         for (var g = 0; g < 30; g++)
         {
             var group = await qm0.CreateGroupAsync($"g{g}", maxBytesPerSecond: 64 * 1024);
@@ -173,7 +143,7 @@ public sealed class ClusterFailoverSpecs(ITestOutputHelper output) : IAsyncLifet
                 var content = RandomNumberGenerator.GetBytes(16 * 1024);
                 var target = Path.Combine(outDir, $"g{g}-f{f}.bin");
                 contents[target] = content;
-                files.Add((_server.Add($"/g{g}/f{f}.bin", content).ToString(), target));
+                files.Add((Server.Add($"/g{g}/f{f}.bin", content).ToString(), target));
             }
             await job.AddFilesAsync(files);
             await job.ResumeAsync();
@@ -205,7 +175,7 @@ public sealed class ClusterFailoverSpecs(ITestOutputHelper output) : IAsyncLifet
         foreach (var (target, content) in contents) Assert.Equal(content, await File.ReadAllBytesAsync(target));
         Assert.Equal(contents.Keys.Order(), Directory.GetFiles(outDir).Order());
         // each file journaled as transferred exactly once per group stream, and each stream linear
-        await using var c = new NpgsqlConnection(_db.ConnectionString);
+        await using var c = new NpgsqlConnection(Db.ConnectionString);
         await c.OpenAsync();
         await using var cmd = new NpgsqlCommand("""
             SELECT persistence_id, convert_from(message, 'UTF8')::json->>'fileIndex', count(*) FROM journal
@@ -223,7 +193,21 @@ public sealed class ClusterFailoverSpecs(ITestOutputHelper output) : IAsyncLifet
         return n;
     }
 
-    private Task<ClusterNode> TransferNodeAsync(QmgrCluster cluster, Guid jobId, CancellationToken ct) => TransferNodeAsync(_db, cluster, jobId);
+    /// <summary>A group capped at 256 KiB/s created through node 0, one job downloading <paramref name="url"/> to
+    /// <paramref name="name"/> in the temp directory; returns their ids and the target once more than 1 MiB of it is in.</summary>
+    private async Task<(Guid GroupId, Guid JobId, string Target)> ThrottledDownloadPastOneMiBAsync(QmgrCluster cluster, Uri url, string name, CancellationToken ct)
+    {
+        var target = Dir.File(name);
+        using var qm0 = await cluster.Nodes[0].ConnectAsync();
+        var group = await qm0.CreateGroupAsync(name, maxBytesPerSecond: 256 * 1024, cancellationToken: ct);
+        var job = await group.CreateJobAsync("big file", cancellationToken: ct);
+        await job.AddFilesAsync([(url.ToString(), target)], ct);
+        await job.ResumeAsync(ct);
+        await job.WaitAsync(j => j.BytesTransferred >= 1024 * 1024, ct);
+        return (group.Id, job.Id, target);
+    }
+
+    private Task<ClusterNode> TransferNodeAsync(QmgrCluster cluster, Guid jobId, CancellationToken ct) => TransferNodeAsync(Db, cluster, jobId);
 
     /// <summary>The node holding the lease of the transfer shard of <paramref name="jobId"/> (qmgr_leases, written by the shard).</summary>
     internal static async Task<ClusterNode> TransferNodeAsync(PostgresDatabase db, QmgrCluster cluster, Guid jobId)
@@ -238,7 +222,7 @@ public sealed class ClusterFailoverSpecs(ITestOutputHelper output) : IAsyncLifet
     {
         while (true)
         {
-            if (_server.RequestsFor(path) is var all && all.Count > index) return all[index];
+            if (Server.RequestsFor(path) is var all && all.Count > index) return all[index];
             await Task.Delay(50, ct);
         }
     }
@@ -246,7 +230,7 @@ public sealed class ClusterFailoverSpecs(ITestOutputHelper output) : IAsyncLifet
     /// <summary>The group's events have sequence numbers 1..N without a gap or a repeat (one writer at a time).</summary>
     private async Task JournalIsLinearAsync(Guid groupId)
     {
-        await using var c = new NpgsqlConnection(_db.ConnectionString);
+        await using var c = new NpgsqlConnection(Db.ConnectionString);
         await c.OpenAsync();
         await using var cmd = new NpgsqlCommand("SELECT sequence_number FROM journal WHERE persistence_id = @p ORDER BY ordering", c);
         cmd.Parameters.AddWithValue("p", $"group-{groupId:N}");
@@ -255,11 +239,4 @@ public sealed class ClusterFailoverSpecs(ITestOutputHelper output) : IAsyncLifet
         Assert.NotEmpty(seqs);
         Assert.Equal(Enumerable.Range(1, seqs.Count).Select(i => (long)i), seqs);
     }
-}
-
-/// <summary>Multi-process cluster specs run one at a time (each starts three nodes on a 2-core machine).</summary>
-[CollectionDefinition(Name, DisableParallelization = true)]
-public sealed class ClusterCollection
-{
-    public const string Name = "qmgr cluster processes";
 }
