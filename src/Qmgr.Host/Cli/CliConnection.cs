@@ -55,6 +55,8 @@ public sealed class CliConnection
                 // the administrator token acts as its user unless the verb asks for every owner (BITS: limits apply to users)
                 return await body(administrator ? remote.AsAdministrator() : remote.ForCaller(remote.Caller), cancellationToken);
             }
+            if (SharedStoreConnectionString() is not null)
+                return Program.Fail(ExitCodes.Usage, $"{NodeArguments.ConnectionStringVariable} names a shared store: verbs reach its cluster through a node's API (--server URL or QMGR_SERVER), they do not start a node of their own");
             return await QmgrHost.RunLockedAsync(dataDir, LogEventLevel.Warning, host =>
             {
                 var system = host.Services.GetRequiredService<Akka.Actor.ActorSystem>();
@@ -76,6 +78,9 @@ public sealed class CliConnection
 
     /// <summary>Where the verb's jobs live, for messages: <c>the service at URL</c> or the data directory's path.</summary>
     public string Describe(ParseResult parse) => ServerOf(parse) is { } url ? $"the service at {url}" : DataDirectoryOf(parse).Path;
+
+    /// <summary>The shared (PostgreSQL) store's connection string from <c>QMGR_CONNECTION_STRING</c>, or null.</summary>
+    public static string? SharedStoreConnectionString() => NullIfBlank(Environment.GetEnvironmentVariable(NodeArguments.ConnectionStringVariable));
 
     private static string? NullIfBlank(string? s) => string.IsNullOrWhiteSpace(s) ? null : s;
 }

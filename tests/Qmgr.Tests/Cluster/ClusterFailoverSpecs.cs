@@ -50,6 +50,17 @@ public sealed class ClusterFailoverSpecs(ITestOutputHelper output) : ClusterSpec
         Assert.Equal(content, await File.ReadAllBytesAsync(target));
         var runsOn = await QmgrCluster.GroupNodeAsync(cluster.Nodes[1], group.Id, wait.Token);
         Assert.Contains(runsOn, cluster.Nodes.Select(n => n.Address));
+
+        // the CLI reads the shared store without a node (`list`), and refuses to start a node of its own on it
+        var shared = new Dictionary<string, string> { ["QMGR_CONNECTION_STRING"] = Db.ConnectionString };
+        using var list = QmgrProcess.Start(shared, "list", "--all", "--all-users", "--json", "--data-dir", Dir.File("cli"));
+        var listed = await list.WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.True(listed.ExitCode == 0, listed.ToString());
+        Assert.Contains(group.Id.ToString("D"), listed.Stdout);
+        using var transfer = QmgrProcess.Start(shared, "transfer", url.ToString(), Dir.File("cli.bin"), "--data-dir", Dir.File("cli"));
+        var refused = await transfer.WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.Equal(2, refused.ExitCode);
+        Assert.Contains("--server", refused.Stderr);
     }
 
     [Fact]

@@ -27,13 +27,15 @@ public static class ListCommand
             var showAll = parse.GetValue(all);
             var everyone = parse.GetValue(allUsers);
             var json = parse.GetValue(connection.Json);
+            if (connection.ServerOf(parse) is null && CliConnection.SharedStoreConnectionString() is { } shared)
+                return Print(ReadWithoutLock(new Qmgr.Hosting.QmgrOptions { DataDirectory = connection.DataDirectoryOf(parse).Path, Store = Qmgr.Hosting.QmgrStore.Postgres, ConnectionString = shared }, everyone), showAll, everyone, json);
             if (connection.ServerOf(parse) is null)
             {
                 var dataDir = connection.DataDirectoryOf(parse);
                 if (!File.Exists(dataDir.DatabasePath))
                     throw new CliError(ExitCodes.DataDirectory, $"no store {dataDir.DatabasePath}: nothing was ever queued in this data directory");
                 if (dataDir.IsLocked())
-                    return Print(ReadWithoutLock(dataDir, everyone), showAll, everyone, json);
+                    return Print(ReadWithoutLock(new Qmgr.Hosting.QmgrOptions { DataDirectory = dataDir.Path }, everyone), showAll, everyone, json);
             }
             return await Verb.RunAsync(connection, parse, async (_, qm, ct) =>
                 Print((await Resolve.GroupsAsync(qm, ct)).Select(g => g.State).ToList(), showAll, everyone, json), administrator: everyone);
@@ -41,12 +43,13 @@ public static class ListCommand
         return command;
     }
 
-    // Decision 13: a read-only look at the store while another process (not a service) holds the data directory
-    private static IReadOnlyList<GroupState> ReadWithoutLock(DataDirectory dataDir, bool everyone)
+    // Decision 13: a read-only look at the store while another process (not a service) holds the data directory, or at
+    // the shared store named by QMGR_CONNECTION_STRING when no node's API is given
+    private static IReadOnlyList<GroupState> ReadWithoutLock(Qmgr.Hosting.QmgrOptions store, bool everyone)
     {
         try
         {
-            return StoreReader.For(new Qmgr.Hosting.QmgrOptions { DataDirectory = dataDir.Path }).ReadGroups()
+            return StoreReader.For(store).ReadGroups()
                 .Where(g => !g.Cancelled && (everyone || g.Owner == Environment.UserName)).ToList();
         }
         catch (Exception ex) when (ex is System.Data.Common.DbException or JsonException or IOException)
