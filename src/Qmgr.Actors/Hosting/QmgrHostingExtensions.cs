@@ -50,9 +50,9 @@ public static class QmgrHostingExtensions
         // default) reads the switch on its first connection, and .NET reads it only once per process
         UseManagedNtlm();
         services.AddQmgrHttpClient();
-        // job secrets (credentials, custom headers) are encrypted at rest with a key ring in the data directory or the shared store
         // a shared store gets its schema before the actor system touches it (hosted services start in order)
         if (options.Store == QmgrStore.Postgres) services.AddHostedService(_ => new Persistence.PostgresSchemaInitializer(options.EffectiveConnectionString));
+        // job secrets (credentials, custom headers) are encrypted at rest with a key ring in the data directory or the shared store
         services.AddQmgrKeyRing(options);
         services.AddSingleton(options);
         services.AddSingleton<Api.IQueueManager>(sp => Api.QueueManager.Create(sp.GetRequiredService<ActorSystem>()));
