@@ -1084,11 +1084,8 @@ public sealed class FaultCorpusSpecs : IAsyncLifetime, IDisposable
         Assert.Single(journal.Events<Qmgr.Groups.GroupEvents.FileTransferred>());
     }
 
-    /// <summary>C46: two nodes running the same job needs a 3-node cluster with SIGSTOP/SIGCONT and fencing at the group actor.</summary>
-    [Fact(Skip = "cluster layer: needs a multi-node Akka.Cluster test with fencing; multi-node deployment is not yet tested (README)")]
-    public void C46_two_nodes_never_write_the_same_file()
-    {
-    }
+    // C46 (two nodes running the same job) runs on a real three-process cluster: Cluster/ClusterFailoverSpecs
+    // (A_paused_node_that_lost_its_lease_writes_nothing_after_it_runs_again, A_killed_nodes_download_resumes…).
 
     /// <summary>
     /// C47: many small files (300 × 1 KiB here; the corpus's 20 000-job group and memory bounds are the group actor's).
