@@ -11,7 +11,7 @@
 # `qmgr serve --store postgres` processes on 127.0.0.1 (one data directory each, every node a seed), submits
 # GROUPS_N groups of one job of FILES files through the REST API of node 0 (one group = one job here, as one
 # `qmgr transfer` makes, with AutoComplete), and times from the first submission to the last job Acknowledged (every
-# file renamed to its name; read through node 0).
+# file renamed to its name; seen on node 0's server-sent events).
 # curl (one process, all URLs, sequential) and aria2c (-j 16) fetch the same files from the same nginx.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -58,7 +58,9 @@ run_qmgr() { # nodes -> seconds
   for _ in $(seq 1 300); do
     [ "$(cat "$WORK"/node$n-*/logs/*.log 2>/dev/null | grep -o 'Leader is moving node \[[^]]*\] to \["\?Up' | sort -u | wc -l)" -ge "$n" ] && break; sleep 0.2
   done
-  local out="$WORK/out$n" start; rm -rf "$out"; mkdir -p "$out"
+  local out="$WORK/out$n" start events="$WORK/events$n"; rm -rf "$out"; mkdir -p "$out"
+  # the end is read from node 0's event stream (server-sent events of every job), not by polling the API
+  curl -s -N -H "$auth" "$api/events" > "$events" & local evpid=$!
   start=$(now)
   local f=1
   for g in $(seq 1 $GROUPS_N); do
@@ -69,8 +71,9 @@ run_qmgr() { # nodes -> seconds
     curl -fs -H "$auth" -H 'Content-Type: application/json' -d "{\"files\":[$files]}" "$api/jobs/$jid/files" >/dev/null
     curl -fs -X POST -H "$auth" "$api/jobs/$jid/resume" >/dev/null
   done
-  while [ "$(curl -fs -H "$auth" "$api/jobs?includeFinal=true" | jq '[.[] | select(.state == "Acknowledged")] | length')" -lt "$GROUPS_N" ]; do sleep 0.1; done
+  while [ "$(grep -c '"to":"Acknowledged"' "$events")" -lt "$GROUPS_N" ]; do sleep 0.05; done
   local end; end=$(now)
+  kill "$evpid" 2>/dev/null || true
   for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
   wait "${pids[@]}" 2>/dev/null || true
   PGPASSWORD=qmgr psql -q -h 127.0.0.1 -U qmgr -d postgres -c "DROP DATABASE $db WITH (FORCE)" >/dev/null
