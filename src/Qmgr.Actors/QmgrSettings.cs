@@ -67,16 +67,27 @@ public sealed record QmgrSettings(
     public IReadOnlyList<TimeSpan> WebhookRetryDelays { get; init; } = [TimeSpan.FromSeconds(1)];
 
     /// <summary>The embedded hocon/qmgr.conf: every qmgr.* key with its default.</summary>
-    public static Config DefaultConfig() => ConfigurationFactory.FromResource("Qmgr.qmgr.conf", typeof(QmgrSettings).Assembly);
+    public static Config DefaultConfig() => DefaultConfigParsed.Value;
+
+    private static readonly Lazy<Config> DefaultConfigParsed = new(() => Embedded("qmgr"));
 
     /// <summary>Embedded hocon/sqlite.conf (journal, snapshot store and query plugin on SQLite).</summary>
-    public static Config SqliteConfig() => ConfigurationFactory.FromResource("Qmgr.sqlite.conf", typeof(QmgrSettings).Assembly);
+    public static Config SqliteConfig() => SqliteConfigParsed.Value;
+
+    private static readonly Lazy<Config> SqliteConfigParsed = new(() => Embedded("sqlite"));
 
     /// <summary>Embedded hocon/postgres.conf (journal, snapshot store and query plugin on PostgreSQL; schema made by <c>qmgr db init</c>).</summary>
-    public static Config PostgresConfig() => ConfigurationFactory.FromResource("Qmgr.postgres.conf", typeof(QmgrSettings).Assembly);
+    public static Config PostgresConfig() => PostgresConfigParsed.Value;
+
+    private static readonly Lazy<Config> PostgresConfigParsed = new(() => Embedded("postgres"));
 
     /// <summary>Embedded hocon/cluster.conf (remoting on loopback, sharding).</summary>
-    public static Config ClusterConfig() => ConfigurationFactory.FromResource("Qmgr.cluster.conf", typeof(QmgrSettings).Assembly);
+    public static Config ClusterConfig() => ClusterConfigParsed.Value;
+
+    private static readonly Lazy<Config> ClusterConfigParsed = new(() => Embedded("cluster"));
+
+    // the embedded files are parsed once per process (a Config is immutable): every host, verb and settings read shares them
+    private static Config Embedded(string name) => ConfigurationFactory.FromResource($"Qmgr.{name}.conf", typeof(QmgrSettings).Assembly);
 
     /// <summary>Reads <c>qmgr</c> from the system's config. Throws <see cref="ConfigurationException"/> when it is missing.</summary>
     public static QmgrSettings Create(ActorSystem system) => Create(system.Settings.Config);
