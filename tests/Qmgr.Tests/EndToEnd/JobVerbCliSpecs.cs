@@ -43,7 +43,7 @@ public sealed class JobVerbCliSpecs() : CliSpecs(TimeSpan.FromSeconds(90))
         var added = await Ok("addfileset", job[..8], list);
         var suspended = await Ok("getstate", job);
         await Ok("resume", job);
-        var served = await QmgrProcess.RunAsync(Deadline, "serve", "--data-dir", DataDir, "--exit-when-idle"); // carries the job on until Transferred
+        var served = await QmgrProcess.RunAsync(Deadline, "serve", "--data-dir", DataDir, "--urls", "http://127.0.0.1:0", "--exit-when-idle"); // carries the job on until Transferred
         var transferred = await Ok("getstate", job);
         var total = await Ok("getbytestotal", job);
         var done = await Ok("getbytestransferred", job);

@@ -115,13 +115,13 @@ public sealed class TransferCliSpecs : IAsyncLifetime, IDisposable
         Assert.True(failed.ExitCode == 1, failed.ToString());
         var job = Journal.Groups().Single().Jobs.Single();
         Assert.Equal(JobState.Error, job.State);
-        var stillFailing = await QmgrProcess.RunAsync(Deadline, "serve", "--data-dir", DataDir, "--exit-when-idle");
+        var stillFailing = await QmgrProcess.RunAsync(Deadline, "serve", "--data-dir", DataDir, "--urls", "http://127.0.0.1:0", "--exit-when-idle");
         Assert.True(stillFailing.ExitCode == 1, stillFailing.ToString());
 
         // act
         var unknown = await QmgrProcess.RunAsync(Deadline, "cancel", "--data-dir", DataDir, Guid.NewGuid().ToString());
         var cancel = await QmgrProcess.RunAsync(Deadline, "cancel", "--data-dir", DataDir, "--errors");
-        var serve = await QmgrProcess.RunAsync(Deadline, "serve", "--data-dir", DataDir, "--exit-when-idle");
+        var serve = await QmgrProcess.RunAsync(Deadline, "serve", "--data-dir", DataDir, "--urls", "http://127.0.0.1:0", "--exit-when-idle");
 
         // assert: an unknown id is a usage error that cancels nothing; --errors cancels the failed job (BITS T19)
         Assert.True(unknown.ExitCode == 2, unknown.ToString());
@@ -202,7 +202,7 @@ public sealed class TransferCliSpecs : IAsyncLifetime, IDisposable
         Assert.True(new FileInfo(temp).Length >= checkpoint);
         await using (var junk = new FileStream(temp, FileMode.Append)) junk.Write(new byte[100_000].Select(_ => (byte)0xAB).ToArray());
         var requestsBefore = _server.RequestsFor("/big.bin").Count;
-        var serve = await QmgrProcess.RunAsync(Deadline, "serve", "--data-dir", DataDir, "--exit-when-idle");
+        var serve = await QmgrProcess.RunAsync(Deadline, "serve", "--data-dir", DataDir, "--urls", "http://127.0.0.1:0", "--exit-when-idle");
 
         // assert
         Assert.True(serve.ExitCode == 0, serve.ToString());
@@ -279,8 +279,8 @@ public sealed class TransferCliSpecs : IAsyncLifetime, IDisposable
         await SignalAsync("TERM", transfer.Id);
         var stopped = await transfer.WaitAsync(Deadline);
         var left = Journal.Groups().Single().Jobs.Single().State;
-        var finish = await QmgrProcess.RunAsync(Deadline, "serve", "--data-dir", DataDir, "--exit-when-idle");
-        using var serve = QmgrProcess.Start("serve", "--data-dir", DataDir);
+        var finish = await QmgrProcess.RunAsync(Deadline, "serve", "--data-dir", DataDir, "--urls", "http://127.0.0.1:0", "--exit-when-idle");
+        using var serve = QmgrProcess.Start("serve", "--data-dir", DataDir, "--urls", "http://127.0.0.1:0");
         await Journal.WaitForAsync(_ => File.Exists(Path.Combine(DataDir, "qmgr.pid")) && File.ReadAllText(Path.Combine(DataDir, "qmgr.pid")) == serve.Id.ToString() ? "held" : null, Deadline);
         await SignalAsync("TERM", serve.Id);
         var served = await serve.WaitAsync(Deadline);
@@ -325,7 +325,7 @@ public sealed class TransferCliSpecs : IAsyncLifetime, IDisposable
         var requestsBefore = _server.RequestsFor("/r.bin").Count;
 
         // act
-        var serve = await QmgrProcess.RunAsync(Deadline, "serve", "--data-dir", DataDir, "--exit-when-idle");
+        var serve = await QmgrProcess.RunAsync(Deadline, "serve", "--data-dir", DataDir, "--urls", "http://127.0.0.1:0", "--exit-when-idle");
 
         // assert
         Assert.True(serve.ExitCode == 0, serve.ToString());

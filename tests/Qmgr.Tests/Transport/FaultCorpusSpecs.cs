@@ -1068,12 +1068,12 @@ public sealed class FaultCorpusSpecs : IAsyncLifetime, IDisposable
             await Task.Delay(random.Next(0, 700));
             process.Kill();
             process.Dispose();
-            process = QmgrProcess.Start("serve", "--data-dir", dataDir);
+            process = QmgrProcess.Start("serve", "--data-dir", dataDir, "--urls", "http://127.0.0.1:0");
         }
 
         process.Kill();
         process.Dispose();
-        var finish = await QmgrProcess.RunAsync(deadline, "serve", "--data-dir", dataDir, "--exit-when-idle");
+        var finish = await QmgrProcess.RunAsync(deadline, "serve", "--data-dir", dataDir, "--urls", "http://127.0.0.1:0", "--exit-when-idle");
 
         // assert
         Assert.True(finish.ExitCode == 0, finish.ToString());
