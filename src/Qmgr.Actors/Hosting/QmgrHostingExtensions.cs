@@ -111,8 +111,8 @@ public static class QmgrHostingExtensions
     {
         UseManagedNtlm();
         Directory.CreateDirectory(options.DataDirectory);
-        // stores written before the group registry get their GroupCreated tag rows once, before the journal starts
-        if (options.Store == QmgrStore.Sqlite) Persistence.SqliteStore.FromConnectionString(options.EffectiveConnectionString).TagGroups();
+        // write-ahead logging, and the GroupCreated tag rows of stores written before the group registry, before the journal starts
+        if (options.Store == QmgrStore.Sqlite) Persistence.SqliteStore.FromConnectionString(options.EffectiveConnectionString).Prepare();
         var remote = (options.ClusterHost is null ? "" : $"akka.remote.dot-netty.tcp.hostname = \"{options.ClusterHost}\"\n")
                      + (options.ClusterPort is null ? "" : $"akka.remote.dot-netty.tcp.port = {options.ClusterPort}\n");
         var connection = $"\"{options.EffectiveConnectionString.Replace("\\", "\\\\").Replace("\"", "\\\"")}\"";

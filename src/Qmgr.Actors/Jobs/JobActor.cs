@@ -245,8 +245,10 @@ public sealed class JobActor : ReceiveActor, IWithTimers
             Method = _job.HttpMethod, ValidateServerCertificate = _job.ServerCertificateValidation, OnDemand = onDemand };
         _active = (Guid.NewGuid(), index);
         // the URL without user info or query: no credential or signed token in the log
-        _log.Info("Job [{JobId}] file {FileIndex} {Url} -> {LocalName} from byte {Offset}", _job.Id, index,
-            HttpFileDownloader.Redacted(new Uri(file.RemoteName)), file.LocalName, file.BytesTransferred);
+        // (Debug: a job of 10,000 small files is not 10,000 lines on an embedding host's console)
+        if (_log.IsDebugEnabled)
+            _log.Debug("Job [{JobId}] file {FileIndex} {Url} -> {LocalName} from byte {Offset}", _job.Id, index,
+                HttpFileDownloader.Redacted(new Uri(file.RemoteName)), file.LocalName, file.BytesTransferred);
         _pendingStart = new StartTransfer(_active.Value.TransferId, _groupId, _job.Id, index, request, _job.Priority, _groupMax, Self)
         {
             Credentials = _job.Credentials,

@@ -40,6 +40,24 @@ public sealed class SqliteStore(string databasePath) : IStoreReader
     }
 
     /// <summary>
+    /// Readies the store before the node's journal opens it: creates the file if missing, switches it to write-ahead
+    /// logging (<c>PRAGMA journal_mode=WAL</c>, kept by the file: a commit appends to <c>qmgr.db-wal</c> with one fsync
+    /// instead of writing, syncing and deleting a rollback journal; synchronous stays FULL, so a journaled event survives
+    /// a power loss) and runs <see cref="TagGroups"/>. Returns the tag rows added. Errors: <see cref="SqliteException"/>.
+    /// </summary>
+    public int Prepare()
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(databasePath))!);
+        using (var connection = Open(SqliteOpenMode.ReadWriteCreate))
+        using (var wal = connection.CreateCommand())
+        {
+            wal.CommandText = "PRAGMA journal_mode=WAL";
+            wal.ExecuteScalar();
+        }
+        return TagGroups();
+    }
+
+    /// <summary>
     /// One-time migration of a store written before the group registry: adds the <see cref="GroupTagger.Tag"/> row
     /// (tags table: the journal row's ordering, the tag, persistence id, sequence number) of every journaled
     /// <see cref="GroupEvents.GroupCreated"/> that has none, then records <see cref="TagGroupsMigration"/> in
