@@ -27,6 +27,13 @@ public sealed class GroupActor : ReceivePersistentActor
     private readonly ShardFence _fence;
     private readonly IActorRef _notifications;
     private GroupState _state;
+    // Group commit: facts reported by job actors wait here while a write of facts is in flight, then are decided and
+    // journaled together in one write (one transaction, one fsync) instead of one write each.
+    private readonly List<IJobFact> _factBuffer = new();
+    private bool _factWriteInFlight;
+    private bool _flushScheduled;
+    // sequence number of the last snapshot taken (or recovered)
+    private long _snapshotAt;
 
     public GroupActor(Guid groupId, QmgrSettings settings, IActorRef transferRegion, IActorRef notifications, ShardFence? fence = null)
     {
@@ -38,7 +45,12 @@ public sealed class GroupActor : ReceivePersistentActor
         PersistenceId = PersistenceIdFor(groupId);
         if (settings.GroupPassivateAfter > TimeSpan.Zero) Context.SetReceiveTimeout(settings.GroupPassivateAfter);
 
-        Recover<SnapshotOffer>(offer => { if (offer.Snapshot is GroupState s) _state = s; });
+        Recover<SnapshotOffer>(offer =>
+        {
+            if (offer.Snapshot is not GroupState s) return;
+            _state = s;
+            _snapshotAt = offer.Metadata.SequenceNr;
+        });
         Recover<IGroupEvent>(e => _state = _state.Apply(e));
         Recover<RecoveryCompleted>(_ =>
         {
@@ -48,17 +60,20 @@ public sealed class GroupActor : ReceivePersistentActor
 
         Command<AfterRecovery>(_ =>
         {
+            if (StashWhileWritingFacts()) return;
             if (_state.Exists) Context.System.EventStream.Publish(new Telemetry.GroupLoaded(_state));
             RequeueActiveJobs();
             DeliverWebhooks(); // the outbox: deliveries due before a stop or crash go out now
         });
         Command<WebhookDeliverer.Delivered>(d =>
         {
+            if (StashWhileWritingFacts()) return;
             if (_state.PendingDeliveries.Exists(p => p.DeliveryId == d.DeliveryId))
                 PersistThenReply([new GroupEvents.WebhookDelivered(d.DeliveryId, d.Attempts, DateTimeOffset.UtcNow)], CommandResult.Ok, null);
         });
         Command<ReceiveTimeout>(_ =>
         {
+            if (_factWriteInFlight || _factBuffer.Count > 0) return; // not idle
             // idle: nothing to transfer, retry or deliver; the shard stops it (a remembered entity must ask its shard)
             if (!_state.Jobs.Any(j => j.State.IsActive()) && _state.PendingDeliveries.IsEmpty)
             {
@@ -66,11 +81,25 @@ public sealed class GroupActor : ReceivePersistentActor
                 Context.Parent.Tell(new Akka.Cluster.Sharding.Passivate(StopIdle.Instance));
             }
         });
-        Command<StopIdle>(_ => Context.Stop(Self));
+        Command<StopIdle>(_ =>
+        {
+            if (StashWhileWritingFacts()) return;
+            Context.Stop(Self);
+        });
         Command<GroupQueries.GetGroup>(q => Sender.Tell(q.Caller is null || q.Administrator || q.Caller == _state.Owner ? _state : GroupState.Empty(_state.Id)));
-        Command<CompleteJob>(Complete);
+        Command<AutoComplete>(c =>
+        {
+            if (StashWhileWritingFacts()) return;
+            OnAutoComplete(c);
+        });
+        Command<CompleteJob>(c =>
+        {
+            if (StashWhileWritingFacts()) return;
+            Complete(c);
+        });
         Command<AddFiles>(add =>
         {
+            if (StashWhileWritingFacts()) return;
             // an upload's local file must exist when it is added (BITS AddFile on upload jobs); checked here, not in the pure Decide
             if (_state.FindJob(add.JobId) is { Type: not JobType.Download } upload && _state.CheckJob(add).Rejected is null
                 && add.Files.FirstOrDefault(f => Path.IsPathFullyQualified(f.LocalName) && !File.Exists(f.LocalName)) is { } missing)
@@ -83,10 +112,23 @@ public sealed class GroupActor : ReceivePersistentActor
         });
         Command<IGroupCommand>(command =>
         {
+            if (StashWhileWritingFacts()) return;
             var (result, events) = _state.Decide(command, DateTimeOffset.UtcNow, _settings);
             PersistThenReply(events, result, Sender);
         });
-        Command<IJobFact>(OnFact);
+        Command<IJobFact>(fact =>
+        {
+            _factBuffer.Add(fact);
+            // facts already in the mailbox join the buffer before the flush message arrives
+            if (_factWriteInFlight || _flushScheduled) return;
+            _flushScheduled = true;
+            Self.Tell(FlushFacts.Instance);
+        });
+        Command<FlushFacts>(_ =>
+        {
+            _flushScheduled = false;
+            if (!_factWriteInFlight) WriteFacts();
+        });
         Command<Terminated>(t => OnChildStopped(t.ActorRef));
         Command<SaveSnapshotSuccess>(s => DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1)));
         Command<SaveSnapshotFailure>(f => _log.Warning("Group [{GroupId}] snapshot failed: {Reason}", groupId, f.Cause.Message));
@@ -100,6 +142,29 @@ public sealed class GroupActor : ReceivePersistentActor
     private sealed class StopIdle
     {
         public static readonly StopIdle Instance = new();
+    }
+
+    /// <summary>
+    /// Events between snapshots: <c>qmgr.persistence.snapshot-every</c>, or the group's file count when larger — a
+    /// snapshot's size grows with the files, so it is written no more often than once per that many events (its cost per
+    /// event stays constant; recovery replays at most that many events).
+    /// </summary>
+    private long SnapshotInterval => Math.Max(_settings.SnapshotEvery, _state.Jobs.Sum(j => (long)j.Files.Count));
+
+    private sealed class FlushFacts
+    {
+        public static readonly FlushFacts Instance = new();
+    }
+
+    /// <summary>
+    /// A command that arrives while facts are being journaled waits for that write (as it waits for any write of its own):
+    /// it is decided on the state the facts made, and sees no fact twice. Queries are answered at once.
+    /// </summary>
+    private bool StashWhileWritingFacts()
+    {
+        if (!_factWriteInFlight) return false;
+        Stash.Stash();
+        return true;
     }
 
     /// <summary><c>group-{id:N}</c>: frozen once shipped; queries find groups by this prefix.</summary>
@@ -148,21 +213,69 @@ public sealed class GroupActor : ReceivePersistentActor
         foreach (var delivery in _state.PendingDeliveries) deliverer.Tell(new WebhookDeliverer.Deliver(delivery, hook.ProtectedSecret));
     }
 
-    private void OnFact(IJobFact fact)
+    /// <summary>
+    /// Decides every buffered fact in arrival order, each on the state the previous ones made (BITS transitions as in
+    /// <see cref="GroupDecisions.DecideFact"/>), and journals all their events in one write. While it is in flight new facts
+    /// are buffered and commands stashed; once persisted (and folded in, notified, children synced) the stashed commands
+    /// go first, then the next batch of facts. Transfer facts are dropped while the shard lease is not held.
+    /// </summary>
+    private void WriteFacts()
     {
-        if (IsTransferFact(fact) && !_fence.IsHeld())
+        if (_factBuffer.Count == 0) return;
+        var facts = _factBuffer.ToArray();
+        _factBuffer.Clear();
+        var now = DateTimeOffset.UtcNow;
+        var decided = _state;
+        var events = new List<IGroupEvent>();
+        var failures = new List<FileFailed>();
+        var unchanged = new HashSet<Guid>();
+        foreach (var fact in facts)
         {
-            // another node may own this group now: it redoes the transfer from the last journaled checkpoint
-            _log.Warning("Job [{JobId}] {Fact} dropped: the shard lease is not held by this node", fact.JobId, fact.GetType().Name);
+            if (IsTransferFact(fact) && !_fence.IsHeld())
+            {
+                // another node may own this group now: it redoes the transfer from the last journaled checkpoint
+                _log.Warning("Job [{JobId}] {Fact} dropped: the shard lease is not held by this node", fact.JobId, fact.GetType().Name);
+                continue;
+            }
+            var decision = decided.DecideFact(fact, now);
+            if (decision.Length == 0)
+            {
+                unchanged.Add(fact.JobId); // the child may be waiting to see its reported outcome
+                continue;
+            }
+            foreach (var e in decision) decided = decided.Apply(e);
+            events.AddRange(decision);
+            if (fact is FileFailed failed) failures.Add(failed);
+        }
+        if (events.Count == 0)
+        {
+            foreach (var jobId in unchanged) SyncChild(jobId);
             return;
         }
-        var events = _state.DecideFact(fact, DateTimeOffset.UtcNow);
-        if (events.Length == 0)
+        _factWriteInFlight = true;
+        PersistThenReply([.. events], CommandResult.Ok, null, () =>
         {
-            SyncChild(fact.JobId); // the child may be waiting to see its reported outcome
-            return;
-        }
-        PersistThenReply(events, CommandResult.Ok, null, fact is FileFailed failed ? () => DropEmptyTempFile(failed) : null);
+            foreach (var failed in failures) DropEmptyTempFile(failed);
+            foreach (var jobId in unchanged) SyncChild(jobId);
+        }, async: true);
+    }
+
+    /// <summary>A rejected write of facts (the journal refused an event, e.g. a serializer failure) ends it too: the facts are
+    /// lost (the transfer redoes them from the last journaled checkpoint), commands go on.</summary>
+    protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr)
+    {
+        base.OnPersistRejected(cause, @event, sequenceNr);
+        if (_factWriteInFlight) FactsWritten();
+    }
+
+    /// <summary>The write of facts ended: stashed commands go next, then the facts buffered meanwhile.</summary>
+    private void FactsWritten()
+    {
+        _factWriteInFlight = false;
+        Stash.UnstashAll();
+        if (_factBuffer.Count == 0 || _flushScheduled) return;
+        _flushScheduled = true;
+        Self.Tell(FlushFacts.Instance);
     }
 
     /// <summary>Facts about bytes on disk (progress, restarts, files and jobs transferred): journaled only under the fence.</summary>
@@ -298,7 +411,7 @@ public sealed class GroupActor : ReceivePersistentActor
     /// persisted facts that every observer must see: it runs before the reply and the notifications), replies
     /// <paramref name="result"/> and syncs the children. Nothing to persist: only the reply.
     /// </summary>
-    private void PersistThenReply(IGroupEvent[] events, CommandResult result, IActorRef? replyTo, Action? onPersisted = null)
+    private void PersistThenReply(IGroupEvent[] events, CommandResult result, IActorRef? replyTo, Action? onPersisted = null, bool async = false)
     {
         if (events.Length == 0)
         {
@@ -308,23 +421,33 @@ public sealed class GroupActor : ReceivePersistentActor
         // the outbox: webhook deliveries due for these facts are journaled in the same write
         events = [.. events, .. WebhookOutbox.DeliveriesFor(_state, events, DateTimeOffset.UtcNow, Guid.NewGuid)];
         var remaining = events.Length;
-        var before = _state;
+        // the state before each event, for notifications that compare a file before and after its own event
+        var befores = new GroupState[events.Length];
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
-        PersistAll(events, e =>
+        void Handler(IGroupEvent e)
         {
+            befores[events.Length - remaining] = _state;
             _state = _state.Apply(e);
-            if (LastSequenceNr % _settings.SnapshotEvery == 0) SaveSnapshot(_state);
+            if (LastSequenceNr - _snapshotAt >= _settings.SnapshotEvery && LastSequenceNr - _snapshotAt >= SnapshotInterval)
+            {
+                SaveSnapshot(_state);
+                _snapshotAt = LastSequenceNr;
+            }
             if (--remaining > 0) return;
             Telemetry.QmgrMetrics.RecordJournalWrite(System.Diagnostics.Stopwatch.GetElapsedTime(started));
             onPersisted?.Invoke();
             replyTo?.Tell(result);
-            AfterPersisted(events, before);
-        });
+            AfterPersisted(events, befores);
+            if (async) FactsWritten();
+        }
+        // facts: no stash of the mailbox while they are written (new facts join the next batch, commands stash themselves)
+        if (async) PersistAllAsync(events, Handler);
+        else PersistAll(events, Handler);
     }
 
-    private void AfterPersisted(IGroupEvent[] events, GroupState before)
+    private void AfterPersisted(IGroupEvent[] events, GroupState[] befores)
     {
-        Notify(events, before);
+        Notify(events, befores);
         if (events.Any(e => e is GroupEvents.WebhookDeliveryDue or GroupEvents.GroupWebhookSet)) DeliverWebhooks();
         foreach (var e in events)
         {
@@ -364,25 +487,35 @@ public sealed class GroupActor : ReceivePersistentActor
         foreach (var jobId in events.Select(JobIdOf).OfType<Guid>().Distinct()) SyncChild(jobId);
         if (events.Any(e => e is GroupPropertyChanged)) foreach (var j in _state.Jobs) SyncChild(j.Id);
 
+        // AutoComplete as a command of its own, after this write: a write started from inside the handler of an
+        // asynchronous write (the facts') would leave Akka.Persistence's count of stashing writes unbalanced
         foreach (var jobId in events.OfType<JobStateChanged>().Where(s => s.To == JobState.Transferred).Select(s => s.JobId))
-        {
-            var job = _state.FindJob(jobId)!;
-            if (job.State != JobState.Transferred || !job.Options.AutoComplete) continue;
-            // a failed rename is journaled too (error record, then Error), so a caller waiting for Acknowledged or Error returns
-            var (result, completeEvents) = CompleteFiles(job, autoComplete: true, DateTimeOffset.UtcNow);
-            PersistThenReply(completeEvents, result, null);
-        }
+            if (_state.FindJob(jobId)!.Options.AutoComplete) Self.Tell(new AutoComplete(jobId));
     }
+
+    /// <summary>AutoComplete of a job whose Transferred state is journaled: renames its files into place (BITS T20) unless
+    /// it moved on meanwhile (cancelled, completed by its owner, resumed after a change). A failed rename is journaled too
+    /// (error record, then Error), so a caller waiting for Acknowledged or Error returns.</summary>
+    private void OnAutoComplete(AutoComplete command)
+    {
+        if (_state.FindJob(command.JobId) is not { State: JobState.Transferred, Options.AutoComplete: true } job) return;
+        var (result, completeEvents) = CompleteFiles(job, autoComplete: true, DateTimeOffset.UtcNow);
+        PersistThenReply(completeEvents, result, null);
+    }
+
+    private sealed record AutoComplete(Guid JobId);
 
     /// <summary>
     /// Publishes what subscribers of <see cref="Api.IQueueManager.Notifications"/> see, once persisted: cluster-wide on
     /// the notification topic (every node's <see cref="Api.NotificationRelay"/> puts it on that node's event stream), and
     /// node-locally as <see cref="Telemetry.GroupNotified"/> for this node's metrics.
     /// </summary>
-    private void Notify(IGroupEvent[] events, GroupState before)
+    private void Notify(IGroupEvent[] events, GroupState[] befores)
     {
-        foreach (var e in events)
+        for (var i = 0; i < events.Length; i++)
         {
+            var (e, before) = (events[i], befores[i]);
+            var after = i + 1 < events.Length ? befores[i + 1] : _state;
             if (JobIdOf(e) is not Guid jobId || _state.FindJob(jobId) is not { } job) continue;
             Api.QmgrNotification? n = e switch
             {
@@ -395,7 +528,7 @@ public sealed class GroupActor : ReceivePersistentActor
                 _ => null,
             };
             if (n is not null && !Throttled(n, job)) Publish(n);
-            if (RangesTransferred(e, before, job) is { } ranges) Publish(ranges);
+            if (RangesTransferred(e, before, after.FindJob(jobId) ?? job) is { } ranges) Publish(ranges);
             if (e is JobStateChanged { To: JobState.Transferred or JobState.Error } changed && _settings.AllowNotifyCmdLine)
                 NotifyCommandLineRunner.RunIfSelected(job, changed.To, _log);
         }

@@ -19,6 +19,7 @@ public sealed class JobActor : ReceiveActor, IWithTimers
     private const string AcceptTimer = "accept";
     private const string MaxDownloadTimer = "max-download-time";
     private const string InactivityTimer = "inactivity";
+    private const string UnconfirmedTimer = "unconfirmed";
     // Long timers are armed in steps of at most a day and re-checked when they fire.
     private static readonly TimeSpan LongestTimer = TimeSpan.FromDays(1);
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -34,6 +35,9 @@ public sealed class JobActor : ReceiveActor, IWithTimers
     private StartTransfer? _pendingStart;
     // a file whose outcome was reported and not yet seen persisted: a stale JobChanged must not restart it
     private int? _outcomePending;
+    // files reported complete (bytes durable) whose FileTransferred is not yet seen persisted: the next file starts at once
+    // (its transfer overlaps the journal write) and these are not started again meanwhile
+    private readonly SortedSet<int> _doneUnconfirmed = new();
     // on-demand: the plan stamp (owner's requests and position moves) the active transfer started under, and whether it
     // fetches requested ranges only (then it ends at T25)
     private int _activePlan;
@@ -101,6 +105,15 @@ public sealed class JobActor : ReceiveActor, IWithTimers
         Receive<TransferFinished>(m => IfCurrent(m.TransferId, a =>
         {
             _active = null;
+            if (m.Outcome is DownloadOutcome.Completed done && CanRunAhead)
+            {
+                // pipelined: the group journals the file while the next one transfers (a file counts as transferred only
+                // once journaled; until then this actor only avoids fetching it twice)
+                _doneUnconfirmed.Add(a.FileIndex);
+                Context.Parent.Tell(new FileDone(_job.Id, a.FileIndex, done.Size, done.Validators));
+                React();
+                return;
+            }
             _outcomePending = a.FileIndex;
             Context.Parent.Tell(m.Outcome switch
             {
@@ -124,6 +137,15 @@ public sealed class JobActor : ReceiveActor, IWithTimers
                 ? PreemptedByPriorityCause : TimeSliceEndedCause));
             React();
         }));
+        Receive<Tick>(t => t.Key == UnconfirmedTimer, _ =>
+        {
+            // a reported file the group never journaled (its write was rejected, or the fact dropped): fetch it again
+            if (_doneUnconfirmed.Count == 0) return;
+            _log.Warning("Job [{JobId}] files {Files} were reported transferred but not journaled within {Timeout}; transferring them again",
+                _job.Id, string.Join(",", _doneUnconfirmed), _settings.TransferAcceptTimeout);
+            _doneUnconfirmed.Clear();
+            React();
+        });
         Receive<Tick>(t => t.Key == AcceptTimer, _ =>
         {
             // no entity answered the start: it was lost (its node is leaving the cluster) — send it again
@@ -167,8 +189,18 @@ public sealed class JobActor : ReceiveActor, IWithTimers
         if (CoordinatedShutdown.Get(Context.System).ShutdownReason is null) CancelActive();
     }
 
+    /// <summary>Files may run ahead of the journal only in a plain download job: on-demand fills, upload sessions and
+    /// MAX_DOWNLOAD_SIZE (which counts the other files' journaled bytes) wait for each outcome.</summary>
+    private bool CanRunAhead => _job.Type == JobType.Download && !_job.Properties5.OnDemandMode && _job.Properties5.MaxDownloadSize is null;
+
     private void React()
     {
+        _doneUnconfirmed.RemoveWhere(i => i >= _job.Files.Count || _job.Files[i].Transferred);
+        // the job left the active states: what is still unconfirmed is decided again when it resumes
+        if (_job.State is not (JobState.Queued or JobState.Connecting or JobState.Transferring)) _doneUnconfirmed.Clear();
+        if (_doneUnconfirmed.Count == 0) Timers.Cancel(UnconfirmedTimer);
+        else if (_active is null && !Timers.IsTimerActive(UnconfirmedTimer))
+            Timers.StartSingleTimer(UnconfirmedTimer, new Tick(UnconfirmedTimer), _settings.TransferAcceptTimeout);
         if (_outcomePending is int pending &&
             (_job.Files[pending].Transferred || _job.State is not (JobState.Connecting or JobState.Transferring)))
             _outcomePending = null;
@@ -217,7 +249,15 @@ public sealed class JobActor : ReceiveActor, IWithTimers
     private int? NextFile() =>
         _job.Properties5.OnDemandMode && _job.Files.FindIndex(f => !f.Transferred && !f.RandomAccess.Requested.IsEmpty) is var requested and >= 0
             ? requested
-            : _job.NextFileIndex;
+            : _doneUnconfirmed.Count == 0 ? _job.NextFileIndex
+            : _job.Files.FindIndex(f => !f.Transferred) is var first and >= 0 ? NextNotDone(first) : null;
+
+    private int? NextNotDone(int from)
+    {
+        for (var i = from; i < _job.Files.Count; i++)
+            if (!_job.Files[i].Transferred && !_doneUnconfirmed.Contains(i)) return i;
+        return null;
+    }
 
     private static int PlanStamp(Job job) => job.Files.Sum(f => f.RandomAccess.Plan);
 

@@ -185,12 +185,15 @@ public static class TransferRunner
         }
     }
 
-    /// <summary>Plain lines (when redirected): one per change of state or progress (checkpoints come every 4 MiB or 1 s),
-    /// with the error record's message while the job waits in TransientError.</summary>
+    /// <summary>Plain lines (when redirected): one per change of state or error, and progress at most once a second
+    /// (checkpoints come every 4 MiB or 1 s; a job of many small files would otherwise print a line per file), with the
+    /// error record's message while the job waits in TransientError.</summary>
     private sealed class PlainProgress(string prefix)
     {
+        private static readonly TimeSpan ProgressInterval = TimeSpan.FromSeconds(1);
         private readonly Stopwatch _clock = Stopwatch.StartNew();
         private (JobState, long, int, string?)? _last;
+        private TimeSpan _lastProgressAt = TimeSpan.MinValue;
 
         public void Show(Job job)
         {
@@ -198,7 +201,10 @@ public static class TransferRunner
             lock (this)
             {
                 if (now == _last) return;
+                var progressOnly = _last is { } last && (last.Item1, last.Item4) == (now.Item1, now.Item4);
+                if (progressOnly && _clock.Elapsed - _lastProgressAt < ProgressInterval) return;
                 _last = now;
+                _lastProgressAt = _clock.Elapsed;
             }
             var rate = job.BytesTransferred / Math.Max(0.001, _clock.Elapsed.TotalSeconds);
             var reason = job.State == JobState.TransientError && job.Error is { } e
