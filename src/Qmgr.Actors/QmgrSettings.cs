@@ -53,6 +53,10 @@ public sealed record QmgrSettings(
     /// it sends the start again (a start lost on its way to a node that is leaving the cluster).</summary>
     public TimeSpan TransferAcceptTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary><c>qmgr.transfer.slot-linger</c>: how long a job's transfer slot waits for the job's next file after one ends
+    /// before it goes back to the governor (a job's files run under one slot; its time slice counts from the first).</summary>
+    public TimeSpan TransferSlotLinger { get; init; } = TimeSpan.FromMilliseconds(100);
+
     /// <summary><c>qmgr.bandwidth.schedules</c>: windows whose per-priority limits override the background cap (Decision 4).</summary>
     public IReadOnlyList<Transfers.BandwidthWindow> BandwidthSchedules { get; init; } = [];
 
@@ -125,6 +129,7 @@ public sealed record QmgrSettings(
             TimeSlice = c.GetTimeSpan("transfer.time-slice"),
             GroupPassivateAfter = c.GetTimeSpan("persistence.passivate-idle-group-after"),
             TransferAcceptTimeout = c.GetTimeSpan("transfer.accept-timeout"),
+            TransferSlotLinger = c.GetTimeSpan("transfer.slot-linger"),
             ShareReportInterval = c.GetTimeSpan("bandwidth.share-report-interval"),
             MaxRangesPerFile = c.GetInt("limits.max-ranges-per-file"),
             BandwidthSchedules = Transfers.BandwidthSchedule.Parse(c, "bandwidth.schedules"),

@@ -240,7 +240,8 @@ public sealed class GroupActor : ReceivePersistentActor
             var decision = decided.DecideFact(fact, now);
             if (decision.Length == 0)
             {
-                unchanged.Add(fact.JobId); // the child may be waiting to see its reported outcome
+                // the child may be waiting to see a reported outcome it will not see journaled
+                if (fact is FileDone or FileFailed or RequestedRangesFilled) unchanged.Add(fact.JobId);
                 continue;
             }
             foreach (var e in decision) decided = decided.Apply(e);

@@ -150,7 +150,7 @@ public static class QmgrHostingExtensions
                 var downloader = new ProxyRoutingDownloader(resolver.GetService<IHttpClientFactory>().CreateClient(HttpClientName), CreateTransferHandler);
                 var secrets = resolver.GetService<Jobs.SecretProtector>();
                 return entityId => TransferActor.Props(downloader, settings.TransferPassivateAfter, secrets,
-                    ShardFence.For(system, TransferRegionName, transferExtractor.ShardId(entityId, messageHint: null)));
+                    ShardFence.For(system, TransferRegionName, transferExtractor.ShardId(entityId, messageHint: null)), settings.TransferSlotLinger);
             },
             transferExtractor, shardOptions);
         var groupExtractor = new GroupMessageExtractor();

@@ -76,7 +76,8 @@ public sealed class JobActor : ReceiveActor, IWithTimers
         Receive<TransferConnecting>(m => IfCurrent(m.TransferId, a =>
         {
             WatchTransferEntity(Sender);
-            Context.Parent.Tell(new TransferConnected(_job.Id));
+            // T3 (Queued -> Connecting) only: a job already Transferring stays so between its files
+            if (_job.State != JobState.Transferring) Context.Parent.Tell(new TransferConnected(_job.Id));
         }));
         Receive<Terminated>(t =>
         {

@@ -15,12 +15,20 @@ namespace Qmgr.Transfers;
 /// the download (the temp file keeps at least the last checkpoint) and, once the slot is free, reports
 /// <see cref="TransferProtocol.TransferPreempted"/>. Not persisted (Decision 1); passivates when idle.
 /// </summary>
-public sealed class TransferActor : ReceiveActor
+public sealed class TransferActor : ReceiveActor, IWithTimers
 {
+    private const string SlotLingerTimer = "slot-linger";
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly IFileDownloader _downloader;
     private readonly BandwidthGovernor _governor;
-    private (Guid Id, CancellationTokenSource Cts)? _running;
+    private (Guid Id, CancellationTokenSource Cts, object SlotToken)? _running;
+    // The governor slot kept between the files of this entity's job: a job's next file starts right after the previous
+    // one, so it runs under the same slot (no re-queueing behind the governor per file; the time slice counts from the
+    // job's first file). Released when no start comes within the linger time, or when the governor asks it back.
+    private (IDisposable Slot, object Token, string Host, Jobs.JobPriority Priority)? _idleSlot;
+    private readonly TimeSpan _slotLinger;
+
+    public ITimerScheduler Timers { get; set; } = null!;
     // transfers the governor asked back, by id, until their run ends
     private readonly Dictionary<Guid, PreemptionCause> _preempted = new();
     // the last transfers that ended here: a start sent again for one of them is not run twice
@@ -30,9 +38,10 @@ public sealed class TransferActor : ReceiveActor
     private readonly Api.ServerCertificateCallbacks _certificateCallbacks;
     private readonly ShardFence _fence;
 
-    public TransferActor(IFileDownloader downloader, TimeSpan passivateAfter, SecretProtector? secrets, ShardFence? fence = null)
+    public TransferActor(IFileDownloader downloader, TimeSpan passivateAfter, SecretProtector? secrets, ShardFence? fence = null, TimeSpan? slotLinger = null)
     {
         _downloader = downloader;
+        _slotLinger = slotLinger ?? TimeSpan.Zero;
         _secrets = secrets;
         _fence = fence ?? ShardFence.None;
         _governor = BandwidthGovernor.Get(Context.System);
@@ -71,14 +80,34 @@ public sealed class TransferActor : ReceiveActor
         });
         Receive<Preempt>(p =>
         {
-            if (_running?.Id != p.TransferId) return;
-            _log.Info("Transfer [{TransferId}] preempted: {Cause}", p.TransferId, p.Cause);
-            _preempted[p.TransferId] = p.Cause;
-            _running.Value.Cts.Cancel();
+            if (_idleSlot is { } idle && idle.Token == p.SlotToken)
+            {
+                ReleaseIdleSlot(); // asked back between two files: nothing to stop
+                return;
+            }
+            if (_running is not { } running || running.SlotToken != p.SlotToken) return;
+            _log.Info("Transfer [{TransferId}] preempted: {Cause}", running.Id, p.Cause);
+            _preempted[running.Id] = p.Cause;
+            running.Cts.Cancel();
+        });
+        Receive<SlotLingerOver>(l =>
+        {
+            if (_idleSlot?.Token == l.SlotToken) ReleaseIdleSlot();
         });
         Receive<Ended>(e =>
         {
             if (_running?.Id == e.TransferId) { _running.Value.Cts.Dispose(); _running = null; }
+            if (e.Slot is { } slot)
+            {
+                // kept for the job's next file unless the governor asked for it meanwhile
+                if (_preempted.ContainsKey(e.TransferId) || _running is not null || _slotLinger <= TimeSpan.Zero) slot.Slot.Dispose();
+                else
+                {
+                    ReleaseIdleSlot();
+                    _idleSlot = slot;
+                    Timers.StartSingleTimer(SlotLingerTimer, new SlotLingerOver(slot.Token), _slotLinger);
+                }
+            }
             _ended.Enqueue(e.TransferId);
             if (_ended.Count > 16) _ended.Dequeue();
             var preempted = _preempted.Remove(e.TransferId, out var cause);
@@ -93,13 +122,15 @@ public sealed class TransferActor : ReceiveActor
         });
     }
 
-    /// <summary>Props for one entity; <paramref name="passivateAfter"/> is <c>qmgr.transfer.passivate-after</c>.</summary>
+    /// <summary>Props for one entity; <paramref name="passivateAfter"/> is <c>qmgr.transfer.passivate-after</c>,
+    /// <paramref name="slotLinger"/> <c>qmgr.transfer.slot-linger</c> (how long the governor slot waits for the job's next file).</summary>
     /// <param name="downloader">runs each transfer (HTTP over the route of its proxy settings).</param>
     /// <param name="passivateAfter">idle time before the entity stops (<c>qmgr.transfer.passivate-after</c>).</param>
     /// <param name="secrets">decrypts job credentials and custom headers; null when the node has no key ring (then jobs with secrets fail).</param>
     /// <param name="fence">the lease of this entity's shard: no byte is written while it is not held (null: always held).</param>
-    public static Props Props(IFileDownloader downloader, TimeSpan passivateAfter, SecretProtector? secrets, ShardFence? fence = null) =>
-        Akka.Actor.Props.Create(() => new TransferActor(downloader, passivateAfter, secrets, fence));
+    /// <param name="slotLinger">how long a finished transfer's slot is kept for the next start of the same job (0: released at once).</param>
+    public static Props Props(IFileDownloader downloader, TimeSpan passivateAfter, SecretProtector? secrets, ShardFence? fence = null, TimeSpan? slotLinger = null) =>
+        Akka.Actor.Props.Create(() => new TransferActor(downloader, passivateAfter, secrets, fence, slotLinger));
 
     private void Start(StartTransfer start)
     {
@@ -108,20 +139,48 @@ public sealed class TransferActor : ReceiveActor
         if (_running?.Id == start.TransferId || _ended.Contains(start.TransferId)) return;
         if (_running is not null) StopRunning();
         var cts = new CancellationTokenSource();
-        _running = (start.TransferId, cts);
+        // the slot kept from the job's previous file, when it fits (same host and priority)
+        var host = start.Request.Url.Authority;
+        (IDisposable Slot, object Token, string Host, Jobs.JobPriority Priority)? held = null;
+        if (_idleSlot is { } idle && idle.Host == host && idle.Priority == start.Priority)
+        {
+            held = idle;
+            _idleSlot = null;
+            Timers.Cancel(SlotLingerTimer);
+        }
+        else ReleaseIdleSlot();
+        var token = held?.Token ?? new object();
+        _running = (start.TransferId, cts, token);
         var replyTo = start.ReplyTo;
         var throttle = _governor.ThrottleFor(start.GroupId, start.GroupMaxBytesPerSecond, start.Priority);
         _log.Debug("Transfer [{TransferId}] of job [{JobId}] file {FileIndex} from offset {Offset}", start.TransferId, start.JobId, start.FileIndex, start.Request.Offset);
-        RunAsync(start, throttle, cts.Token).PipeTo(Self,
-            success: outcome => new Ended(start.TransferId, replyTo, outcome),
-            failure: ex => new Ended(start.TransferId, replyTo, ex is OperationCanceledException ? null : Unexpected(ex)));
+        RunAsync(start, throttle, held?.Slot, token, cts.Token).PipeTo(Self,
+            success: r => new Ended(start.TransferId, replyTo, r.Outcome, (r.Slot, token, host, start.Priority)),
+            failure: ex => new Ended(start.TransferId, replyTo, ex is OperationCanceledException ? null : Unexpected(ex), null));
     }
 
-    private async Task<DownloadOutcome?> RunAsync(StartTransfer start, BandwidthThrottle throttle, CancellationToken ct)
+    /// <summary>Runs one transfer under <paramref name="held"/> or a newly acquired slot; returns the slot with the outcome
+    /// (the actor keeps it for the job's next file) and releases it when the transfer throws or is cancelled.</summary>
+    private async Task<(DownloadOutcome Outcome, IDisposable Slot)> RunAsync(StartTransfer start, BandwidthThrottle throttle, IDisposable? held,
+        object slotToken, CancellationToken ct)
     {
         var self = Self;
-        using var slot = await _governor.AcquireSlotAsync(start.Request.Url, start.Priority,
-            cause => self.Tell(new Preempt(start.TransferId, cause)), ct).ConfigureAwait(false);
+        var slot = held ?? await _governor.AcquireSlotAsync(start.Request.Url, start.Priority,
+            cause => self.Tell(new Preempt(slotToken, cause)), ct).ConfigureAwait(false);
+        try
+        {
+            return (await DownloadAsync(start, throttle, self, ct).ConfigureAwait(false), slot);
+        }
+        catch
+        {
+            slot.Dispose();
+            throw;
+        }
+    }
+
+    private async Task<DownloadOutcome> DownloadAsync(StartTransfer start, BandwidthThrottle throttle, IActorRef self, CancellationToken ct)
+    {
+        ct.ThrowIfCancellationRequested();
         start.ReplyTo.Tell(new TransferConnecting(start.TransferId), self); // from this entity: the job actor watches it
         var observer = new Observer(start.TransferId, start.ReplyTo);
         var request = start.Request with
@@ -147,11 +206,27 @@ public sealed class TransferActor : ReceiveActor
         _running = null;
     }
 
-    protected override void PostStop() => StopRunning();
+    private void ReleaseIdleSlot()
+    {
+        if (_idleSlot is not { } idle) return;
+        _idleSlot = null;
+        Timers.Cancel(SlotLingerTimer);
+        idle.Slot.Dispose();
+    }
 
-    private sealed record Preempt(Guid TransferId, PreemptionCause Cause) : INoSerializationVerificationNeeded;
+    protected override void PostStop()
+    {
+        StopRunning();
+        ReleaseIdleSlot();
+    }
 
-    private sealed record Ended(Guid TransferId, IActorRef ReplyTo, DownloadOutcome? Outcome);
+    /// <summary>The governor asks back the slot identified by <paramref name="SlotToken"/>.</summary>
+    private sealed record Preempt(object SlotToken, PreemptionCause Cause) : INoSerializationVerificationNeeded;
+
+    private sealed record SlotLingerOver(object SlotToken) : INoSerializationVerificationNeeded;
+
+    private sealed record Ended(Guid TransferId, IActorRef ReplyTo, DownloadOutcome? Outcome,
+        (IDisposable Slot, object Token, string Host, Jobs.JobPriority Priority)? Slot) : INoSerializationVerificationNeeded;
 
     /// <summary>Turns transport callbacks into messages; <c>Tell</c> is safe from the download's task.</summary>
     private sealed class Observer(Guid transferId, IActorRef replyTo) : IUploadObserver
