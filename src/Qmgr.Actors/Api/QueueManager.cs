@@ -102,7 +102,9 @@ public sealed class QueueManager : IQueueManager
     {
         if (IsAdministrator) return;
         var limit = _settings.MaxJobsPerOwner;
-        var ids = await _client.GetGroupIdsAsync(ct);
+        // only groups with unfinished jobs can count (one SQL query instead of waking every group ever created)
+        var store = Akka.DependencyInjection.DependencyResolver.For(_system).Resolver.GetService<Persistence.IStoreReader>();
+        var ids = store is not null ? await Task.Run(store.UnfinishedGroupIds, ct) : await _client.GetGroupIdsAsync(ct);
         var states = await Task.WhenAll(ids.Select(id => _client.GetGroupAsync(id, ct)));
         var unfinished = states.Where(s => s.Exists && !s.Cancelled && s.Owner == owner).Sum(s => s.Jobs.Count(j => !j.State.IsFinal()));
         if (unfinished >= limit)

@@ -55,6 +55,7 @@ public static class QmgrHostingExtensions
         // job secrets (credentials, custom headers) are encrypted at rest with a key ring in the data directory or the shared store
         services.AddQmgrKeyRing(options);
         services.AddSingleton(options);
+        services.AddSingleton(Persistence.StoreReader.For(options));
         services.AddSingleton<Api.IQueueManager>(sp => Api.QueueManager.Create(sp.GetRequiredService<ActorSystem>()));
         services.AddAkka("qmgr", (builder, sp) =>
         {

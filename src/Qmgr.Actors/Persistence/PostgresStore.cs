@@ -26,6 +26,15 @@ public sealed class PostgresStore(string connectionString) : IStoreReader
         return pids.Count == 0 ? [] : ReadEvents(c, tx, pids, new long[pids.Count]);
     });
 
+    public IReadOnlyList<Guid> UnfinishedGroupIds() => Read((c, tx) =>
+    {
+        using var cmd = new NpgsqlCommand(StoreReader.UnfinishedGroupsSql, c, tx);
+        using var r = cmd.ExecuteReader();
+        var pids = new List<string>();
+        while (r.Read()) pids.Add(r.GetString(0));
+        return StoreReader.GroupIdsOf(pids);
+    });
+
     private IReadOnlyList<T> Read<T>(Func<NpgsqlConnection, NpgsqlTransaction, IReadOnlyList<T>> body)
     {
         using var connection = new NpgsqlConnection(connectionString);

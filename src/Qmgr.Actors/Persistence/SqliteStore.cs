@@ -39,6 +39,19 @@ public sealed class SqliteStore(string databasePath) : IStoreReader
         return ReadEvents(connection, after: null).ToList();
     }
 
+    public IReadOnlyList<Guid> UnfinishedGroupIds()
+    {
+        if (!File.Exists(databasePath)) return [];
+        using var connection = Open(SqliteOpenMode.ReadOnly);
+        if (!TableExists(connection, "journal")) return [];
+        using var cmd = connection.CreateCommand();
+        cmd.CommandText = StoreReader.UnfinishedGroupsSql;
+        using var r = cmd.ExecuteReader();
+        var pids = new List<string>();
+        while (r.Read()) pids.Add(r.GetString(0));
+        return StoreReader.GroupIdsOf(pids);
+    }
+
     /// <summary>
     /// Readies the store before the node's journal opens it: creates the file if missing, switches it to write-ahead
     /// logging (<c>PRAGMA journal_mode=WAL</c>, kept by the file: a commit appends to <c>qmgr.db-wal</c> with one fsync

@@ -62,8 +62,17 @@ public static class ServeCommand
                     IReadOnlyList<IGroup> groups = [];
                     if (options.Store == Qmgr.Hosting.QmgrStore.Sqlite || exitWhenIdle)
                     {
-                        groups = await qm.EnumGroupsAsync(cancellationToken); // wakes and recovers every group
-                        Serilog.Log.Information("Recovered {Count} groups from {DataDirectory}", groups.Count, dataDir.Path);
+                        // wakes and recovers the groups with unfinished jobs (or webhook deliveries due); finished ones stay
+                        // in the journal until asked for
+                        var store = host.Services.GetRequiredService<Qmgr.Persistence.IStoreReader>();
+                        var unfinished = await Task.Run(store.UnfinishedGroupIds, cancellationToken);
+                        var woken = await Task.WhenAll(unfinished.Select(async id =>
+                        {
+                            try { return await qm.GetGroupAsync(id, cancellationToken); }
+                            catch (QmgrException) { return null; } // cancelled meanwhile
+                        }));
+                        groups = woken.OfType<IGroup>().ToList();
+                        Serilog.Log.Information("Recovered {Count} groups with unfinished jobs from {DataDirectory}", groups.Count, dataDir.Path);
                     }
                     else Serilog.Log.Information("On the shared store: unfinished groups restart by themselves wherever the cluster places them");
                     if (!exitWhenIdle)

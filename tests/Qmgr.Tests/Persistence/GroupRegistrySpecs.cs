@@ -117,3 +117,64 @@ public sealed class PostgresGroupRegistrySpecs(PostgresDatabase database, ITestO
 
     public Task DisposeAsync() => Task.CompletedTask;
 }
+
+/// <summary>
+/// <see cref="IStoreReader.UnfinishedGroupIds"/> on one store (what a starting node wakes): groups whose jobs are all
+/// final, or that have none, are not in it. A store of its own per class.
+/// </summary>
+public abstract class UnfinishedGroupSpecs : IDisposable
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
+
+    protected TempDirectory Dir { get; } = new();
+
+    /// <summary>The options of the node under test (its store and connection string).</summary>
+    protected abstract QmgrOptions Options { get; }
+
+    public void Dispose()
+    {
+        Dir.Dispose();
+        GC.SuppressFinalize(this);
+    }
+
+    [Fact]
+    public async Task Only_groups_with_a_job_that_is_not_final_are_unfinished_in_the_store()
+    {
+        // arrange: a group with a suspended job, one whose job was cancelled, one without jobs, one cancelled with its job
+        using var deadline = new CancellationTokenSource(Deadline);
+        var ct = deadline.Token;
+        var (pending, cancelledJob, empty, cancelledGroup) = (Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid());
+        await using var node = HostedQmgr.StartWith(Options);
+        var qm = node.QueueManager;
+        foreach (var g in new[] { pending, cancelledJob, empty, cancelledGroup })
+            await qm.SendAsync(new CreateGroup(g, "alice", "g", JobPriority.Normal, 0), ct);
+        var jobs = new[] { pending, cancelledJob, cancelledGroup }.ToDictionary(g => g, _ => Guid.NewGuid());
+        foreach (var (g, j) in jobs) await qm.SendAsync(new CreateJob(g, "alice", j, "a job", null, JobOptions.Default), ct);
+        await qm.SendAsync(new CancelJob(cancelledJob, "alice", jobs[cancelledJob]), ct);
+        await qm.SendAsync(new CancelGroup(cancelledGroup, "alice"), ct);
+
+        // act
+        var unfinished = StoreReader.For(Options).UnfinishedGroupIds();
+
+        // assert
+        Assert.Equal([pending], unfinished); // the store holds only this spec's groups
+    }
+}
+
+/// <summary><see cref="UnfinishedGroupSpecs"/> on the embedded SQLite store.</summary>
+public sealed class SqliteUnfinishedGroupSpecs : UnfinishedGroupSpecs
+{
+    protected override QmgrOptions Options => new() { DataDirectory = Dir.File("data") };
+}
+
+/// <summary><see cref="UnfinishedGroupSpecs"/> on PostgreSQL (a database of its own).</summary>
+public sealed class PostgresUnfinishedGroupSpecs(PostgresDatabase database) : UnfinishedGroupSpecs, IClassFixture<PostgresDatabase>
+{
+    protected override QmgrOptions Options => new()
+    {
+        DataDirectory = Dir.File("data"),
+        Store = QmgrStore.Postgres,
+        ConnectionString = database.ConnectionString,
+        Overrides = PostgresGroupRegistrySpecs.AutoInitialize,
+    };
+}
