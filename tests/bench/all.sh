@@ -41,7 +41,7 @@
 #   BIG_MIB [1024 / 64]  FILES64 [1000 / 1000]  FILES4 [10000 / 1000]  CONC [16] (curl/aria2c parallelism)
 #   API_GROUPS [5]  KILL_PCT [40]  RESUME_CAP_MIB [100 / 32]  REC_GROUPS [10000 / 1000]  REC_UNFINISHED [100]
 #   REC_UNFINISHED_KIB [1024]  REC_PARALLEL [32] (submissions in flight while building)  REC_CACHE [unset]
-#   CAPS_MIB ["1 10 100"]  WINDOW [10 / 3]  THROTTLE_RUNS [1]  API_JOBS [16]  API_SECONDS [10 / 3]
+#   CAPS_MIB ["1 10 100"]  WINDOW [10] (curl runs ~7-9 MiB ahead, then pauses: shorter windows mislead)  THROTTLE_RUNS [1]  API_JOBS [16]  API_SECONDS [10 / 3]
 #   PORT [18097]  SEED [qmgr-bench-1]  WORK [mktemp -d]  KEEP [0] (1 keeps the corpus and outputs)  BUILD [1]
 #   TOOL_TIMEOUT [1800] s per client run  NGINX_TTL [14400] s  TIME_BIN [/usr/bin/time]
 #   QMGR_HOCON is passed through to every qmgr process (the CLI, serve and ScaleBench read it).
@@ -61,7 +61,7 @@ RUNS=${RUNS:-$(q 3 1)}; BIG_MIB=${BIG_MIB:-$(q 1024 64)}; FILES64=${FILES64:-100
 CONC=${CONC:-16}; API_GROUPS=${API_GROUPS:-5}; KILL_PCT=${KILL_PCT:-40}; RESUME_CAP_MIB=${RESUME_CAP_MIB:-$(q 100 32)}
 REC_GROUPS=${REC_GROUPS:-$(q 10000 1000)}; REC_UNFINISHED=${REC_UNFINISHED:-100}; REC_UNFINISHED_KIB=${REC_UNFINISHED_KIB:-1024}
 REC_PARALLEL=${REC_PARALLEL:-32}; REC_CACHE=${REC_CACHE:-}
-CAPS_MIB=${CAPS_MIB:-"1 10 100"}; WINDOW=${WINDOW:-$(q 10 3)}; THROTTLE_RUNS=${THROTTLE_RUNS:-1}
+CAPS_MIB=${CAPS_MIB:-"1 10 100"}; WINDOW=${WINDOW:-10}; THROTTLE_RUNS=${THROTTLE_RUNS:-1}
 API_JOBS=${API_JOBS:-16}; API_SECONDS=${API_SECONDS:-$(q 10 3)}
 PORT=${PORT:-18097}; SEED=${SEED:-qmgr-bench-1}; KEEP=${KEEP:-0}; BUILD=${BUILD:-1}
 TOOL_TIMEOUT=${TOOL_TIMEOUT:-1800}; NGINX_TTL=${NGINX_TTL:-14400}; TIME_BIN=${TIME_BIN:-/usr/bin/time}
@@ -166,6 +166,8 @@ if [ -n "$RUN_SECTIONS" ]; then
   for t in qmgr curl aria2c; do   # CPU seconds per GiB
     c=$(val "d_${t}_big_cpu"); [ "$c" != - ] && fig "big_${t}_cpu_per_gib" "$(calc %.2f "$c * 1024 / $BIG_MIB")" s/GiB
   done
+  c=$(val d_qmgr_big_cpu); s0=$(val d_qmgr_tiny_cpu)   # qmgr's start-up CPU (the 4 KiB run) taken out
+  [ "$c" != - ] && [ "$s0" != - ] && fig big_qmgr_cpu_per_gib_after_startup "$(calc %.2f "($c - $s0) * 1024 / $BIG_MIB")" s/GiB
 fi
 
 # ---------------------------------------------------------------- files (and journal)
@@ -258,7 +260,9 @@ if has recovery; then
   fi
   take "$store/build-figures.txt"
   : > "$LOG/rec.runs"
+  [ -f "$store/built" ] || say "recovery: the store was not built completely: no timed runs"
   for r in $(seq "$RUNS"); do
+    [ -f "$store/built" ] || break
     run=$WORK/rec-run; aside "$run"; rmdir "$run"
     cp -a "$store/data" "$run"
     rm -rf "$store/out/unfinished"; cp -a "$store/unfinished.orig" "$store/out/unfinished"   # 100 files: cheap
@@ -328,6 +332,7 @@ row big_wall "1. $BIG_MIB MiB to disk, wall s" a_qmgr_big_wall a_curl_big_wall a
 row big_rate "1. $BIG_MIB MiB, MiB/s over wall time" a_qmgr_big_rate a_curl_big_rate a_aria2c_big_rate
 row big_server_rate "1. $BIG_MIB MiB, MiB/s server side (nginx log)" a_qmgr_big_server_rate a_curl_big_server_rate a_aria2c_big_server_rate
 row big_cpu "1. CPU s (user+sys) per GiB" big_qmgr_cpu_per_gib big_curl_cpu_per_gib big_aria2c_cpu_per_gib
+row big_cpu_net "1. CPU s per GiB, qmgr's start-up (4 KiB run) taken out" big_qmgr_cpu_per_gib_after_startup big_curl_cpu_per_gib big_aria2c_cpu_per_gib
 row big_rss "1. $BIG_MIB MiB: peak RSS MiB" d_qmgr_big_peak_rss d_curl_big_peak_rss d_aria2c_big_peak_rss
 for set in 64k 4k; do
   [ "$set" = 64k ] && n=$FILES64 || n=$FILES4
