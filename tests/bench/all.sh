@@ -42,7 +42,7 @@
 #   API_GROUPS [5]  KILL_PCT [40]  RESUME_CAP_MIB [100 / 32]  REC_GROUPS [10000 / 1000]  REC_UNFINISHED [100]
 #   REC_UNFINISHED_KIB [1024]  REC_PARALLEL [32] (submissions in flight while building)  REC_CACHE [unset]
 #   CAPS_MIB ["1 10 100"]  WINDOW [10] (curl runs ~7-9 MiB ahead, then pauses: shorter windows mislead)  THROTTLE_RUNS [1]  API_JOBS [16]  API_SECONDS [10 / 3]
-#   PORT [18099]  SEED [qmgr-bench-1]  WORK [mktemp -d]  KEEP [0] (1 keeps the corpus and outputs)  BUILD [1]
+#   PORT [18291]  SEED [qmgr-bench-1]  WORK [mktemp -d]  KEEP [0] (1 keeps the corpus and outputs)  BUILD [1]
 #   TOOL_TIMEOUT [1800] s per client run  NGINX_TTL [14400] s  TIME_BIN [/usr/bin/time]
 #   QMGR_HOCON is passed through to every qmgr process (the CLI, serve and ScaleBench read it).
 # Requires: bash >= 5, dotnet SDK 10, nginx, curl, aria2c, GNU time, ss (iproute2), openssl, sqlite3 or python3.
@@ -63,7 +63,7 @@ REC_GROUPS=${REC_GROUPS:-$(q 10000 1000)}; REC_UNFINISHED=${REC_UNFINISHED:-100}
 REC_PARALLEL=${REC_PARALLEL:-32}; REC_CACHE=${REC_CACHE:-}
 CAPS_MIB=${CAPS_MIB:-"1 10 100"}; WINDOW=${WINDOW:-10}; THROTTLE_RUNS=${THROTTLE_RUNS:-1}
 API_JOBS=${API_JOBS:-16}; API_SECONDS=${API_SECONDS:-$(q 10 3)}
-PORT=${PORT:-18099}; SEED=${SEED:-qmgr-bench-1}; KEEP=${KEEP:-0}; BUILD=${BUILD:-1}
+PORT=${PORT:-18291}; SEED=${SEED:-qmgr-bench-1}; KEEP=${KEEP:-0}; BUILD=${BUILD:-1}
 TOOL_TIMEOUT=${TOOL_TIMEOUT:-1800}; NGINX_TTL=${NGINX_TTL:-14400}; TIME_BIN=${TIME_BIN:-/usr/bin/time}
 MIB=1048576
 say() { echo "all: $*" >&2; }
