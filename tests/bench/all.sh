@@ -66,7 +66,7 @@ API_JOBS=${API_JOBS:-16}; API_SECONDS=${API_SECONDS:-$(q 10 3)}
 PORT=${PORT:-18291}; SEED=${SEED:-qmgr-bench-1}; KEEP=${KEEP:-0}; BUILD=${BUILD:-1}
 TOOL_TIMEOUT=${TOOL_TIMEOUT:-1800}; NGINX_TTL=${NGINX_TTL:-14400}; TIME_BIN=${TIME_BIN:-/usr/bin/time}
 MIB=1048576
-say() { echo "all: $*" >&2; }
+say() { echo "all: [$(printf '%4d' "$SECONDS") s] $*" >&2; }
 die() { echo "all: $*" >&2; exit 1; }
 has() { [[ " $SECTIONS " == *" $1 "* ]]; }
 [ "${BASH_VERSINFO[0]}" -ge 5 ] || die "bash >= 5 required"
@@ -225,6 +225,7 @@ if has files; then
         fig "${tag}_submit_calls" "$(bench_median < "$LOG/$tag.submit")" s
         for k in create_group_ms_p50 create_job_ms_p50 add_files_ms_p50 resume_ms_p50; do fig "${tag}_$k" "$(bench_median < "$LOG/$tag.$k")" ms; done
         fig "${tag}_node_start" "$(bench_median < "$LOG/$tag.host_start_s")" s
+        fig "${tag}_process_wall" "$(bench_median < "$LOG/$tag.process_wall")" s
       fi
       if has journal && [ -s "$LOG/$tag.journal" ]; then
         ev=$(awk '{ print $1 }' "$LOG/$tag.journal" | bench_median)
