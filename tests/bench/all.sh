@@ -2,7 +2,7 @@
 # tests/bench/all.sh -- issue 9's figures in one invocation: Qmgr beside curl and aria2c, ONE loopback nginx.
 #
 #     tests/bench/all.sh                    # full run (1 GiB, 1,000 x 64 KiB, 10,000 x 4 KiB, 10,000 groups): ~1 h on 2 cores
-#     QUICK=1 tests/bench/all.sh            # quick check that every figure prints: a few minutes
+#     QUICK=1 tests/bench/all.sh            # quick check that every figure prints: ~7 min on 2 cores
 #     SECTIONS="files recovery" QUICK=1 tests/bench/all.sh
 #
 # Not part of CI. Starts one private nginx on 127.0.0.1:PORT (under `timeout NGINX_TTL`, stopped by an EXIT trap)
@@ -30,9 +30,10 @@
 #             Acknowledged job of one 4 KiB file; REC_UNFINISHED groups whose one job of one REC_UNFINISHED_KIB file was
 #             Queued/Transferring when the node stopped), copied, then `qmgr serve --exit-when-idle` on the copy:
 #             start -> "Recovered N groups" logged, -> first request of an unfinished job in nginx's log, -> last
-#             response, -> process exit (all done); peak RSS of serve. Building takes time (~14 groups/s on a shared
-#             2-core machine at 8f2654c): REC_CACHE=DIR keeps the built store between invocations (keyed by counts,
-#             port and git commit). The unfinished jobs' targets are restored from a pristine copy before every run.
+#             response, -> process exit (all done); peak RSS of serve. Building takes minutes (10,000 groups: 4 min on a
+#             shared 2-core machine at 8f2654c): REC_CACHE=DIR keeps the built store between invocations (keyed by the
+#             counts, the port and the last commit of src/ and hocon/). The unfinished jobs' targets are restored from a
+#             pristine copy before every run.
 #   throttle  throttle.sh section r: achieved/cap over WINDOW s at 1, 10, 100 MiB/s (CAPS_MIB) for each tool.
 #   api       api.sh + ApiBench: API calls/s and p50/p99 latency of queries and commands while API_JOBS transfers run,
 #             qmgr's REST API beside aria2c's JSON-RPC (curl has no API: "-").
@@ -41,7 +42,8 @@
 #   BIG_MIB [1024 / 64]  FILES64 [1000 / 1000]  FILES4 [10000 / 1000]  CONC [16] (curl/aria2c parallelism)
 #   API_GROUPS [5]  KILL_PCT [40]  RESUME_CAP_MIB [100 / 32]  REC_GROUPS [10000 / 1000]  REC_UNFINISHED [100]
 #   REC_UNFINISHED_KIB [1024]  REC_PARALLEL [32] (submissions in flight while building)  REC_CACHE [unset]
-#   CAPS_MIB ["1 10 100"]  WINDOW [10] (curl runs ~7-9 MiB ahead, then pauses: shorter windows mislead)  THROTTLE_RUNS [1]  API_JOBS [16]  API_SECONDS [10 / 3]
+#   CAPS_MIB ["1 10 100"]  WINDOW [10] (curl runs ~7-9 MiB ahead, then pauses: shorter windows mislead)
+#   THROTTLE_RUNS [1]  API_JOBS [16]  API_SECONDS [10 / 3]
 #   PORT [18291]  SEED [qmgr-bench-1]  WORK [mktemp -d]  KEEP [0] (1 keeps the corpus and outputs)  BUILD [1]
 #   TOOL_TIMEOUT [1800] s per client run  NGINX_TTL [14400] s  TIME_BIN [/usr/bin/time]
 #   QMGR_HOCON is passed through to every qmgr process (the CLI, serve and ScaleBench read it).
@@ -98,7 +100,8 @@ SCALE_DLL=$ROOT/tests/bench/ScaleBench/bin/Release/net10.0/ScaleBench.dll
 QMGR=(dotnet "$QMGR_DLL"); SCALE=(dotnet "$SCALE_DLL")
 if ss -ltnH "( sport = :$PORT )" | grep -q .; then die "port $PORT is in use (set PORT=)"; fi
 REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
-[ -n "$(git -C "$ROOT" status --porcelain -- src 2>/dev/null)" ] && REV=$REV-dirty
+SRC_REV=$(git -C "$ROOT" log -1 --format=%h -- src hocon 2>/dev/null || echo unknown)   # the recovery store's cache key
+[ -n "$(git -C "$ROOT" status --porcelain -- src hocon 2>/dev/null)" ] && { REV=$REV-dirty; SRC_REV=$SRC_REV-dirty; }
 
 # ---------------------------------------------------------------- work dir, nginx, trap
 WORK=${WORK:-$(mktemp -d "${TMPDIR:-/tmp}/qmgr-all.XXXXXX")}; mkdir -p "$WORK"; chmod 755 "$WORK"; WORK=$(cd "$WORK" && pwd)
@@ -243,7 +246,7 @@ if has recovery; then
   bench_stream rec-finished 4096 > "$rec/finished.bin"
   bench_stream rec-unfinished $((REC_UNFINISHED_KIB * 1024)) > "$rec/unfinished.bin"
   usha=$(sha256sum < "$rec/unfinished.bin" | cut -c1-64); usize=$((REC_UNFINISHED_KIB * 1024))
-  if [ -n "$REC_CACHE" ]; then store=$REC_CACHE/rec-g$REC_GROUPS-u$REC_UNFINISHED-k$REC_UNFINISHED_KIB-p$PORT-$REV
+  if [ -n "$REC_CACHE" ]; then store=$REC_CACHE/rec-g$REC_GROUPS-u$REC_UNFINISHED-k$REC_UNFINISHED_KIB-p$PORT-$SRC_REV
   else store=$WORK/rec-store; fi
   mkdir -p "$store"; store=$(cd "$store" && pwd)
   if [ -f "$store/built" ]; then
@@ -271,8 +274,8 @@ if has recovery; then
     l0=$(wc -l < "$ACCESS")
     say "recovery run $r: qmgr serve --exit-when-idle on a copy of $REC_GROUPS groups"
     t0=$EPOCHREALTIME   # every output line of serve gets the time it was read
-    { timeout "$TOOL_TIMEOUT" "$TIME_BIN" -v -o "$LOG/rec.run$r.time" "${QMGR[@]}" serve --data-dir "$run" --urls http://127.0.0.1:0 --exit-when-idle 2>&1
-      echo "@@exit $?"; } | while IFS= read -r line; do echo "$EPOCHREALTIME $line"; done > "$LOG/rec.run$r.out"
+    { rc=0; timeout "$TOOL_TIMEOUT" "$TIME_BIN" -v -o "$LOG/rec.run$r.time" "${QMGR[@]}" serve --data-dir "$run" --urls http://127.0.0.1:0 --exit-when-idle 2>&1 || rc=$?
+      echo "@@exit $rc"; } | while IFS= read -r line; do echo "$EPOCHREALTIME $line"; done > "$LOG/rec.run$r.out"
     t1=$EPOCHREALTIME
     rc=$(awk '$2 == "@@exit" { print $3 }' "$LOG/rec.run$r.out")
     sleep 0.3
