@@ -285,7 +285,7 @@ if has recovery; then
         s = b[1] - b[2]; if (!n || s < f) f = s; if (b[1] > l) l = b[1]; n++; match($2, /u=[0-9]+/); u[substr($2, RSTART, RLENGTH)] = 1 }
       END { if (n) printf "%.3f %.3f %d %d\n", f, l, n, length(u); else print "nan nan 0 0" }')
     okf=0; for f in "$store/out/unfinished"/*.bin; do [ -f "$f" ] && [ "$(stat -c %s "$f")" = "$usize" ] && [ "$(sha256sum < "$f" | cut -c1-64)" = "$usha" ] && okf=$((okf + 1)); done
-    echo "$rc $(secs "$t0" "${ready:-$t0}") $(secs "$t0" "$first") $(secs "$t0" "$last") $(secs "$t0" "$t1") $nreq $nu $okf $(rss_mib "$LOG/rec.run$r.time")" >> "$LOG/rec.runs"
+    echo "$rc $(secs "$t0" "${ready:-nan}") $(secs "$t0" "$first") $(secs "$t0" "$last") $(secs "$t0" "$t1") $nreq $nu $okf $(rss_mib "$LOG/rec.run$r.time")" >> "$LOG/rec.runs"
     [ -n "$ready" ] || say "recovery run $r: no 'Recovered N groups' line (see $LOG/rec.run$r.out)"
     [ "$rc" = 0 ] && [ "$okf" = "$REC_UNFINISHED" ] || say "recovery run $r: rc=$rc, $okf of $REC_UNFINISHED unfinished files right (see $LOG/rec.run$r.out)"
   done
