@@ -31,8 +31,8 @@
 #         ratio_transfer = size / (end - the request's start in the nginx log) / cap (fair to qmgr),
 #         end = the first 50 ms ss sample where the client had read the whole file, else its exit;
 #         ahead_of_cap = the most the client was ever ahead of the line cap * (t - request start), MiB.
-#      c  resume after SIGKILL at KILL_PCT % of mid.bin (measured as bytes the client has taken off
-#         its sockets, via ss) at the CAP_MIB cap; the resume run keeps the cap (qmgr keeps it
+#      c  resume after SIGKILL at KILL_PCT % of RESUME_FILE.bin [mid.bin] (measured as bytes the client has taken off
+#         its sockets, via ss) at the RESUME_CAP_MIB cap; the resume run keeps the cap (qmgr keeps it
 #         anyway: it is persisted with the group). Resumes: curl -C -, aria2c -c (default
 #         --auto-save-interval=60, and =1), qmgr `serve --exit-when-idle` on the same data dir.
 #         refetched = body bytes nginx sent in both runs - file size (includes bytes that were in
@@ -47,19 +47,24 @@
 # Knobs (environment, defaults in brackets):
 #   PORT [18091]  RUNS [3]  WARMUP [1] (untimed runs per tool before section a)  SECTIONS ["a b c d"]
 #   BIG_MIB [256]  MID_MIB [48]  SMALL_MIB [16]  CAP_MIB [4]  SMALL_CAP_MIB [1] (0 skips it)
-#   KILL_PCT [40]  SEED [qmgr-bench-1]  WORK [mktemp -d under $TMPDIR or /tmp]  KEEP [0] (1 keeps WORK)
+#   KILL_PCT [40]  RESUME_FILE [mid] (section c's file: mid = MID_MIB, big = BIG_MIB)  RESUME_CAP_MIB [CAP_MIB] (its cap)
+#   SEED [qmgr-bench-1]  WORK [mktemp -d under $TMPDIR or /tmp]  KEEP [0] (1 keeps WORK)
 #   BUILD [1] (0: use the existing Release build)  TOOL_TIMEOUT [600] s per client run
 #   NGINX_TTL [7200] s, the longest nginx may live  TIME_BIN [/usr/bin/time, GNU]
+#   SHARED_WWW, SHARED_ACCESS (set by tests/bench/all.sh): use the nginx already on PORT, serving SHARED_WWW and
+#   logging to SHARED_ACCESS in nginx_bench_log's format (nginx-conf.sh); the corpus goes to SHARED_WWW/run.
 # Units: MiB = 2^20 bytes. Caps are 1024-based for all three tools.
 # Requires: bash >= 5, dotnet (SDK 10), nginx, curl, aria2c, GNU time, ss (iproute2), openssl, coreutils.
 # Figures on a VM move between invocations: compare tools within one run only.
 set -euo pipefail
 . "$(dirname "$0")/nginx-conf.sh"
+. "$(dirname "$0")/lib.sh"
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 PORT=${PORT:-18091}; RUNS=${RUNS:-3}; WARMUP=${WARMUP:-1}; SECTIONS=${SECTIONS:-"a b c d"}
 BIG_MIB=${BIG_MIB:-256}; MID_MIB=${MID_MIB:-48}; SMALL_MIB=${SMALL_MIB:-16}
 CAP_MIB=${CAP_MIB:-4}; SMALL_CAP_MIB=${SMALL_CAP_MIB:-1}; KILL_PCT=${KILL_PCT:-40}
+RESUME_FILE=${RESUME_FILE:-mid}; RESUME_CAP_MIB=${RESUME_CAP_MIB:-$CAP_MIB}; SHARED_WWW=${SHARED_WWW:-}
 SEED=${SEED:-qmgr-bench-1}; KEEP=${KEEP:-0}; BUILD=${BUILD:-1}
 TOOL_TIMEOUT=${TOOL_TIMEOUT:-600}; NGINX_TTL=${NGINX_TTL:-7200}; TIME_BIN=${TIME_BIN:-/usr/bin/time}
 MIB=1048576
@@ -96,16 +101,17 @@ if [ "$BUILD" = 1 ]; then
 fi
 [ -f "$QMGR_DLL" ] || die "no $QMGR_DLL (build with: dotnet build src/Qmgr.Host -c Release)"
 QMGR=(dotnet "$QMGR_DLL")
-if ss -ltnH "( sport = :$PORT )" | grep -q .; then die "port $PORT is in use (set PORT=)"; fi
+if [ -z "$SHARED_WWW" ] && ss -ltnH "( sport = :$PORT )" | grep -q .; then die "port $PORT is in use (set PORT=)"; fi
 
 # ---------------------------------------------------------------- work dir, nginx, trap
 if [ -z "${WORK:-}" ]; then WORK=$(mktemp -d "${TMPDIR:-/tmp}/qmgr-bench.XXXXXX"); fi
 mkdir -p "$WORK"; chmod 755 "$WORK"; WORK=$(cd "$WORK" && pwd)  # nginx workers (not root) must read www/
 WWW=$WORK/www; DL=$WORK/dl; NG=$WORK/nginx; LOG=$WORK/logs
-mkdir -p "$WWW" "$DL" "$NG/logs" "$NG/tmp" "$LOG"
-FIG=$WORK/figures.txt; : > "$FIG"
 ACCESS=$NG/logs/access.log
 BASE=http://127.0.0.1:$PORT
+if [ -n "$SHARED_WWW" ]; then WWW=$SHARED_WWW/run; ACCESS=${SHARED_ACCESS:?SHARED_ACCESS is needed with SHARED_WWW}; BASE=$BASE/run; fi
+mkdir -p "$WWW" "$DL" "$NG/logs" "$NG/tmp" "$LOG"
+FIG=$WORK/figures.txt; : > "$FIG"
 declare -A F=()
 
 NGINX_PID=""   # pid of `timeout`, whose child is the nginx master
@@ -128,12 +134,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # ---------------------------------------------------------------- corpus
-stream() { # NAME BYTES -> stdout: AES-256-CTR keystream keyed by SEED:NAME
-  local key iv
-  key=$(printf '%s:%s:key' "$SEED" "$1" | sha256sum | cut -c1-64)
-  iv=$(printf '%s:%s:iv' "$SEED" "$1" | sha256sum | cut -c1-32)
-  { openssl enc -aes-256-ctr -nosalt -K "$key" -iv "$iv" < /dev/zero 2>/dev/null || true; } | head -c "$2"
-}
+stream() { bench_stream "$1" "$2"; }   # NAME BYTES -> AES-256-CTR keystream keyed by SEED:NAME (lib.sh)
 say "making corpus in $WWW (seed $SEED)"
 stream big $((BIG_MIB * MIB)) > "$WWW/big.bin"
 stream mid $((MID_MIB * MIB)) > "$WWW/mid.bin"
@@ -144,12 +145,14 @@ size() { stat -c %s "$WWW/$1"; }
 want_sha() { awk -v f="$1" '$2 == f { print $1 }' "$WORK/MANIFEST.sha256"; }
 sha_ok() { [ -f "$1" ] && [ "$(sha256sum < "$1" | cut -c1-64)" = "$(want_sha "$2")" ]; }
 
-nginx_conf "$NG" "$PORT" "$WWW" "log_format bench '\"\$request\" \$status \$body_bytes_sent \"\$http_range\" \$msec \$request_time \$connection'; access_log $ACCESS bench;" > "$NG/nginx.conf"
-"$NGINX" -t -q -p "$NG" -c "$NG/nginx.conf" -e "$NG/logs/error.log" || die "nginx config test failed"
-timeout --signal=TERM "$NGINX_TTL" "$NGINX" -p "$NG" -c "$NG/nginx.conf" -e "$NG/logs/error.log" > "$NG/logs/stdout.log" 2>&1 &
-NGINX_PID=$!
-for _ in $(seq 100); do
-  if [ -s "$NG/nginx.pid" ] && curl -q -s -o /dev/null "$BASE/tiny.bin"; then break; fi; sleep 0.1; done
+if [ -z "$SHARED_WWW" ]; then
+  nginx_conf "$NG" "$PORT" "$WWW" "$(nginx_bench_log "$ACCESS")" > "$NG/nginx.conf"
+  "$NGINX" -t -q -p "$NG" -c "$NG/nginx.conf" -e "$NG/logs/error.log" || die "nginx config test failed"
+  timeout --signal=TERM "$NGINX_TTL" "$NGINX" -p "$NG" -c "$NG/nginx.conf" -e "$NG/logs/error.log" > "$NG/logs/stdout.log" 2>&1 &
+  NGINX_PID=$!
+  for _ in $(seq 100); do
+    if [ -s "$NG/nginx.pid" ] && curl -q -s -o /dev/null "$BASE/tiny.bin"; then break; fi; sleep 0.1; done
+fi
 curl -q -sf -o /dev/null "$BASE/tiny.bin" || die "nginx did not start (see $NG/logs/error.log)"
 cat "$WWW"/*.bin > /dev/null   # warm the page cache: the server side is not what is measured
 say "nginx on 127.0.0.1:$PORT (work dir $WORK)"
@@ -158,7 +161,7 @@ say "nginx on 127.0.0.1:$PORT (work dir $WORK)"
   echo "machine: $(nproc) cores, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), $(awk '/MemTotal/ { printf "%.1f GiB", $2/1048576 }' /proc/meminfo), $(uname -sr)"
   echo "fs: $(df -PT "$WORK" | awk 'NR == 2 { print $1, $2 }')"
   echo "tools: $("$NGINX" -v 2>&1 | sed 's/.*: //') | $(curl --version | head -1 | cut -d' ' -f1-2) | $(aria2c --version | head -1) | dotnet $(dotnet --version) | qmgr $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
-  echo "knobs: RUNS=$RUNS WARMUP=$WARMUP BIG_MIB=$BIG_MIB MID_MIB=$MID_MIB SMALL_MIB=$SMALL_MIB CAP_MIB=$CAP_MIB SMALL_CAP_MIB=$SMALL_CAP_MIB KILL_PCT=$KILL_PCT SECTIONS='$SECTIONS'"
+  echo "knobs: RUNS=$RUNS WARMUP=$WARMUP BIG_MIB=$BIG_MIB MID_MIB=$MID_MIB SMALL_MIB=$SMALL_MIB CAP_MIB=$CAP_MIB SMALL_CAP_MIB=$SMALL_CAP_MIB KILL_PCT=$KILL_PCT RESUME_FILE=$RESUME_FILE RESUME_CAP_MIB=$RESUME_CAP_MIB SECTIONS='$SECTIONS'"
 } | tee "$WORK/meta.txt" | sed 's/^/# /' >&2
 
 # ---------------------------------------------------------------- helpers
@@ -284,13 +287,14 @@ if has b; then
 fi
 
 # ---------------------------------------------------------------- (c) resume after SIGKILL
-# run1: the client at the cap, SIGKILLed once it has consumed KILL_PCT % of mid.bin; run2 resumes it.
+# run1: the client at the cap, SIGKILLed once it has consumed KILL_PCT % of RESUME_FILE (mid.bin or big.bin); run2
+# resumes it. (MID_B below is the size of that file.)
 resume_variant() { # NAME ; arrays R1 (killed run) and R2 (resume run)
   local name=$1 r l0 l1 b s1 s2 x rc ok killed deadline
   : > "$LOG/$name.runs"
   say "$name: $RUNS runs"
   for r in $(seq "$RUNS"); do
-    fresh mid.bin
+    fresh "$RF"
     l0=$(log_lines); killed=0; b=0
     "${R1[@]}" > "$LOG/$name.run$r.r1.out" 2>&1 &
     CHILD=$!; deadline=$((SECONDS + TOOL_TIMEOUT))
@@ -306,7 +310,7 @@ resume_variant() { # NAME ; arrays R1 (killed run) and R2 (resume run)
     rc=0; timeout "$TOOL_TIMEOUT" "${R2[@]}" > "$LOG/$name.run$r.r2.out" 2>&1 || rc=$?
     settle
     read -r s2 x < <(log_since "$l1")
-    ok=0; [ "$rc" = 0 ] && sha_ok "$DL/mid.bin" mid.bin && ok=1
+    ok=0; [ "$rc" = 0 ] && sha_ok "$DL/$RF" "$RF" && ok=1
     echo "$killed $rc $ok $b $s1 $s2 $(tail -n +$((l0 + 1)) "$ACCESS" | awk -F'"' '{ split($3, a, " "); printf "%s:%s:%s;", a[1], a[2], $4 }')" >> "$LOG/$name.runs"
     [ "$killed" = 1 ] || say "$name run $r: not killed (finished or timed out first)"
     [ "$ok" = 1 ] || say "$name run $r: resume rc=$rc sha_ok=$ok (see $LOG/$name.run$r.r2.out)"
@@ -320,8 +324,8 @@ resume_variant() { # NAME ; arrays R1 (killed run) and R2 (resume run)
   fig "${name}_ok_runs" "$(awk '$1 == 1 && $2 == 0 && $3 == 1 { n++ } END { print n + 0 }' "$LOG/$name.runs")/$RUNS" runs
 }
 if has c; then
-  MID_B=$(size mid.bin); capb=$((CAP_MIB * MIB)); U=$BASE/mid.bin; O=$DL/mid.bin
-  A=(aria2c --no-conf -q --allow-overwrite=true --auto-file-renaming=false -x1 -s1 --max-overall-download-limit="$capb" -d "$DL" -o mid.bin)
+  RF=$RESUME_FILE.bin; MID_B=$(size "$RF"); capb=$((RESUME_CAP_MIB * MIB)); U=$BASE/$RF; O=$DL/$RF
+  A=(aria2c --no-conf -q --allow-overwrite=true --auto-file-renaming=false -x1 -s1 --max-overall-download-limit="$capb" -d "$DL" -o "$RF")
   R1=(curl -q -sS --limit-rate "$capb" -o "$O" "$U"); R2=(curl -q -sS --limit-rate "$capb" -C - -o "$O" "$U")
   resume_variant c_curl
   R1=("${A[@]}" "$U"); R2=("${A[@]}" -c "$U")
@@ -382,7 +386,7 @@ row() { local label=$1 q=$2 c=$3 a=$4
     fi
   fi
   if has c; then
-    row "SIGKILL at ${KILL_PCT} % of ${MID_MIB} MiB: re-fetched MiB (aria2c default saves)" "$(get c_qmgr_refetched)" "$(get c_curl_refetched)" "$(get c_aria2c_refetched)"
+    row "SIGKILL at ${KILL_PCT} % of $((MID_B / MIB)) MiB (cap ${RESUME_CAP_MIB} MiB/s): re-fetched MiB (aria2c default saves)" "$(get c_qmgr_refetched)" "$(get c_curl_refetched)" "$(get c_aria2c_refetched)"
     row "same, aria2c --auto-save-interval=1" "$(get c_qmgr_refetched)" "$(get c_curl_refetched)" "$(get c_aria2c_save1s_refetched)"
     row "re-fetched of what the client had read before the kill, MiB (aria2c default saves)" "$(get c_qmgr_lost_client_bytes)" "$(get c_curl_lost_client_bytes)" "$(get c_aria2c_lost_client_bytes)"
     row "same, aria2c --auto-save-interval=1" "$(get c_qmgr_lost_client_bytes)" "$(get c_curl_lost_client_bytes)" "$(get c_aria2c_save1s_lost_client_bytes)"

@@ -24,6 +24,8 @@
 # Peer figures from ../shared/bench/peer-bench.sh (whole 100 MiB file per cap) can be taken in the same run with
 #   PEER=1: it runs `SECTIONS="check e" CAPS="1M 10M 100M" RATE_RUNS=1 peer-bench.sh PORT+1 WORK/peer` (~2 min)
 #   on a sparse corpus (mid/100MiB.bin, big/1GiB.bin); its lines are prefixed with "peer_". PEER_BENCH [/work/shared/bench/peer-bench.sh]
+# SHARED_WWW, SHARED_ACCESS (set by tests/bench/all.sh): use the nginx already on PORT serving SHARED_WWW; the sparse
+#   file goes to SHARED_WWW/throttle (see nginx-conf.sh).
 # Requires: bash >= 5, dotnet SDK 10, nginx, curl, aria2c, ss (iproute2), awk; PEER=1 also hyperfine, GNU time.
 set -euo pipefail
 . "$(dirname "$0")/nginx-conf.sh"
@@ -50,8 +52,9 @@ BENCH=(dotnet "$ROOT/tests/bench/ThrottleBench/bin/Release/net10.0/ThrottleBench
 
 WORK=${WORK:-$(mktemp -d "${TMPDIR:-/tmp}/qmgr-throttle.XXXXXX")}; mkdir -p "$WORK"; chmod 755 "$WORK"; WORK=$(cd "$WORK" && pwd)  # nginx workers must read www/
 WWW=$WORK/www; DL=$WORK/dl; NG=$WORK/nginx; LOG=$WORK/logs
+BASE=http://127.0.0.1:$PORT; SHARED_WWW=${SHARED_WWW:-}
+if [ -n "$SHARED_WWW" ]; then WWW=$SHARED_WWW/throttle; BASE=$BASE/throttle; fi
 mkdir -p "$WWW" "$DL" "$NG/logs" "$NG/tmp" "$LOG"; FIG=$WORK/figures.txt; : > "$FIG"
-BASE=http://127.0.0.1:$PORT
 NGINX_PID=""; CHILD=""
 cleanup() {
   local rc=$?
@@ -68,10 +71,12 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 truncate -s $((SIZE_MIB * MIB)) "$WWW/big.bin"
-nginx_conf "$NG" "$PORT" "$WWW" > "$NG/nginx.conf"
-timeout --signal=TERM 7200 "$NGINX" -p "$NG" -c "$NG/nginx.conf" -e "$NG/logs/error.log" > "$NG/logs/stdout.log" 2>&1 &
-NGINX_PID=$!
-for _ in $(seq 100); do curl -q -sf -r 0-0 -o /dev/null "$BASE/big.bin" && break; sleep 0.1; done
+if [ -z "$SHARED_WWW" ]; then
+  nginx_conf "$NG" "$PORT" "$WWW" > "$NG/nginx.conf"
+  timeout --signal=TERM 7200 "$NGINX" -p "$NG" -c "$NG/nginx.conf" -e "$NG/logs/error.log" > "$NG/logs/stdout.log" 2>&1 &
+  NGINX_PID=$!
+  for _ in $(seq 100); do curl -q -sf -r 0-0 -o /dev/null "$BASE/big.bin" && break; sleep 0.1; done
+fi
 curl -q -sf -r 0-0 -o /dev/null "$BASE/big.bin" || die "nginx did not start (see $NG/logs/error.log)"
 {
   echo "date: $(date -u +%FT%TZ)"
