@@ -32,6 +32,8 @@ public sealed class GroupActor : ReceivePersistentActor
     private readonly List<IJobFact> _factBuffer = new();
     private bool _factWriteInFlight;
     private bool _flushScheduled;
+    // a Complete's renames run on a worker: commands wait for them
+    private bool _fileWorkInFlight;
     // sequence number of the last snapshot taken (or recovered)
     private long _snapshotAt;
 
@@ -73,7 +75,7 @@ public sealed class GroupActor : ReceivePersistentActor
         });
         Command<ReceiveTimeout>(_ =>
         {
-            if (_factWriteInFlight || _factBuffer.Count > 0) return; // not idle
+            if (_factWriteInFlight || _fileWorkInFlight || _factBuffer.Count > 0) return; // not idle
             // idle: nothing to transfer, retry or deliver; the shard stops it (a remembered entity must ask its shard)
             if (!_state.Jobs.Any(j => j.State.IsActive()) && _state.PendingDeliveries.IsEmpty)
             {
@@ -87,6 +89,12 @@ public sealed class GroupActor : ReceivePersistentActor
             Context.Stop(Self);
         });
         Command<GroupQueries.GetGroup>(q => Sender.Tell(q.Caller is null || q.Administrator || q.Caller == _state.Owner ? _state : GroupState.Empty(_state.Id)));
+        Command<FilesCompleted>(done =>
+        {
+            _fileWorkInFlight = false;
+            PersistThenReply(done.Events, done.Result, done.ReplyTo);
+            Stash.UnstashAll();
+        });
         Command<AutoComplete>(c =>
         {
             if (StashWhileWritingFacts()) return;
@@ -162,7 +170,7 @@ public sealed class GroupActor : ReceivePersistentActor
     /// </summary>
     private bool StashWhileWritingFacts()
     {
-        if (!_factWriteInFlight) return false;
+        if (!_factWriteInFlight && !_fileWorkInFlight) return false;
         Stash.Stash();
         return true;
     }
@@ -325,15 +333,38 @@ public sealed class GroupActor : ReceivePersistentActor
             Sender.Tell(refused);
             return;
         }
-        var (result, events) = CompleteFiles(job!, autoComplete: false, DateTimeOffset.UtcNow);
-        PersistThenReply(events, result, Sender);
+        CompleteOffMailbox(job!, autoComplete: false, Sender);
     }
+
+    /// <summary>
+    /// BITS Complete's file work (renames into place, temp files deleted) on a worker thread, piped back to the actor
+    /// (<see cref="FilesCompleted"/>), so queries are answered meanwhile; commands wait for it (as for a write) and see
+    /// its outcome. The fence is checked first, on the actor.
+    /// </summary>
+    private void CompleteOffMailbox(Job job, bool autoComplete, IActorRef? replyTo)
+    {
+        if (!_fence.IsHeld())
+        {
+            // renames are writes: a node that may have lost the group to another one leaves the files alone
+            _log.Warning("Job [{JobId}] not completed: the shard lease is not held by this node", job.Id);
+            replyTo?.Tell(CommandResult.Rejected(Transport.BitsErrors.ShardLeaseNotHeld, $"the shard lease of group {_state.Id:D} is not held by this node; try again"));
+            return;
+        }
+        _fileWorkInFlight = true;
+        var now = DateTimeOffset.UtcNow;
+        Task.Run(() => CompleteFiles(job, autoComplete, now)).PipeTo(Self,
+            success: r => new FilesCompleted(r.Item1, r.Item2, replyTo),
+            failure: ex => new FilesCompleted(CommandResult.Rejected(unchecked((int)0x80004005), $"internal error completing job {job.Id:D}: {ex.Message}"), [], replyTo));
+    }
+
+    /// <summary>The file work of a Complete is done: its events are journaled, then the waiting commands go on.</summary>
+    private sealed record FilesCompleted(CommandResult Result, IGroupEvent[] Events, IActorRef? ReplyTo);
 
     /// <summary>
     /// Complete of a Transferred upload job (BITS T21): the upload file stays where it is (the server renamed its copy
     /// when the last fragment arrived); an upload-reply job's reply temp file is renamed to the reply file name.
     /// </summary>
-    private (CommandResult, IGroupEvent[]) CompleteUpload(Job job, bool autoComplete, DateTimeOffset now)
+    private static (CommandResult, IGroupEvent[]) CompleteUpload(Job job, bool autoComplete, DateTimeOffset now)
     {
         if (job.Reply is { TempName: { } temp, FileName: { } target })
         {
@@ -365,14 +396,9 @@ public sealed class GroupActor : ReceivePersistentActor
     /// (<see cref="GroupDecisions.DecideCompleteFailed"/>: Error when <paramref name="autoComplete"/>). Files renamed
     /// before the failure stay renamed, and the next attempt skips them (their temp file is gone, their target exists).
     /// </summary>
-    private (CommandResult, IGroupEvent[]) CompleteFiles(Job job, bool autoComplete, DateTimeOffset now)
+    /// Pure apart from the file system: runs on a worker (<see cref="CompleteOffMailbox"/>).
+    private static (CommandResult, IGroupEvent[]) CompleteFiles(Job job, bool autoComplete, DateTimeOffset now)
     {
-        if (!_fence.IsHeld())
-        {
-            // renames are writes: a node that may have lost the group to another one leaves the files alone
-            _log.Warning("Job [{JobId}] not completed: the shard lease is not held by this node", job.Id);
-            return (CommandResult.Rejected(Transport.BitsErrors.ShardLeaseNotHeld, $"the shard lease of group {_state.Id:D} is not held by this node; try again"), []);
-        }
         if (job.Type != JobType.Download) return CompleteUpload(job, autoComplete, now);
         var completed = ImmutableList.CreateBuilder<int>();
         for (var i = 0; i < job.Files.Count; i++)
@@ -500,8 +526,7 @@ public sealed class GroupActor : ReceivePersistentActor
     private void OnAutoComplete(AutoComplete command)
     {
         if (_state.FindJob(command.JobId) is not { State: JobState.Transferred, Options.AutoComplete: true } job) return;
-        var (result, completeEvents) = CompleteFiles(job, autoComplete: true, DateTimeOffset.UtcNow);
-        PersistThenReply(completeEvents, result, null);
+        CompleteOffMailbox(job, autoComplete: true, replyTo: null);
     }
 
     private sealed record AutoComplete(Guid JobId);
