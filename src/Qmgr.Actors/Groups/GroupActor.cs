@@ -65,6 +65,9 @@ public sealed class GroupActor : ReceivePersistentActor
             if (StashWhileWritingFacts()) return;
             if (_state.Exists) Context.System.EventStream.Publish(new Telemetry.GroupLoaded(_state));
             RequeueActiveJobs();
+            // AutoComplete of a job that reached Transferred just before a stop or crash (its renames never ran)
+            foreach (var job in _state.Jobs.Where(j => j is { State: JobState.Transferred, Options.AutoComplete: true }))
+                Self.Tell(new AutoComplete(job.Id));
             DeliverWebhooks(); // the outbox: deliveries due before a stop or crash go out now
         });
         Command<WebhookDeliverer.Delivered>(d =>
