@@ -58,7 +58,7 @@ NGINX_PID=$!
 URL=http://127.0.0.1:$PORT/tiny.bin
 for _ in $(seq 100); do curl -q -sf -o /dev/null "$URL" && break; sleep 0.1; done
 curl -q -sf -o /dev/null "$URL" || die "nginx did not start (see $NG/logs/error.log)"
-echo "# date: $(date -u +%FT%TZ); machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $(curl --version | head -1 | cut -d' ' -f1-2); $(aria2c --version | head -1); dotnet $(dotnet --version); qmgr $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?'); RUNS=$RUNS" >&2
+echo "# date: $(date -u +%FT%TZ); machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $(curl --version | head -1 | cut -d' ' -f1-2); $(aria2c --version | head -1); dotnet $(dotnet --version); qmgr $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?') ($QMGR); RUNS=$RUNS" >&2
 
 median() { sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) { print "nan"; exit }
   printf "%.3f\n", (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
