@@ -25,7 +25,7 @@ public static class QmgrHost
             .AddJsonFile(System.IO.Path.Combine(dataDir.Path, "appsettings.json"), optional: true)
             .AddEnvironmentVariables("QMGR_")
             .Build();
-        Log.Logger = new LoggerConfiguration()
+        var logger = new LoggerConfiguration()
             .MinimumLevel.Information()
             .MinimumLevel.Override("Microsoft", LogEventLevel.Warning)
             .MinimumLevel.Override("System.Net.Http", LogEventLevel.Warning)
@@ -36,9 +36,11 @@ public static class QmgrHost
             .WriteTo.Console(restrictedToMinimumLevel: consoleLevel, standardErrorFromLevel: LogEventLevel.Verbose,
                 outputTemplate: "[{Timestamp:HH:mm:ss} {Level:u3}] {Message:lj}{NewLine}{Exception}")
             .WriteTo.File(Path.Combine(dataDir.LogsPath, "qmgr-.log"), rollingInterval: RollingInterval.Day, retainedFileCountLimit: 7,
-                outputTemplate: "{Timestamp:O} [{Level:u3}] ({SourceContext}) {Message:lj}{NewLine}{Exception}")
-            .ReadFrom.Configuration(configuration)
-            .CreateLogger();
+                outputTemplate: "{Timestamp:O} [{Level:u3}] ({SourceContext}) {Message:lj}{NewLine}{Exception}");
+        // ReadFrom.Configuration scans every assembly of the application for sinks and enrichers (on every
+        // start): only when there is a Serilog section to read
+        if (configuration.GetSection("Serilog").Exists()) logger.ReadFrom.Configuration(configuration);
+        Log.Logger = logger.CreateLogger();
     }
 
     /// <summary>The environment variable holding HOCON text laid over hocon/qmgr.conf by every verb that starts actors.</summary>

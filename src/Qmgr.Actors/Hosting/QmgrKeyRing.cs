@@ -17,6 +17,12 @@ public static class QmgrKeyRing
     public static IServiceCollection AddQmgrKeyRing(this IServiceCollection services, QmgrOptions options)
     {
         var dataProtection = services.AddDataProtection().SetApplicationName("qmgr");
+        // Data Protection's hosted service reads (on a new data directory: creates and writes) the key ring at host start;
+        // without it the ring is read on the first Protect or Unprotect, so a node that handles no secret (a one-shot
+        // `qmgr transfer`) loads no XML and makes no key. Matched by name: the service is internal to the package.
+        var warmUp = services.LastOrDefault(d => d.ServiceType == typeof(Microsoft.Extensions.Hosting.IHostedService)
+                                                 && d.ImplementationType?.FullName == "Microsoft.AspNetCore.DataProtection.Internal.DataProtectionHostedService");
+        if (warmUp is not null) services.Remove(warmUp);
         if (options.Store == QmgrStore.Postgres)
         {
             var connectionString = options.EffectiveConnectionString;
