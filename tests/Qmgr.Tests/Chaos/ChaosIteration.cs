@@ -44,14 +44,16 @@ public sealed class ChaosIteration
     private readonly int _seed;
     private readonly TimeSpan _deadline;
     private readonly bool _keep;
+    private readonly bool _sabotage;
     private readonly List<string> _failures = [];
     private readonly StringBuilder _log = new();
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly string _root;
     private readonly string _data;
 
-    private ChaosIteration(int seed, TimeSpan deadline, bool keep)
+    private ChaosIteration(int seed, TimeSpan deadline, bool keep, bool sabotage)
     {
+        _sabotage = sabotage;
         _seed = seed;
         _deadline = deadline;
         _keep = keep;
@@ -63,11 +65,12 @@ public sealed class ChaosIteration
     /// <summary>
     /// Runs iteration <paramref name="seed"/>; every qmgr process is bounded by <paramref name="deadline"/>. The directory is
     /// deleted when every check held, unless <paramref name="keep"/>; a failed iteration keeps it (data dir with the service
-    /// logs, targets, <c>chaos.log</c>).
+    /// logs, targets, <c>chaos.log</c>). <paramref name="sabotage"/> proves the checks can fail: before the last checks it
+    /// flips a byte of a finished file and leaves a stray temp file, which the outcome must report.
     /// </summary>
-    public static async Task<ChaosOutcome> RunAsync(int seed, TimeSpan deadline, bool keep = false)
+    public static async Task<ChaosOutcome> RunAsync(int seed, TimeSpan deadline, bool keep = false, bool sabotage = false)
     {
-        var iteration = new ChaosIteration(seed, deadline, keep);
+        var iteration = new ChaosIteration(seed, deadline, keep, sabotage);
         return await iteration.RunAsync();
     }
 
@@ -126,6 +129,7 @@ public sealed class ChaosIteration
 
             // 4. complete the created jobs, cancel the failed one, list, through a plain serve
             await CompleteAndCancelAsync(plan, ids);
+            if (_sabotage) Sabotage(plan);
             CheckAfterComplete(plan, ids);
         }
         catch (Exception ex) when (ex is TimeoutException or InvalidOperationException or IOException or JsonException or KeyNotFoundException
@@ -147,6 +151,16 @@ public sealed class ChaosIteration
         }
 
         return new ChaosOutcome(_seed, _failures.ToList(), killedAt, midTransfer, _clock.Elapsed, kept, _log.ToString());
+    }
+
+    private void Sabotage(ChaosPlan plan)
+    {
+        var victim = plan.Jobs.First().Files[0].Target;
+        var bytes = File.ReadAllBytes(victim);
+        bytes[bytes.Length / 2] ^= 0x01;
+        File.WriteAllBytes(victim, bytes);
+        File.WriteAllBytes(Path.Combine(Path.GetDirectoryName(victim)!, ".stray.bin.qmgr-0badc0de.tmp"), [1, 2, 3]);
+        Log($"sabotage: flipped a bit of {victim} and left a stray temp file beside it");
     }
 
     private static string FirstLine(string text) => text.Split('\n')[0];
@@ -198,7 +212,8 @@ public sealed class ChaosIteration
     /// <summary>
     /// Creates the queue through the CLI while the service runs: <c>create</c> / <c>create --group</c> / <c>addfileset</c>
     /// for the created group, then at once a <c>qmgr transfer -i</c> client per transfer group (waited for until they print
-    /// their group and job, which they do after Resume) and <c>group resume</c> of the created group.
+    /// their group and job, which they do after Resume, then SIGKILLed: README, a killed transfer leaves its job to the
+    /// service) and <c>group resume</c> of the created group.
     /// </summary>
     private async Task CreateQueueAsync(ChaosPlan plan, Dictionary<ChaosJob, (Guid Group, Guid Job)> ids, List<QmgrProcess> clients)
     {
@@ -235,6 +250,8 @@ public sealed class ChaosIteration
                 return submitted.Success;
             }, $"qmgr transfer {transfers[i].Name} to submit its job");
             ids[transfers[i]] = (Guid.Parse(submitted!.Groups[1].Value), Guid.Parse(submitted.Groups[2].Value));
+            // its job lives in the service now; the client would only watch it (and take CPU from the two cores)
+            client.Kill();
         }
 
         Log("queue: " + string.Join(", ", ids.Select(kv => $"{kv.Key.Name} = group {kv.Value.Group:D} job {kv.Value.Job:D}")));
