@@ -104,13 +104,17 @@ public sealed class ChaosIteration
                     await CreateQueueAsync(plan, ids, clients);
 
                     // 2. SIGKILL once the server has sent the plan's share of the bytes (or the queue is idle)
-                    killedAt = await WaitForKillMomentAsync(plan, server);
+                    var moment = await WaitForKillMomentAsync(plan, server);
                     foreach (var client in clients) client.Kill();
+                    Expect(!serve.HasExited, "qmgr serve ended by itself before the kill");
                     serve.Kill();
+                    killedAt = moment;
                     Log($"SIGKILL {killedAt}; serve output:\n{serve.OutputSoFar}");
                 }
                 finally
                 {
+                    if (killedAt == "never")
+                        Log($"qmgr serve {(serve.HasExited ? "had ended by itself" : "was still running")} when the iteration stopped; its output:\n{serve.OutputSoFar}");
                     foreach (var client in clients)
                     {
                         Log($"transfer client output:\n{client.OutputSoFar}");
