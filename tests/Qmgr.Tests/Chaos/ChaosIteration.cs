@@ -114,7 +114,19 @@ public sealed class ChaosIteration
                 finally
                 {
                     if (killedAt == "never")
-                        Log($"qmgr serve {(serve.HasExited ? "had ended by itself" : "was still running")} when the iteration stopped; its output:\n{serve.OutputSoFar}");
+                    {
+                        // a service that stopped on its own is still writing its last line (e.g. a store error): wait for it
+                        var state = serve.HasExited ? "had ended by itself" : "was still running";
+                        try
+                        {
+                            var end = await serve.WaitAsync(TimeSpan.FromSeconds(30));
+                            Log($"qmgr serve {state} when the iteration stopped, then exited {end.ExitCode}; its output:\n{end}");
+                        }
+                        catch (TimeoutException)
+                        {
+                            Log($"qmgr serve {state} when the iteration stopped and did not end within 30 s; its output:\n{serve.OutputSoFar}");
+                        }
+                    }
                     foreach (var client in clients)
                     {
                         Log($"transfer client output:\n{client.OutputSoFar}");
