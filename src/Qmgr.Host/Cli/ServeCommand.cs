@@ -89,7 +89,8 @@ public static class ServeCommand
                     while (true)
                     {
                         var jobs = (await Task.WhenAll(groups.Select(g => g.GetStateAsync(cancellationToken)))).SelectMany(g => g.Jobs).ToList();
-                        if (!jobs.Any(j => j.State.IsActive()))
+                        // a Transferred AutoComplete job is not idle yet: its files are renamed into place right after
+                        if (!jobs.Any(j => j.State.IsActive() || j is { State: JobState.Transferred, Options.AutoComplete: true }))
                         {
                             var failed = jobs.Where(j => j.State == JobState.Error).ToList();
                             foreach (var job in failed) Console.Error.WriteLine($"qmgr: job {job.Id:D}: {Format.Failure(job)}");
