@@ -62,7 +62,7 @@ public sealed class GroupActor : ReceivePersistentActor
 
         Command<AfterRecovery>(_ =>
         {
-            if (StashWhileWritingFacts()) return;
+            if (StashWhileBusy()) return;
             if (_state.Exists) Context.System.EventStream.Publish(new Telemetry.GroupLoaded(_state));
             RequeueActiveJobs();
             // AutoComplete of a job that reached Transferred just before a stop or crash (its renames never ran)
@@ -72,7 +72,7 @@ public sealed class GroupActor : ReceivePersistentActor
         });
         Command<WebhookDeliverer.Delivered>(d =>
         {
-            if (StashWhileWritingFacts()) return;
+            if (StashWhileBusy()) return;
             if (_state.PendingDeliveries.Exists(p => p.DeliveryId == d.DeliveryId))
                 PersistThenReply([new GroupEvents.WebhookDelivered(d.DeliveryId, d.Attempts, DateTimeOffset.UtcNow)], CommandResult.Ok, null);
         });
@@ -88,7 +88,7 @@ public sealed class GroupActor : ReceivePersistentActor
         });
         Command<StopIdle>(_ =>
         {
-            if (StashWhileWritingFacts()) return;
+            if (StashWhileBusy()) return;
             Context.Stop(Self);
         });
         Command<GroupQueries.GetGroup>(q => Sender.Tell(q.Caller is null || q.Administrator || q.Caller == _state.Owner ? _state : GroupState.Empty(_state.Id)));
@@ -100,17 +100,17 @@ public sealed class GroupActor : ReceivePersistentActor
         });
         Command<AutoComplete>(c =>
         {
-            if (StashWhileWritingFacts()) return;
+            if (StashWhileBusy()) return;
             OnAutoComplete(c);
         });
         Command<CompleteJob>(c =>
         {
-            if (StashWhileWritingFacts()) return;
+            if (StashWhileBusy()) return;
             Complete(c);
         });
         Command<AddFiles>(add =>
         {
-            if (StashWhileWritingFacts()) return;
+            if (StashWhileBusy()) return;
             // an upload's local file must exist when it is added (BITS AddFile on upload jobs); checked here, not in the pure Decide
             if (_state.FindJob(add.JobId) is { Type: not JobType.Download } upload && _state.CheckJob(add).Rejected is null
                 && add.Files.FirstOrDefault(f => Path.IsPathFullyQualified(f.LocalName) && !File.Exists(f.LocalName)) is { } missing)
@@ -123,7 +123,7 @@ public sealed class GroupActor : ReceivePersistentActor
         });
         Command<IGroupCommand>(command =>
         {
-            if (StashWhileWritingFacts()) return;
+            if (StashWhileBusy()) return;
             var (result, events) = _state.Decide(command, DateTimeOffset.UtcNow, _settings);
             PersistThenReply(events, result, Sender);
         });
@@ -168,10 +168,11 @@ public sealed class GroupActor : ReceivePersistentActor
     }
 
     /// <summary>
-    /// A command that arrives while facts are being journaled waits for that write (as it waits for any write of its own):
-    /// it is decided on the state the facts made, and sees no fact twice. Queries are answered at once.
+    /// A command that arrives while facts are being journaled, or while a Complete's renames run, waits for them (as it
+    /// waits for any write of its own): it is decided on the state they made, and sees no fact twice. Queries are answered
+    /// at once.
     /// </summary>
-    private bool StashWhileWritingFacts()
+    private bool StashWhileBusy()
     {
         if (!_factWriteInFlight && !_fileWorkInFlight) return false;
         Stash.Stash();

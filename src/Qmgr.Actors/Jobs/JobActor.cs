@@ -250,12 +250,12 @@ public sealed class JobActor : ReceiveActor, IWithTimers
     private int? NextFile() =>
         _job.Properties5.OnDemandMode && _job.Files.FindIndex(f => !f.Transferred && !f.RandomAccess.Requested.IsEmpty) is var requested and >= 0
             ? requested
-            : _doneUnconfirmed.Count == 0 ? _job.NextFileIndex
-            : _job.Files.FindIndex(f => !f.Transferred) is var first and >= 0 ? NextNotDone(first) : null;
+            : _doneUnconfirmed.Count == 0 ? _job.NextFileIndex : NextNotReported();
 
-    private int? NextNotDone(int from)
+    /// <summary>The first file neither transferred nor reported done and awaiting its journal write.</summary>
+    private int? NextNotReported()
     {
-        for (var i = from; i < _job.Files.Count; i++)
+        for (var i = 0; i < _job.Files.Count; i++)
             if (!_job.Files[i].Transferred && !_doneUnconfirmed.Contains(i)) return i;
         return null;
     }
