@@ -112,12 +112,7 @@ BASE=http://127.0.0.1:$PORT
 NGINX_PID=""; CHILD=""
 cleanup() {
   local rc=$?
-  if [ -n "$CHILD" ]; then kill -9 "$CHILD" 2>/dev/null || true; fi
-  if [ -n "$NGINX_PID" ]; then
-    [ -s "$NG/nginx.pid" ] && kill -QUIT "$(cat "$NG/nginx.pid")" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$NGINX_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -TERM "$NGINX_PID" 2>/dev/null || true; wait "$NGINX_PID" 2>/dev/null || true
-  fi
+  bench_stop_children
   if [ "$KEEP" = 1 ]; then say "kept $WORK"; else rm -rf "$WWW" "$DL" "$TRASH" "$WORK/rec-store" "$WORK/rec-run"; fi
   say "figures in $FIG, table in $WORK/table.md, logs in $LOG"
   exit "$rc"

@@ -1,4 +1,4 @@
-# Sourced by the benchmarks (run.sh, all.sh): small shared helpers.
+# Sourced by the benchmarks (run.sh, all.sh, throttle.sh): small shared helpers.
 # bench_stream NAME BYTES [SEED] -> stdout: BYTES of AES-256-CTR keystream keyed by SEED:NAME (SEED defaults to $SEED):
 #   incompressible, byte-identical between runs, ~1 GB/s. Cut it with `split` for many files in one pass.
 bench_stream() {
@@ -16,4 +16,16 @@ bench_ratio() {
   if [[ $1 =~ ^[0-9.]+(e-?[0-9]+)?$ && $2 =~ ^[0-9.]+(e-?[0-9]+)?$ ]] && awk -v b="$2" 'BEGIN { exit !(b > 0) }'; then
     awk -v a="$1" -v b="$2" 'BEGIN { r = a / b; printf (r < 0.1 ? "%.3f\n" : "%.2f\n"), r }'
   else echo n/a; fi
+}
+
+# bench_stop_children: for a cleanup trap. Kills $CHILD (a client started in the background) with SIGKILL and stops
+# the private nginx started under `timeout` as $NGINX_PID (graceful QUIT to its master from $NG/nginx.pid, up to 5 s,
+# then TERM). Either may be empty.
+bench_stop_children() {
+  if [ -n "${CHILD:-}" ]; then kill -9 "$CHILD" 2>/dev/null || true; fi
+  if [ -n "${NGINX_PID:-}" ]; then
+    [ -s "$NG/nginx.pid" ] && kill -QUIT "$(cat "$NG/nginx.pid")" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$NGINX_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -TERM "$NGINX_PID" 2>/dev/null || true; wait "$NGINX_PID" 2>/dev/null || true
+  fi
 }

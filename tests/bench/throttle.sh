@@ -29,6 +29,7 @@
 # Requires: bash >= 5, dotnet SDK 10, nginx, curl, aria2c, ss (iproute2), awk; PEER=1 also hyperfine, GNU time.
 set -euo pipefail
 . "$(dirname "$0")/nginx-conf.sh"
+. "$(dirname "$0")/lib.sh"
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 PORT=${PORT:-18093}; CAPS_MIB=${CAPS_MIB:-"1 10 100"}; RATE_RUNS=${RATE_RUNS:-1}; WINDOW=${WINDOW:-10}
@@ -58,12 +59,7 @@ mkdir -p "$WWW" "$DL" "$NG/logs" "$NG/tmp" "$LOG"; FIG=$WORK/figures.txt; : > "$
 NGINX_PID=""; CHILD=""
 cleanup() {
   local rc=$?
-  if [ -n "$CHILD" ]; then kill -9 "$CHILD" 2>/dev/null || true; fi
-  if [ -n "$NGINX_PID" ]; then
-    [ -s "$NG/nginx.pid" ] && kill -QUIT "$(cat "$NG/nginx.pid")" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$NGINX_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -TERM "$NGINX_PID" 2>/dev/null || true; wait "$NGINX_PID" 2>/dev/null || true
-  fi
+  bench_stop_children
   if [ "$KEEP" = 1 ]; then say "kept $WORK"; else rm -rf "$DL" "$WWW" "$WORK/prio" "$WORK/peer"; say "logs and figures in $WORK"; fi
   exit "$rc"
 }
