@@ -13,15 +13,9 @@ using static Qmgr.Groups.GroupCommands;
 
 namespace Qmgr.Tests.Persistence;
 
-/// <summary>
-/// The group registry on one store: groups are listed by their <see cref="GroupTagger.Tag"/> (not a journal scan), and
-/// the store's <see cref="IStoreReader"/> folds the same states the live node holds.
-/// </summary>
-public abstract class GroupRegistrySpecs(ITestOutputHelper output) : IDisposable
+/// <summary>Specs run against one store: a temporary data directory and the options of the node under test.</summary>
+public abstract class StoreSpecs : IDisposable
 {
-    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
-    private static readonly JsonSerializerOptions Json = QmgrJsonSerializer.CreateOptions();
-
     protected TempDirectory Dir { get; } = new();
 
     /// <summary>The options of the node under test (its store and connection string).</summary>
@@ -32,6 +26,16 @@ public abstract class GroupRegistrySpecs(ITestOutputHelper output) : IDisposable
         Dir.Dispose();
         GC.SuppressFinalize(this);
     }
+}
+
+/// <summary>
+/// The group registry on one store: groups are listed by their <see cref="GroupTagger.Tag"/> (not a journal scan), and
+/// the store's <see cref="IStoreReader"/> folds the same states the live node holds.
+/// </summary>
+public abstract class GroupRegistrySpecs(ITestOutputHelper output) : StoreSpecs
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
+    private static readonly JsonSerializerOptions Json = QmgrJsonSerializer.CreateOptions();
 
     [Fact]
     public async Task Created_groups_are_listed_exactly_and_the_store_reader_folds_the_same_states()
@@ -122,20 +126,9 @@ public sealed class PostgresGroupRegistrySpecs(PostgresDatabase database, ITestO
 /// <see cref="IStoreReader.UnfinishedGroupIds"/> on one store (what a starting node wakes): groups whose jobs are all
 /// final, or that have none, are not in it. A store of its own per class.
 /// </summary>
-public abstract class UnfinishedGroupSpecs : IDisposable
+public abstract class UnfinishedGroupSpecs : StoreSpecs
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
-
-    protected TempDirectory Dir { get; } = new();
-
-    /// <summary>The options of the node under test (its store and connection string).</summary>
-    protected abstract QmgrOptions Options { get; }
-
-    public void Dispose()
-    {
-        Dir.Dispose();
-        GC.SuppressFinalize(this);
-    }
 
     [Fact]
     public async Task Only_groups_with_a_job_that_is_not_final_are_unfinished_in_the_store()
