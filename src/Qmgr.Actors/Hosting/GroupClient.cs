@@ -101,10 +101,6 @@ public sealed class GroupClient(ActorSystem system, IActorRef groupRegion)
     }
 
     /// <summary>Group ids of <paramref name="persistenceIds"/> (<c>group-{id:N}</c>), first occurrence order; other ids are skipped.</summary>
-    public static IReadOnlyList<Guid> GroupIdsOf(IEnumerable<string> persistenceIds) => persistenceIds
-        .Where(id => id.StartsWith(GroupActor.PersistencePrefix + "-", StringComparison.Ordinal))
-        .Select(id => Guid.TryParseExact(id.AsSpan(GroupActor.PersistencePrefix.Length + 1), "N", out var g) ? g : (Guid?)null)
-        .OfType<Guid>()
-        .Distinct()
-        .ToList();
+    public static IReadOnlyList<Guid> GroupIdsOf(IEnumerable<string> persistenceIds) =>
+        Persistence.StoreReader.GroupIdsOf(persistenceIds).Distinct().ToList();
 }
