@@ -71,8 +71,10 @@ run_qmgr() { # nodes -> seconds
     curl -fs -H "$auth" -H 'Content-Type: application/json' -d "{\"files\":[$files]}" "$api/jobs/$jid/files" >/dev/null
     curl -fs -X POST -H "$auth" "$api/jobs/$jid/resume" >/dev/null
   done
+  local submitted; submitted=$(now)
   while [ "$(grep -c '"to":"Acknowledged"' "$events")" -lt "$GROUPS_N" ]; do sleep 0.05; done
   local end; end=$(now)
+  printf '%s node(s): submitted in %.2f s, done %.2f s later\n' "$n" "$(echo "$submitted - $start" | bc -l)" "$(echo "$end - $submitted" | bc -l)" >&2
   kill "$evpid" 2>/dev/null || true
   for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
   wait "${pids[@]}" 2>/dev/null || true

@@ -15,7 +15,9 @@ namespace Qmgr.Cluster;
 /// Contract (Akka.Coordination <see cref="Lease"/>): <see cref="Acquire()"/> completes with true when this owner now
 /// holds the lease, false when another owner holds it, and fails with <see cref="LeaseTimeoutException"/> or
 /// <see cref="LeaseException"/> when the database could not answer within <c>lease-operation-timeout</c>. While held,
-/// the row is renewed every <c>heartbeat-interval</c> for <c>heartbeat-timeout</c> more. A renewal that finds another
+/// the row is renewed every <c>heartbeat-interval</c> for <c>heartbeat-timeout</c> more — every lease of one owner on
+/// one database in one statement (<see cref="Renewal"/>: a node holding 200 shard leases makes one round trip and one
+/// commit a second, not 200). A renewal that finds another
 /// owner (or no row) calls the lease-lost callback once. A renewal that cannot reach the database calls nothing: nobody
 /// else can take the lease without the database either, but <see cref="CheckLease"/> turns false once the row may have
 /// expired, and true again when a later renewal finds the row still ours. Validity is measured on a monotonic clock
@@ -49,7 +51,8 @@ public sealed class PostgresLease : Lease, IDisposable
         RETURNING fencing_token
         """;
 
-    private const string RenewSql = "UPDATE qmgr_leases SET expires_at = now() + @ttl WHERE name = @name AND owner = @owner RETURNING fencing_token";
+    // every held lease of one owner at once; a name missing from the answer was taken by another owner
+    private const string RenewSql = "UPDATE qmgr_leases SET expires_at = now() + @ttl WHERE owner = @owner AND name = ANY(@names) RETURNING name, fencing_token";
 
     // expired rather than deleted: the fencing token must keep growing across owners
     private const string ReleaseSql = "UPDATE qmgr_leases SET expires_at = now() WHERE name = @name AND owner = @owner RETURNING fencing_token";
@@ -63,7 +66,8 @@ public sealed class PostgresLease : Lease, IDisposable
     private long _validFrom;
     private long _fencingToken;
     private Action<Exception>? _leaseLost;
-    private CancellationTokenSource? _heartbeat;
+    private readonly Renewal _renewal;
+    private bool _renewing;
     private bool _disposed;
 
     /// <summary>
@@ -91,6 +95,7 @@ public sealed class PostgresLease : Lease, IDisposable
         _time = timeProvider;
         _log = log ?? NoLogger.Instance;
         _ttl = settings.TimeoutSettings.HeartbeatTimeout;
+        _renewal = Renewal.For(connectionString, settings.OwnerName, settings.TimeoutSettings.HeartbeatInterval, _ttl, timeProvider, _log);
     }
 
     /// <summary>The fencing token of the last successful acquire or renewal (0 before the first): it grows by one each
@@ -115,10 +120,10 @@ public sealed class PostgresLease : Lease, IDisposable
             _validFrom = started;
             _fencingToken = token.Value;
             if (leaseLostCallback is not null) _leaseLost = leaseLostCallback;
-            if (_heartbeat is null && !_disposed)
+            if (!_renewing && !_disposed)
             {
-                _heartbeat = new CancellationTokenSource();
-                _ = HeartbeatAsync(_heartbeat.Token);
+                _renewing = true;
+                _renewal.Add(this);
             }
         }
         _log.Debug("Lease [{LeaseName}] acquired by [{Owner}] with fencing token {FencingToken}", Settings.LeaseName, Settings.OwnerName, token.Value);
@@ -158,47 +163,19 @@ public sealed class PostgresLease : Lease, IDisposable
         return connectionString;
     }
 
-    private async Task HeartbeatAsync(CancellationToken ct)
+    /// <summary>The outcome of one batched renewal for this lease: <paramref name="token"/> when the row is still ours
+    /// (valid again from <paramref name="started"/>), null when another owner holds it (the lease-lost callback runs once).</summary>
+    private void Renewed(long started, long? token)
     {
-        using var timer = new PeriodicTimer(Settings.TimeoutSettings.HeartbeatInterval, _time);
-        try
-        {
-            while (await timer.WaitForNextTickAsync(ct).ConfigureAwait(false))
-            {
-                if (!await RenewAsync().ConfigureAwait(false)) return;
-            }
-        }
-        catch (OperationCanceledException)
-        {
-            // released or disposed
-        }
-    }
-
-    /// <summary>One renewal; false once the lease is lost (the heartbeat then ends).</summary>
-    private async Task<bool> RenewAsync()
-    {
-        var started = _time.GetTimestamp();
-        long? token;
-        try
-        {
-            token = await RunAsync(RenewSql, "renew").ConfigureAwait(false);
-        }
-        catch (LeaseException ex)
-        {
-            // the database is unreachable: nobody can take the lease meanwhile; CheckLease turns false by the clock
-            _log.Warning("Lease [{LeaseName}] not renewed, retrying: {Reason}", Settings.LeaseName, ex.Message);
-            return true;
-        }
-
         Action<Exception>? lost;
         lock (_gate)
         {
-            if (!_held) return false;
+            if (!_held) return;
             if (token is { } t)
             {
                 _validFrom = started;
                 _fencingToken = t;
-                return true;
+                return;
             }
             _held = false;
             lost = _leaseLost;
@@ -207,12 +184,11 @@ public sealed class PostgresLease : Lease, IDisposable
         StopHeartbeat(clearHeld: false);
         _log.Warning("Lease [{LeaseName}] lost by [{Owner}]: another owner holds it", Settings.LeaseName, Settings.OwnerName);
         lost?.Invoke(new LeaseException($"Lease {Settings.LeaseName} was taken by another owner"));
-        return false;
     }
 
     private void StopHeartbeat(bool clearHeld)
     {
-        CancellationTokenSource? heartbeat;
+        bool renewing;
         lock (_gate)
         {
             if (clearHeld)
@@ -220,11 +196,118 @@ public sealed class PostgresLease : Lease, IDisposable
                 _held = false;
                 _leaseLost = null;
             }
-            heartbeat = _heartbeat;
-            _heartbeat = null;
+            renewing = _renewing;
+            _renewing = false;
         }
-        heartbeat?.Cancel();
-        heartbeat?.Dispose();
+        if (renewing) _renewal.Remove(this);
+    }
+
+    /// <summary>
+    /// The heartbeat of every lease one owner holds on one database with one timing: each <c>heartbeat-interval</c>, one
+    /// <c>UPDATE … WHERE owner = @owner AND name = ANY(@names)</c> renews them all; its answer says which are still ours.
+    /// The loop runs while at least one lease is held. A database that cannot be reached renews nothing and calls
+    /// nothing (one warning per round): <see cref="CheckLease"/> turns false by the clock.
+    /// </summary>
+    private sealed class Renewal
+    {
+        private static readonly System.Collections.Concurrent.ConcurrentDictionary<(string, string, TimeSpan, TimeSpan, TimeProvider), Renewal> All = new();
+
+        private readonly string _connectionString;
+        private readonly string _owner;
+        private readonly TimeSpan _interval;
+        private readonly TimeSpan _ttl;
+        private readonly TimeProvider _time;
+        private readonly ILoggingAdapter _log;
+        private readonly Lock _gate = new();
+        private readonly HashSet<PostgresLease> _leases = [];
+        private bool _running;
+
+        private Renewal(string connectionString, string owner, TimeSpan interval, TimeSpan ttl, TimeProvider time, ILoggingAdapter log)
+        {
+            _connectionString = connectionString;
+            _owner = owner;
+            _interval = interval;
+            _ttl = ttl;
+            _time = time;
+            _log = log;
+        }
+
+        public static Renewal For(string connectionString, string owner, TimeSpan interval, TimeSpan ttl, TimeProvider time, ILoggingAdapter log) =>
+            All.GetOrAdd((connectionString, owner, interval, ttl, time), _ => new Renewal(connectionString, owner, interval, ttl, time, log));
+
+        public void Add(PostgresLease lease)
+        {
+            lock (_gate)
+            {
+                _leases.Add(lease);
+                if (_running) return;
+                _running = true;
+            }
+            _ = RunAsync();
+        }
+
+        public void Remove(PostgresLease lease)
+        {
+            lock (_gate) _leases.Remove(lease);
+        }
+
+        private async Task RunAsync()
+        {
+            using var timer = new PeriodicTimer(_interval, _time);
+            while (await timer.WaitForNextTickAsync().ConfigureAwait(false))
+            {
+                PostgresLease[] leases;
+                lock (_gate)
+                {
+                    if (_leases.Count == 0)
+                    {
+                        _running = false;
+                        return;
+                    }
+                    leases = [.. _leases];
+                }
+                var started = _time.GetTimestamp();
+                Dictionary<string, long> ours;
+                try
+                {
+                    ours = await RenewAsync(leases.Select(l => l.Settings.LeaseName).ToArray(), leases[0].Settings.TimeoutSettings.OperationTimeout).ConfigureAwait(false);
+                }
+                catch (LeaseException ex)
+                {
+                    // the database is unreachable: nobody can take these leases meanwhile; CheckLease turns false by the clock
+                    _log.Warning("{Count} lease(s) of [{Owner}] not renewed, retrying: {Reason}", leases.Length, _owner, ex.Message);
+                    continue;
+                }
+                foreach (var lease in leases)
+                    lease.Renewed(started, ours.TryGetValue(lease.Settings.LeaseName, out var token) ? token : null);
+            }
+        }
+
+        private async Task<Dictionary<string, long>> RenewAsync(string[] names, TimeSpan operationTimeout)
+        {
+            using var timeout = new CancellationTokenSource(operationTimeout);
+            try
+            {
+                await using var connection = new NpgsqlConnection(_connectionString);
+                await connection.OpenAsync(timeout.Token).ConfigureAwait(false);
+                await using var command = new NpgsqlCommand(RenewSql, connection);
+                command.Parameters.AddWithValue("owner", _owner);
+                command.Parameters.AddWithValue("names", names);
+                command.Parameters.AddWithValue("ttl", _ttl);
+                var ours = new Dictionary<string, long>(names.Length);
+                await using var reader = await command.ExecuteReaderAsync(timeout.Token).ConfigureAwait(false);
+                while (await reader.ReadAsync(timeout.Token).ConfigureAwait(false)) ours[reader.GetString(0)] = reader.GetInt64(1);
+                return ours;
+            }
+            catch (OperationCanceledException ex) when (timeout.IsCancellationRequested)
+            {
+                throw new LeaseTimeoutException($"Leases of {_owner}: renewal timed out after {operationTimeout}", ex);
+            }
+            catch (Exception ex) when (ex is NpgsqlException or System.Net.Sockets.SocketException or TimeoutException)
+            {
+                throw new LeaseException($"Leases of {_owner}: renewal failed: {ex.Message}", ex);
+            }
+        }
     }
 
     /// <summary>Runs one lease statement under <c>lease-operation-timeout</c>; the fencing token it returned, or null

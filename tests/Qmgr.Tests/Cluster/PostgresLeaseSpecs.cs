@@ -44,9 +44,9 @@ public sealed class PostgresLeaseSpecs : IClassFixture<PostgresDatabase>, IAsync
     }
 
     /// <summary>A lease on this test's name for <paramref name="owner"/>, timed by <paramref name="clock"/> (the system clock by default).</summary>
-    private PostgresLease Lease(string owner, TimeProvider? clock = null)
+    private PostgresLease Lease(string owner, TimeProvider? clock = null, string? name = null)
     {
-        var settings = new LeaseSettings(_name, owner, new TimeoutSettings(Interval, Timeout, TimeSpan.FromSeconds(3)), Config.Empty);
+        var settings = new LeaseSettings(name ?? _name, owner, new TimeoutSettings(Interval, Timeout, TimeSpan.FromSeconds(3)), Config.Empty);
         var lease = new PostgresLease(settings, _db.ConnectionString, clock ?? TimeProvider.System);
         _leases.Add(lease);
         return lease;
@@ -203,6 +203,32 @@ public sealed class PostgresLeaseSpecs : IClassFixture<PostgresDatabase>, IAsync
         Assert.False(a.CheckLease());
         Assert.False(await a.Release()); // not A's any more
         Assert.Equal("node-b:2", (await RowAsync()).Owner);
+    }
+
+    [Fact]
+    public async Task An_owners_leases_renewed_together_stay_held_and_only_the_one_another_owner_took_is_lost()
+    {
+        // arrange: one owner holds ten leases (one renewal statement a heartbeat for all of them)
+        var names = Enumerable.Range(0, 10).Select(i => $"{_name}-{i}").ToList();
+        var lost = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var leases = names.Select(n => Lease("node-a:1", name: n)).ToList();
+        for (var i = 0; i < leases.Count; i++)
+        {
+            var name = names[i];
+            Assert.True(await leases[i].Acquire(_ => lost.TrySetResult(name)));
+        }
+        var held = Stopwatch.StartNew();
+
+        // act: another node takes the fourth row
+        await _db.ScalarAsync($"UPDATE qmgr_leases SET owner = 'node-b:2', fencing_token = fencing_token + 1 WHERE name = '{names[3]}'");
+
+        // assert: that one is lost once; the other nine are renewed past two heartbeat timeouts
+        Assert.Equal(names[3], await lost.Task.WaitAsync(Deadline));
+        Assert.False(leases[3].CheckLease());
+        while (held.Elapsed < 2 * Timeout) await Task.Delay(100);
+        Assert.All(leases.Where((_, i) => i != 3), l => Assert.True(l.CheckLease(), $"{l.Settings.LeaseName} not held after {held.Elapsed}"));
+        var other = Lease("node-b:2", name: names[5]);
+        Assert.False(await other.Acquire());
     }
 
     [Fact]
