@@ -272,9 +272,10 @@ public sealed class PostgresLease : Lease, IDisposable
                 {
                     ours = await RenewAsync(leases.Select(l => l.Settings.LeaseName).ToArray(), leases[0].Settings.TimeoutSettings.OperationTimeout).ConfigureAwait(false);
                 }
-                catch (LeaseException ex)
+                catch (Exception ex)
                 {
-                    // the database is unreachable: nobody can take these leases meanwhile; CheckLease turns false by the clock
+                    // the database is unreachable (or the renewal failed otherwise): nobody can take these leases meanwhile;
+                    // CheckLease turns false by the clock, and the next tick tries again
                     _log.Warning("{Count} lease(s) of [{Owner}] not renewed, retrying: {Reason}", leases.Length, _owner, ex.Message);
                     continue;
                 }
@@ -283,55 +284,51 @@ public sealed class PostgresLease : Lease, IDisposable
             }
         }
 
-        private async Task<Dictionary<string, long>> RenewAsync(string[] names, TimeSpan operationTimeout)
-        {
-            using var timeout = new CancellationTokenSource(operationTimeout);
-            try
+        private Task<Dictionary<string, long>> RenewAsync(string[] names, TimeSpan operationTimeout) =>
+            ExecuteAsync(_connectionString, RenewSql, operationTimeout, $"Leases of {_owner}: renewal", async (command, ct) =>
             {
-                await using var connection = new NpgsqlConnection(_connectionString);
-                await connection.OpenAsync(timeout.Token).ConfigureAwait(false);
-                await using var command = new NpgsqlCommand(RenewSql, connection);
                 command.Parameters.AddWithValue("owner", _owner);
                 command.Parameters.AddWithValue("names", names);
                 command.Parameters.AddWithValue("ttl", _ttl);
                 var ours = new Dictionary<string, long>(names.Length);
-                await using var reader = await command.ExecuteReaderAsync(timeout.Token).ConfigureAwait(false);
-                while (await reader.ReadAsync(timeout.Token).ConfigureAwait(false)) ours[reader.GetString(0)] = reader.GetInt64(1);
+                await using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
+                while (await reader.ReadAsync(ct).ConfigureAwait(false)) ours[reader.GetString(0)] = reader.GetInt64(1);
                 return ours;
-            }
-            catch (OperationCanceledException ex) when (timeout.IsCancellationRequested)
-            {
-                throw new LeaseTimeoutException($"Leases of {_owner}: renewal timed out after {operationTimeout}", ex);
-            }
-            catch (Exception ex) when (ex is NpgsqlException or System.Net.Sockets.SocketException or TimeoutException)
-            {
-                throw new LeaseException($"Leases of {_owner}: renewal failed: {ex.Message}", ex);
-            }
-        }
+            });
     }
 
     /// <summary>Runs one lease statement under <c>lease-operation-timeout</c>; the fencing token it returned, or null
     /// when it matched no row. Database faults become <see cref="LeaseTimeoutException"/> / <see cref="LeaseException"/>.</summary>
-    private async Task<long?> RunAsync(string sql, string operation)
-    {
-        using var timeout = new CancellationTokenSource(Settings.TimeoutSettings.OperationTimeout);
-        try
+    private Task<long?> RunAsync(string sql, string operation) =>
+        ExecuteAsync(_connectionString, sql, Settings.TimeoutSettings.OperationTimeout, $"Lease {Settings.LeaseName}: {operation}", async (command, ct) =>
         {
-            await using var connection = new NpgsqlConnection(_connectionString);
-            await connection.OpenAsync(timeout.Token).ConfigureAwait(false);
-            await using var command = new NpgsqlCommand(sql, connection);
             command.Parameters.AddWithValue("name", Settings.LeaseName);
             command.Parameters.AddWithValue("owner", Settings.OwnerName);
             command.Parameters.AddWithValue("ttl", _ttl);
-            return await command.ExecuteScalarAsync(timeout.Token).ConfigureAwait(false) as long?;
-        }
-        catch (OperationCanceledException ex) when (timeout.IsCancellationRequested)
+            return await command.ExecuteScalarAsync(ct).ConfigureAwait(false) as long?;
+        });
+
+    /// <summary>Opens a connection and runs <paramref name="sql"/> through <paramref name="run"/>, all within
+    /// <paramref name="timeout"/>. Database faults become <see cref="LeaseTimeoutException"/> (timeout) or
+    /// <see cref="LeaseException"/>, their message starting with <paramref name="what"/>.</summary>
+    private static async Task<T> ExecuteAsync<T>(string connectionString, string sql, TimeSpan timeout, string what,
+        Func<NpgsqlCommand, CancellationToken, Task<T>> run)
+    {
+        using var deadline = new CancellationTokenSource(timeout);
+        try
         {
-            throw new LeaseTimeoutException($"Lease {Settings.LeaseName}: {operation} timed out after {Settings.TimeoutSettings.OperationTimeout}", ex);
+            await using var connection = new NpgsqlConnection(connectionString);
+            await connection.OpenAsync(deadline.Token).ConfigureAwait(false);
+            await using var command = new NpgsqlCommand(sql, connection);
+            return await run(command, deadline.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException ex) when (deadline.IsCancellationRequested)
+        {
+            throw new LeaseTimeoutException($"{what} timed out after {timeout}", ex);
         }
         catch (Exception ex) when (ex is NpgsqlException or System.Net.Sockets.SocketException or TimeoutException)
         {
-            throw new LeaseException($"Lease {Settings.LeaseName}: {operation} failed: {ex.Message}", ex);
+            throw new LeaseException($"{what} failed: {ex.Message}", ex);
         }
     }
 }
