@@ -120,7 +120,8 @@ public sealed class FileRangesSpecs() : EmbeddedNodeSpecs("alice")
         // assert
         Assert.Equal((JobState.Error, BitsErrors.InvalidRange), (first.State, first.Error!.HResult));
         Assert.Equal((JobState.Error, BitsErrors.InvalidRange, 416), (second.State, second.Error!.HResult, second.Error.HttpStatus));
-        Assert.Equal(["bytes=0-99", "bytes=5000-5009"], Server.RequestsFor("/short.bin").Select(r => r.Range)); // the 950 range was never asked for
+        // the 950 range was never asked for; the two jobs run at once, so their requests come in either order
+        Assert.Equal(["bytes=0-99", "bytes=5000-5009"], Server.RequestsFor("/short.bin").Select(r => r.Range).Order());
     }
 
     [Fact]
